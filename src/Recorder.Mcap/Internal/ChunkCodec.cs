@@ -1,0 +1,144 @@
+using System.Buffers;
+using K4os.Compression.LZ4;
+using K4os.Compression.LZ4.Streams;
+using ZstdSharp;
+
+namespace Recorder.Mcap.Internal;
+
+/// <summary>
+/// Compresses and decompresses chunk records. One instance per writer or reader, so the zstd
+/// contexts are created once and reused for every chunk.
+/// </summary>
+internal sealed class ChunkCodec : IDisposable
+{
+    private Compressor? _zstdCompressor;
+    private Decompressor? _zstdDecompressor;
+    private readonly int _zstdLevel;
+    private readonly LZ4Level _lz4Level;
+
+    public ChunkCodec(McapCompressionLevel level = McapCompressionLevel.Fastest)
+    {
+        // The same mapping as the C++ reference writer.
+        (_zstdLevel, _lz4Level) = level switch
+        {
+            McapCompressionLevel.Fastest => (-5, LZ4Level.L00_FAST),
+            McapCompressionLevel.Fast => (-3, LZ4Level.L00_FAST),
+            McapCompressionLevel.Default => (1, LZ4Level.L03_HC),
+            McapCompressionLevel.Slow => (5, LZ4Level.L10_OPT),
+            _ => (19, LZ4Level.L12_MAX),
+        };
+    }
+
+    /// <summary>Compresses <paramref name="source"/> into <paramref name="destination"/> (cleared first).</summary>
+    public void Compress(McapCompression compression, ReadOnlySpan<byte> source, PooledBuffer destination)
+    {
+        destination.Clear();
+        switch (compression)
+        {
+            case McapCompression.Lz4:
+                LZ4Frame.Encode(source, destination, _lz4Level, 0);
+                break;
+            case McapCompression.Zstd:
+                _zstdCompressor ??= new Compressor(_zstdLevel);
+                var bound = Compressor.GetCompressBound(source.Length);
+                var written = _zstdCompressor.Wrap(source, destination.GetSpan(bound));
+                destination.Advance(written);
+                break;
+            default:
+                destination.Write(source);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Decompresses exactly <paramref name="destination"/>.Length bytes. Trailing compressed bytes
+    /// that produce no output are tolerated (zstd writers may leave them); a short result is an error.
+    /// </summary>
+    public void Decompress(string compression, ReadOnlyMemory<byte> source, Span<byte> destination, long offset)
+    {
+        switch (compression)
+        {
+            case McapConstants.CompressionNone:
+                if (source.Length != destination.Length)
+                    ThrowHelper.Throw(McapErrorKind.DecompressionFailed,
+                        $"uncompressed chunk holds {source.Length} bytes but declares {destination.Length}", offset, McapOpcode.Chunk);
+                source.Span.CopyTo(destination);
+                return;
+            case McapConstants.CompressionLz4:
+                DecompressLz4(source, destination, offset);
+                return;
+            case McapConstants.CompressionZstd:
+                DecompressZstd(source.Span, destination, offset);
+                return;
+            default:
+                ThrowHelper.Throw(McapErrorKind.UnsupportedCompression, $"unsupported chunk compression '{compression}'", offset, McapOpcode.Chunk);
+                return;
+        }
+    }
+
+    private static void DecompressLz4(ReadOnlyMemory<byte> source, Span<byte> destination, long offset)
+    {
+        var total = 0;
+        try
+        {
+            using var reader = LZ4Frame.Decode(source, 0);
+            while (total < destination.Length)
+            {
+                var read = reader.ReadManyBytes(destination[total..], false);
+                if (read <= 0) break;
+                total += read;
+            }
+            if (total == destination.Length && reader.ReadOneByte() >= 0)
+                total++; // more output than declared
+        }
+        catch (Exception e)
+        {
+            ThrowHelper.Throw(McapErrorKind.DecompressionFailed, $"lz4 chunk does not decompress: {e.Message}", offset, McapOpcode.Chunk, e);
+        }
+        if (total != destination.Length)
+            ThrowHelper.Throw(McapErrorKind.DecompressionFailed,
+                $"lz4 chunk decompressed to {(total > destination.Length ? "more than" : total.ToString(System.Globalization.CultureInfo.InvariantCulture))} bytes but declares {destination.Length}",
+                offset, McapOpcode.Chunk);
+    }
+
+    private void DecompressZstd(ReadOnlySpan<byte> source, Span<byte> destination, long offset)
+    {
+        _zstdDecompressor ??= new Decompressor();
+        var total = 0;
+        try
+        {
+            while (total < destination.Length && !source.IsEmpty)
+            {
+                var status = _zstdDecompressor.UnwrapStream(source, destination[total..], out var consumed, out var written);
+                total += written;
+                source = source[consumed..];
+                if (consumed == 0 && written == 0) break;
+                if (status == OperationStatus.InvalidData) break;
+            }
+        }
+        catch (Exception e)
+        {
+            // The context may hold a half-read frame; start the next chunk with a fresh one.
+            _zstdDecompressor.Dispose();
+            _zstdDecompressor = null;
+            ThrowHelper.Throw(McapErrorKind.DecompressionFailed, $"zstd chunk does not decompress: {e.Message}", offset, McapOpcode.Chunk, e);
+        }
+        if (total != destination.Length)
+        {
+            _zstdDecompressor.Dispose();
+            _zstdDecompressor = null;
+            ThrowHelper.Throw(McapErrorKind.DecompressionFailed,
+                $"zstd chunk decompressed to {total} bytes but declares {destination.Length}", offset, McapOpcode.Chunk);
+        }
+        // A frame that ended exactly at the declared size leaves the context ready; reset anyway
+        // so trailing bytes from this chunk can never leak into the next.
+        _zstdDecompressor.Dispose();
+        _zstdDecompressor = null;
+    }
+
+    public void Dispose()
+    {
+        _zstdCompressor?.Dispose();
+        _zstdDecompressor?.Dispose();
+    }
+}
