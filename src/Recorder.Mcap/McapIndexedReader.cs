@@ -362,7 +362,8 @@ public sealed class McapIndexedReader : IDisposable
 
         public Message Current()
         {
-            var position = checked((int)_entries[_next].Offset);
+            var offset = _entries[_next].Offset;
+            var position = offset >= 0 && offset < records.Length ? (int)offset : records.Length;
             if (!RecordIterator.TryNext(records, ref position, out var opcode, out var content, out _) || opcode != McapOpcode.Message)
                 ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"message index points at chunk offset {_entries[_next].Offset}, which is not a Message",
                     (long)chunkOffset, McapOpcode.MessageIndex);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Recorder.Mcap.Internal;
 
 namespace Recorder.Mcap;
 
@@ -19,11 +20,13 @@ public sealed record McapRecoveryResult
     public int Metadata { get; init; }
     /// <summary>Messages dropped because their channel was never defined (or conflicted).</summary>
     public int MessagesSkipped { get; init; }
-    /// <summary>Why reading stopped early, when it did.</summary>
+    /// <summary>Records dropped because their fields were malformed although their framing was sound.</summary>
+    public int RecordsSkipped { get; init; }
+    /// <summary>Why reading stopped early (or the first thing skipped), when that happened.</summary>
     public McapException? Error { get; init; }
 
     /// <summary>The <c>mcap recover</c> exit classes: 0 nothing lost, 3 recovered with loss, 1 nothing recoverable.</summary>
-    public int ExitCode => InputComplete && Error is null && ChunksSkipped == 0 && MessagesSkipped == 0 ? 0
+    public int ExitCode => InputComplete && Error is null && ChunksSkipped == 0 && MessagesSkipped == 0 && RecordsSkipped == 0 ? 0
         : Messages + (ulong)Attachments + (ulong)Metadata + (ulong)Channels > 0 ? 3 : 1;
 }
 
@@ -50,6 +53,7 @@ public static class McapRecovery
         var attachments = 0;
         var metadata = 0;
         var messagesSkipped = 0;
+        var recordsSkipped = 0;
         var lastChunk = -1L;
         McapException? error = null;
         var validUpTo = 0L;
@@ -70,24 +74,21 @@ public static class McapRecovery
             return writer;
         }
 
-        var window = ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
+        using (var window = new StreamWindow(input, 1 << 20))
         {
-            int start = 0, end = 0;
-            var eof = false;
             while (true)
             {
-                var sequence = new ReadOnlySequence<byte>(window, start, end - start);
+                var buffer = window.Buffer;
                 McapReadStatus status;
                 McapRecord record;
                 try
                 {
-                    status = reader.Read(ref sequence, eof, out record);
+                    status = reader.Read(ref buffer, window.EndOfStream, out record);
                 }
                 catch (McapException e) when (e.Opcode == McapOpcode.Chunk && e.Kind != McapErrorKind.Truncated && e.Kind != McapErrorKind.RecordTooLarge)
                 {
                     // The chunk's framing was sound, only its content is bad: skip it and read on.
-                    start = end - (int)sequence.Length;
+                    window.Consume(buffer);
                     chunksSkipped++;
                     error ??= e;
                     continue;
@@ -97,26 +98,11 @@ public static class McapRecovery
                     error = e;
                     break;
                 }
-                start = end - (int)sequence.Length;
+                window.Consume(buffer);
                 if (status == McapReadStatus.End) break;
                 if (status == McapReadStatus.NeedMoreData)
                 {
-                    if (start > 0)
-                    {
-                        Array.Copy(window, start, window, 0, end - start);
-                        end -= start;
-                        start = 0;
-                    }
-                    if (end == window.Length)
-                    {
-                        var bigger = ArrayPool<byte>.Shared.Rent(window.Length * 2);
-                        Array.Copy(window, bigger, end);
-                        ArrayPool<byte>.Shared.Return(window);
-                        window = bigger;
-                    }
-                    var read = input.Read(window, end, window.Length - end);
-                    if (read == 0) eof = true;
-                    end += read;
+                    window.Fill();
                     continue;
                 }
 
@@ -127,54 +113,66 @@ public static class McapRecovery
                     lastChunk = -1;
                 }
 
-                switch (record.Opcode)
+                try
                 {
-                    case McapOpcode.Header:
-                        Writer(record.ToHeader());
-                        break;
-                    case McapOpcode.Chunk:
-                        var chunk = record.ToChunk();
-                        var w = Writer(null);
-                        if (lastChunk >= 0) w.Flush();
-                        lastChunk = record.Offset;
-                        w.ChunkCompression = McapConstants.TryParseCompression(chunk.Compression, out var c) ? c : template.Compression;
-                        chunks++;
-                        break;
-                    case McapOpcode.Schema:
-                        var schema = record.ToSchema();
-                        if (schema.Id == 0) break;
-                        try { Writer(null).AddSchema(schema); schemas++; }
-                        catch (McapException) { /* first definition wins */ }
-                        break;
-                    case McapOpcode.Channel:
-                        try { Writer(null).AddChannel(record.ToChannel()); channels++; }
-                        catch (McapException) { /* conflicting or schema missing: its messages are skipped */ }
-                        break;
-                    case McapOpcode.Message:
-                        var message = record.ToMessage();
-                        try { Writer(null).WriteMessage(message); }
-                        catch (McapException e) when (e.Kind == McapErrorKind.InvalidOperation) { messagesSkipped++; }
-                        break;
-                    case McapOpcode.Attachment:
-                        Writer(null).WriteAttachment(record.ToAttachment());
-                        attachments++;
-                        break;
-                    case McapOpcode.Metadata:
-                        Writer(null).WriteMetadata(record.ToMetadata());
-                        metadata++;
-                        break;
+                    Copy(record);
+                }
+                catch (McapException e) when (e.Kind is McapErrorKind.InvalidRecord or McapErrorKind.InvalidUtf8)
+                {
+                    // The record's framing is sound but its fields are not: drop just this record.
+                    recordsSkipped++;
+                    error ??= e;
                 }
                 validUpTo = reader.Position;
                 // The old summary is not trusted; everything after DataEnd is rebuilt.
                 if (record.Opcode is McapOpcode.DataEnd or McapOpcode.Footer) break;
             }
         }
-        finally
+
+        void Copy(McapRecord record)
         {
-            ArrayPool<byte>.Shared.Return(window);
+            switch (record.Opcode)
+            {
+                case McapOpcode.Header:
+                    Writer(record.ToHeader());
+                    break;
+                case McapOpcode.Chunk:
+                    var chunk = record.ToChunk();
+                    var w = Writer(null);
+                    if (lastChunk >= 0) w.Flush();
+                    lastChunk = record.Offset;
+                    w.ChunkCompression = McapConstants.TryParseCompression(chunk.Compression, out var c) ? c : template.Compression;
+                    chunks++;
+                    break;
+                case McapOpcode.Schema:
+                    var schema = record.ToSchema();
+                    if (schema.Id == 0) break;
+                    try { Writer(null).AddSchema(schema); schemas++; }
+                    catch (McapException e) when (e.Kind == McapErrorKind.InvalidOperation) { /* first definition wins */ }
+                    break;
+                case McapOpcode.Channel:
+                    try { Writer(null).AddChannel(record.ToChannel()); channels++; }
+                    catch (McapException e) when (e.Kind is McapErrorKind.InvalidOperation or McapErrorKind.UnknownReference)
+                    {
+                        // Conflicting, or its schema is missing: its messages are skipped and counted.
+                    }
+                    break;
+                case McapOpcode.Message:
+                    var message = record.ToMessage();
+                    try { Writer(null).WriteMessage(message); }
+                    catch (McapException e) when (e.Kind == McapErrorKind.InvalidOperation) { messagesSkipped++; }
+                    break;
+                case McapOpcode.Attachment:
+                    Writer(null).WriteAttachment(record.ToAttachment());
+                    attachments++;
+                    break;
+                case McapOpcode.Metadata:
+                    Writer(null).WriteMetadata(record.ToMetadata());
+                    metadata++;
+                    break;
+            }
         }
 
-        // Count only chunks whose records were all kept: a damaged chunk failed before yielding any.
         var w2 = Writer(null);
         var messages = w2.MessageCount;
         w2.Finish();
@@ -192,6 +190,7 @@ public static class McapRecovery
             Attachments = attachments,
             Metadata = metadata,
             MessagesSkipped = messagesSkipped,
+            RecordsSkipped = recordsSkipped,
             Error = error,
         };
     }

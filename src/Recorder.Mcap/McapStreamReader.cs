@@ -320,44 +320,15 @@ public sealed class McapStreamReader : IDisposable
     public static IEnumerable<McapRecord> ReadRecords(Stream stream, McapReaderOptions? options = null, int readSize = 64 * 1024)
     {
         using var reader = new McapStreamReader(options);
-        var window = ArrayPool<byte>.Shared.Rent(readSize);
-        try
+        using var window = new StreamWindow(stream, readSize);
+        while (true)
         {
-            int start = 0, end = 0;
-            var eof = false;
-            while (true)
-            {
-                var sequence = new ReadOnlySequence<byte>(window, start, end - start);
-                var status = reader.Read(ref sequence, eof, out var record);
-                start = end - (int)sequence.Length;
-                if (status == McapReadStatus.End) yield break;
-                if (status == McapReadStatus.Record)
-                {
-                    yield return record;
-                    continue;
-                }
-                // Need more: compact, grow when a whole record does not fit, then read.
-                if (start > 0)
-                {
-                    Array.Copy(window, start, window, 0, end - start);
-                    end -= start;
-                    start = 0;
-                }
-                if (end == window.Length)
-                {
-                    var bigger = ArrayPool<byte>.Shared.Rent(window.Length * 2);
-                    Array.Copy(window, bigger, end);
-                    ArrayPool<byte>.Shared.Return(window);
-                    window = bigger;
-                }
-                var read = stream.Read(window, end, Math.Min(window.Length - end, Math.Max(readSize, window.Length - end)));
-                if (read == 0) eof = true;
-                end += read;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(window);
+            var buffer = window.Buffer;
+            var status = reader.Read(ref buffer, window.EndOfStream, out var record);
+            window.Consume(buffer);
+            if (status == McapReadStatus.End) yield break;
+            if (status == McapReadStatus.Record) yield return record;
+            else window.Fill();
         }
     }
 

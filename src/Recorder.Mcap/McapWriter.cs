@@ -419,6 +419,9 @@ public sealed class McapWriter : IDisposable
 
         _chunkCount++;
         _chunk.Clear();
+        // Hand every finished chunk to the stream (as the C++ writer flushes after each chunk), so a
+        // later failure or crash cannot take completed chunks down with it.
+        _sink.FlushBuffer();
         _chunkStartTime = ulong.MaxValue;
         _chunkEndTime = 0;
         _chunkMessageCount = 0;

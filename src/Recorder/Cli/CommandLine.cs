@@ -1,0 +1,81 @@
+using Recorder.Mcap;
+
+namespace Recorder.Cli;
+
+/// <summary>Dispatches `recorder VERB ...`. Every verb writes to the writers it is given, so tests run it in-process.</summary>
+public static class CommandLine
+{
+    public const int ExitOk = 0;
+    public const int ExitError = 1;
+    public const int ExitUsage = 2;
+
+    private const string Usage = """
+        usage: recorder <command> [options]
+
+        Inspect and repair MCAP files:
+          info FILE [--json]                 summary: duration, topics, rates, schemas, chunks, compression
+          cat FILE [--topic T]... [--start NS] [--end NS] [--json]
+                                             print messages in log-time order
+          doctor FILE [--strict]             check a file against the spec; exit 1 on errors
+          recover IN -o OUT                  rebuild a valid, indexed file from a truncated or damaged one
+                                             (exit 0 nothing lost, 3 recovered with loss, 1 nothing recoverable)
+          version                            print the version
+
+        """;
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 0 || args[0] is "help" or "-h" or "--help")
+        {
+            (args.Length == 0 ? stderr : stdout).Write(Usage);
+            return args.Length == 0 ? ExitUsage : ExitOk;
+        }
+        try
+        {
+            var rest = args[1..];
+            return args[0] switch
+            {
+                "info" => InfoCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: []), stdout),
+                "cat" => CatCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--topic", "--start", "--end"]), stdout),
+                "doctor" => DoctorCommand.Run(Arguments.Parse(rest, flags: ["--strict"], values: []), stdout),
+                "recover" => RecoverCommand.Run(Arguments.Parse(rest, flags: [], values: ["-o", "--output"]), stdout, stderr),
+                "version" or "--version" => Version(stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"recorder: {e.Message}");
+            stderr.Write(Usage);
+            return ExitUsage;
+        }
+        catch (McapException e)
+        {
+            stderr.WriteLine($"recorder: {e.Message}");
+            return ExitError;
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"recorder: {e.Message}");
+            return ExitError;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            stderr.WriteLine($"recorder: {e.Message}");
+            return ExitError;
+        }
+    }
+
+    private static int Version(TextWriter stdout)
+    {
+        stdout.WriteLine($"recorder {BuildInfo.Version}");
+        return ExitOk;
+    }
+}
+
+public static class BuildInfo
+{
+    public static string Version { get; } = typeof(BuildInfo).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+}
+
+public sealed class UsageException(string message) : Exception(message);

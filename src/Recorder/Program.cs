@@ -1,0 +1,8 @@
+using Recorder.Cli;
+
+namespace Recorder;
+
+public static class Program
+{
+    public static int Main(string[] args) => CommandLine.Run(args, Console.Out, Console.Error);
+}
