@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Recorder.Mcap.Tests;
+
+/// <summary>
+/// Runs the scripts in tests/interop with Node.js against @mcap/core, Foxglove's own reader and
+/// writer. The first use installs the pinned packages (npm ci), so a fresh checkout needs nothing
+/// but node and npm on PATH.
+/// </summary>
+public static class NodeInterop
+{
+    private static readonly Lazy<string> Directory_ = new(Install, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public static string Directory => Directory_.Value;
+
+    private static string Install()
+    {
+        var dir = Path.Combine(RepoPaths.Root, "tests", "interop");
+        if (!File.Exists(Path.Combine(dir, "node_modules", "@mcap", "core", "package.json")))
+        {
+            var (code, output, error) = Run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], dir, TimeSpan.FromMinutes(5));
+            if (code != 0) throw new InvalidOperationException($"npm ci failed ({code}): {output}\n{error}");
+        }
+        return dir;
+    }
+
+    public static (int Code, string Stdout, string Stderr) Run(string file, string[] args, string workingDirectory, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo(file)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in {timeout}");
+        }
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>What @mcap/core's indexed and streaming readers see in a file.</summary>
+    public static JsonObject Dump(string mcapPath)
+    {
+        var (code, output, error) = Run("node", ["mcap-dump.mjs", mcapPath], Directory, TimeSpan.FromMinutes(2));
+        if (code != 0) throw new InvalidOperationException($"@mcap/core could not read {mcapPath}: {error}");
+        return JsonNode.Parse(output)!.AsObject();
+    }
+
+    /// <summary>Writes a sample file with @mcap/core's writer (compression "none" or "zstd").</summary>
+    public static void WriteSample(string mcapPath, string compression)
+    {
+        var (code, _, error) = Run("node", ["make-sample.mjs", mcapPath, compression], Directory, TimeSpan.FromMinutes(2));
+        if (code != 0) throw new InvalidOperationException($"@mcap/core could not write {mcapPath}: {error}");
+    }
+}
