@@ -130,10 +130,14 @@ internal sealed class ChunkCodec : IDisposable
             ThrowHelper.Throw(McapErrorKind.DecompressionFailed,
                 $"zstd chunk decompressed to {total} bytes but declares {destination.Length}", offset, McapOpcode.Chunk);
         }
-        // A frame that ended exactly at the declared size leaves the context ready; reset anyway
-        // so trailing bytes from this chunk can never leak into the next.
-        _zstdDecompressor.Dispose();
-        _zstdDecompressor = null;
+        // A frame that ended exactly at the declared size leaves the context ready for the next
+        // chunk. Trailing bytes (allowed, see the Rust reader's padding fix) may leave it mid-frame:
+        // only then start afresh, so the common case reuses the native context.
+        if (!source.IsEmpty)
+        {
+            _zstdDecompressor.Dispose();
+            _zstdDecompressor = null;
+        }
     }
 
     public void Dispose()
