@@ -1,0 +1,16 @@
+namespace Recorder.Recording;
+
+/// <summary>Requests to the writer that must keep their place among the messages (they travel in the queue).</summary>
+public abstract record RecorderCommand;
+
+/// <summary>Finish the current file and start the next.</summary>
+public sealed record SplitCommand(string Reason = "command") : RecorderCommand;
+
+/// <summary>An event message on /recorder/events plus a `recorder.mark` metadata record.</summary>
+public sealed record MarkCommand(string Text) : RecorderCommand;
+
+/// <summary>Change a device metadata value (e.g. operator): a new `recorder.device` record and an event.</summary>
+public sealed record SetMetadataCommand(string Key, string Value) : RecorderCommand;
+
+/// <summary>An event from another stage (a producer closed, a FIFO reopened), written to /recorder/events.</summary>
+public sealed record EventCommand(string Type, IReadOnlyDictionary<string, string> Fields) : RecorderCommand;
