@@ -96,6 +96,8 @@ public sealed class McapIndexedReader : IDisposable
         var start = (long)Footer.SummaryStart;
         if (start < McapConstants.MagicLength || start > FooterOffset)
             ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"summary_start {start} is outside the file", FooterOffset, McapOpcode.Footer);
+        if (FooterOffset - start > _options.MaxRecordSize)
+            ThrowHelper.Throw(McapErrorKind.RecordTooLarge, $"summary section of {FooterOffset - start} bytes exceeds the maximum {_options.MaxRecordSize}", start);
         var summary = new byte[FooterOffset - start];
         ReadExactly(start, summary);
 
@@ -206,8 +208,10 @@ public sealed class McapIndexedReader : IDisposable
 
     private ChunkCursor LoadChunk(ChunkIndex index, ulong startTime, ulong endTime, HashSet<ushort>? wanted, ChunkCodec codec)
     {
-        var chunkOffset = (long)index.ChunkStartOffset;
-        if (index.ChunkLength < McapConstants.RecordPrefixLength || chunkOffset + (long)index.ChunkLength > FooterOffset)
+        var chunkOffset = (long)Math.Min(index.ChunkStartOffset, long.MaxValue);
+        // Compare without adding, so huge values cannot overflow past the check.
+        if (index.ChunkLength < McapConstants.RecordPrefixLength || index.ChunkStartOffset > (ulong)FooterOffset
+            || index.ChunkLength > (ulong)FooterOffset - index.ChunkStartOffset || index.ChunkLength > (ulong)_options.MaxRecordSize)
             ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"chunk index points outside the data section ({chunkOffset}+{index.ChunkLength})", chunkOffset, McapOpcode.ChunkIndex);
         var bytes = new byte[index.ChunkLength];
         ReadExactly(chunkOffset, bytes);
@@ -227,12 +231,14 @@ public sealed class McapIndexedReader : IDisposable
         if (index.MessageIndexOffsets.Count > 0 && index.MessageIndexLength > 0)
         {
             var indexStart = chunkOffset + (long)index.ChunkLength;
+            if (index.MessageIndexLength > (ulong)(FooterOffset - indexStart))
+                ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"message_index_length {index.MessageIndexLength} runs past the data section", chunkOffset, McapOpcode.ChunkIndex);
             var run = new byte[index.MessageIndexLength];
             ReadExactly(indexStart, run);
             foreach (var (channelId, absolute) in index.MessageIndexOffsets)
             {
                 if (wanted is not null && !wanted.Contains(channelId)) continue;
-                var at = (long)absolute - indexStart;
+                var at = absolute >= (ulong)indexStart ? (long)Math.Min(absolute - (ulong)indexStart, long.MaxValue) : -1;
                 if (at < 0 || at >= run.Length)
                     ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"message index offset {absolute} is outside the index run", chunkOffset, McapOpcode.ChunkIndex);
                 var position = (int)at;
@@ -240,7 +246,7 @@ public sealed class McapIndexedReader : IDisposable
                     ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"no MessageIndex at offset {absolute}", (long)absolute, McapOpcode.MessageIndex);
                 foreach (var entry in McapRecordParser.ParseMessageIndex(content.Span, (long)absolute).Records)
                     if (entry.LogTime >= startTime && entry.LogTime <= endTime)
-                        entries.Add((entry.LogTime, (long)entry.Offset));
+                        entries.Add((entry.LogTime, (long)Math.Min(entry.Offset, long.MaxValue)));
             }
             // Schemas and channels that the summary lacks are still found in the chunk.
             foreach (var channelId in index.MessageIndexOffsets.Keys)
@@ -318,7 +324,7 @@ public sealed class McapIndexedReader : IDisposable
 
     private byte[] ReadRecordAt(long offset, long length, McapOpcode expected)
     {
-        if (length < McapConstants.RecordPrefixLength || offset < 0 || offset + length > FooterOffset || length > _options.MaxRecordSize)
+        if (length < McapConstants.RecordPrefixLength || offset < 0 || offset > FooterOffset || length > FooterOffset - offset || length > _options.MaxRecordSize)
             ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"index points outside the file ({offset}+{length})", offset, expected);
         var bytes = new byte[length];
         ReadExactly(offset, bytes);

@@ -1,3 +1,4 @@
+using System.Buffers;
 namespace Recorder.Mcap.Tests;
 
 /// <summary>Torn tails and damaged bytes: the typed error, never a crash or a hang; recovery keeps every whole chunk.</summary>
@@ -170,5 +171,45 @@ public class TruncationAndCorruptionTests
         var result = McapRecovery.Recover(new MemoryStream([1, 2, 3]), new MemoryStream());
         Assert.Equal(1, result.ExitCode);
         Assert.Equal(McapErrorKind.Truncated, result.Error!.Kind);
+    }
+}
+
+/// <summary>Index fields at their extremes: the indexed reader answers with McapException, never an overflow or range error.</summary>
+public class LyingIndexTests
+{
+    private static byte[] FileWithPatchedChunkIndex(Func<ChunkIndex, ChunkIndex> patch)
+    {
+        var file = SampleFiles.Write(new McapWriterOptions { ChunkSize = 4 * 1024, Compression = McapCompression.None }, channels: 2, messagesPerChannel: 50);
+        using var original = new McapIndexedReader(new MemoryStream(file.Bytes));
+        // Rebuild the summary with one patched ChunkIndex; CRC 0 means "not computed".
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        var dataEnd = file.Bytes.AsSpan(0, (int)original.Footer.SummaryStart);
+        output.Write(dataEnd);
+        var summaryStart = output.WrittenCount;
+        for (var i = 0; i < original.ChunkIndexes.Count; i++)
+            McapRecordSerializer.WriteChunkIndex(output, i == 0 ? patch(original.ChunkIndexes[i]) : original.ChunkIndexes[i]);
+        foreach (var c in original.Channels.Values) McapRecordSerializer.WriteChannel(output, c);
+        McapRecordSerializer.WriteFooter(output, new Footer((ulong)summaryStart, 0, 0));
+        output.Write(McapConstants.Magic);
+        return output.WrittenSpan.ToArray();
+    }
+
+    public static TheoryData<string> Patches => new() { "chunk_start_offset", "chunk_length", "message_index_length", "message_index_offset", "entry_offset" };
+
+    [Theory]
+    [MemberData(nameof(Patches))]
+    public void Extreme_index_values_give_a_typed_error(string field)
+    {
+        var bytes = FileWithPatchedChunkIndex(c => field switch
+        {
+            "chunk_start_offset" => c with { ChunkStartOffset = ulong.MaxValue },
+            "chunk_length" => c with { ChunkLength = ulong.MaxValue },
+            "message_index_length" => c with { MessageIndexLength = ulong.MaxValue },
+            "message_index_offset" => c with { MessageIndexOffsets = c.MessageIndexOffsets.ToDictionary(p => p.Key, _ => ulong.MaxValue) },
+            _ => c with { ChunkStartOffset = c.ChunkStartOffset + 1 },
+        });
+        using var reader = new McapIndexedReader(new MemoryStream(bytes));
+        var e = Assert.Throws<McapException>(() => reader.ReadMessages().ToList());
+        Assert.Contains(e.Kind, new[] { McapErrorKind.InvalidRecord, McapErrorKind.RecordTooLarge });
     }
 }

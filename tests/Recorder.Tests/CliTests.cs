@@ -167,3 +167,63 @@ public sealed class CliTests : IDisposable
         Assert.Contains("nope.mcap", err);
     }
 }
+
+public sealed class DoctorCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("recorder-doctor-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var code = CommandLine.Run(args, stdout, new StringWriter());
+        return (code, stdout.ToString());
+    }
+
+    private string Write()
+    {
+        var path = Path.Combine(_dir, "ok.mcap");
+        using var writer = new McapWriter(File.Create(path), new McapWriterOptions { ChunkSize = 4096, Compression = McapCompression.None });
+        var ch = writer.AddChannel("/a", "json");
+        for (uint i = 0; i < 500; i++) writer.WriteMessage(ch, i, i * 1000, i * 1000, Encoding.UTF8.GetBytes($"{{\"i\":{i}}}"));
+        writer.Finish();
+        return path;
+    }
+
+    [Fact]
+    public void Doctor_passes_a_file_we_wrote()
+    {
+        var (code, output) = Run("doctor", Write());
+        Assert.Equal(0, code);
+        Assert.Contains(": 0 errors, 0 warnings (500 messages", output);
+    }
+
+    [Fact]
+    public void Doctor_names_a_torn_file_and_where_it_stops_being_whole()
+    {
+        var path = Write();
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 100)]);
+        var (code, output) = Run("doctor", path);
+        Assert.Equal(1, code);
+        Assert.Matches(@"file stops being whole at byte \d+ of " + (bytes.Length - 100), output);
+    }
+
+    [Fact]
+    public void Doctor_reports_a_flipped_chunk_byte_as_a_crc_error_with_its_offset()
+    {
+        var path = Write();
+        var bytes = File.ReadAllBytes(path);
+        using (var reader = new McapIndexedReader(new MemoryStream(bytes)))
+        {
+            var chunk = reader.ChunkIndexes[1];
+            bytes[(int)(chunk.ChunkStartOffset + chunk.ChunkLength) - 3] ^= 0x40;
+            File.WriteAllBytes(path, bytes);
+            var (code, output) = Run("doctor", path);
+            Assert.Equal(1, code);
+            Assert.Contains($"Error at offset {chunk.ChunkStartOffset}", output);
+            Assert.Contains("uncompressed_crc is", output);
+        }
+    }
+}

@@ -12,7 +12,7 @@ internal static class RecordIterator
         start = position;
         opcode = McapOpcode.Invalid;
         content = default;
-        if (span.Length - position < McapConstants.RecordPrefixLength) return false;
+        if (position < 0 || span.Length - position < McapConstants.RecordPrefixLength) return false;
         opcode = (McapOpcode)span[position];
         var length = BinaryPrimitives.ReadUInt64LittleEndian(span[(position + 1)..]);
         if (length > (ulong)(span.Length - position - McapConstants.RecordPrefixLength)) return false;
