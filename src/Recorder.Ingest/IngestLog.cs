@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace Recorder.Ingest;
+
+/// <summary>The ingest stage's log events, source-generated with stable ids (200–299).</summary>
+internal static partial class IngestLog
+{
+    [LoggerMessage(200, LogLevel.Information, "Listening for producers on {Path}")]
+    public static partial void Listening(ILogger logger, string path);
+
+    [LoggerMessage(201, LogLevel.Information, "Producer {Source} connected")]
+    public static partial void ProducerConnected(ILogger logger, string source);
+
+    [LoggerMessage(202, LogLevel.Information, "Producer {Source} finished: {Messages} messages, {Bytes} bytes")]
+    public static partial void ProducerFinished(ILogger logger, string source, ulong messages, ulong bytes);
+
+    [LoggerMessage(203, LogLevel.Warning, "Producer {Source} refused: {Reason} ({Messages} messages before it were kept)")]
+    public static partial void ProducerRefused(ILogger logger, string source, string reason, ulong messages);
+
+    [LoggerMessage(204, LogLevel.Debug, "Producer {Source} reset the connection")]
+    public static partial void ProducerReset(ILogger logger, string source);
+
+    [LoggerMessage(205, LogLevel.Information, "Reading FIFO {Path} for topic {Topic} ({Format})")]
+    public static partial void FifoOpened(ILogger logger, string path, string topic, FifoFormat format);
+
+    [LoggerMessage(206, LogLevel.Error, "FIFO input {Path} refused: {Reason}")]
+    public static partial void FifoRefused(ILogger logger, string path, string reason);
+
+    [LoggerMessage(207, LogLevel.Warning, "{Source}: line {Line} is not a JSON value and was skipped ({Skipped} skipped so far)")]
+    public static partial void BadJsonLine(ILogger logger, string source, ulong line, ulong skipped);
+
+    [LoggerMessage(208, LogLevel.Error, "Producer {Source} failed unexpectedly")]
+    public static partial void ProducerCrashed(ILogger logger, string source, Exception exception);
+
+    [LoggerMessage(209, LogLevel.Debug, "{Source}: topic {Topic} is not selected by ingest.include/exclude; its messages are skipped")]
+    public static partial void TopicNotSelected(ILogger logger, string source, string topic);
+}

@@ -1,0 +1,42 @@
+namespace Recorder.Ingest;
+
+/// <summary>What a FIFO carries.</summary>
+public enum FifoFormat
+{
+    Mcap,
+    Jsonl,
+    H264,
+    H265,
+}
+
+/// <summary>One FIFO declared for a topic.</summary>
+public sealed record FifoInputOptions(string Path, string Topic, FifoFormat Format, string? JsonSchema = null);
+
+/// <summary>The ingest stage's options, with every default in one place. The host maps configuration onto it.</summary>
+public sealed class IngestOptions
+{
+    /// <summary>The Unix socket producers connect to; null to listen on none.</summary>
+    public string? SocketPath { get; init; } = "run/ingest.sock";
+
+    /// <summary>Largest record a producer may send (a whole chunk counts as one record).</summary>
+    public long MaxRecordSize { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Largest uncompressed chunk a producer may declare.</summary>
+    public long MaxUncompressedChunkSize { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>Topic selection (ingest.include / ingest.exclude); everything by default.</summary>
+    public Func<string, bool> SelectTopic { get; init; } = static _ => true;
+
+    /// <summary>Channel metadata from configuration (tags, frame_id); it wins over what a producer sends.</summary>
+    public Func<string, IReadOnlyDictionary<string, string>> ConfiguredMetadata { get; init; } = static _ => NoMetadata;
+
+    public IReadOnlyList<FifoInputOptions> Fifos { get; init; } = [];
+
+    /// <summary>How long a FIFO poll waits before checking for shutdown.</summary>
+    public TimeSpan FifoPollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Socket permission bits: owner and group only.</summary>
+    public UnixFileMode SocketMode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+
+    internal static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
+}

@@ -1,0 +1,160 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Recorder.Recording;
+
+namespace Recorder.Ingest;
+
+/// <summary>
+/// JSON lines from a script: each line that is one JSON value becomes one `json` message on the
+/// FIFO's topic (with the configured JSON schema, if any). A line that is not JSON is skipped,
+/// counted and logged; a line longer than the record limit ends the session.
+/// </summary>
+public sealed class JsonLinesSession
+{
+    private readonly FifoInputOptions _fifo;
+    private readonly IngestOptions _options;
+    private readonly BatchQueue _queue;
+    private readonly ChannelRegistry _registry;
+    private readonly ProducerStats _stats;
+    private readonly ILogger _logger;
+    private ulong _lineNumber;
+
+    public JsonLinesSession(FifoInputOptions fifo, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
+    {
+        _fifo = fifo;
+        _options = options;
+        _queue = queue;
+        _registry = registry;
+        _stats = stats;
+        _logger = logger;
+    }
+
+    public async Task RunAsync(PipeReader input, CancellationToken cancellationToken)
+    {
+        ushort schemaId = 0;
+        if (_fifo.JsonSchema is { Length: > 0 } schemaText)
+            _registry.TryGetOrAddSchema(_fifo.Topic, "jsonschema", Encoding.UTF8.GetBytes(schemaText), out schemaId);
+        if (!_registry.TryGetOrAddChannel(_fifo.Topic, "json", schemaId, _options.ConfiguredMetadata(_fifo.Topic), out var channelId))
+        {
+            _stats.RefusedBecause = "the recording has no channel ids left";
+            await input.CompleteAsync().ConfigureAwait(false);
+            return;
+        }
+        var batch = _queue.Rent();
+        batch.Source = _stats.Source;
+        var scratch = new ArrayBufferWriter<byte>();
+        uint sequence = 0;
+        var full = new List<MessageBatch>();
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                ProcessLines(ref buffer, result.IsCompleted, channelId, ref sequence, ref batch, full, scratch);
+                foreach (var ready in full) await _queue.EnqueueAsync(ready, cancellationToken).ConfigureAwait(false);
+                full.Clear();
+                if (buffer.Length > _options.MaxRecordSize)
+                {
+                    _stats.RefusedBecause = $"line {_lineNumber + 1} is longer than {_options.MaxRecordSize} bytes";
+                    IngestLog.ProducerRefused(_logger, _stats.Source, _stats.RefusedBecause, _stats.Messages);
+                    input.AdvanceTo(buffer.End);
+                    break;
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (!batch.IsEmpty)
+                {
+                    await _queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false);
+                    batch = _queue.Rent();
+                    batch.Source = _stats.Source;
+                }
+                if (result.IsCompleted) break;
+            }
+            if (!batch.IsEmpty)
+            {
+                await _queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false);
+                batch = _queue.Rent();
+            }
+            if (_stats.RefusedBecause is null) IngestLog.ProducerFinished(_logger, _stats.Source, _stats.Messages, _stats.Bytes);
+        }
+        finally
+        {
+            _queue.Return(batch);
+            await input.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Turns every whole line in the buffer into a message; batches that fill up go to <paramref name="full"/>.</summary>
+    private void ProcessLines(ref ReadOnlySequence<byte> buffer, bool isCompleted, ushort channelId, ref uint sequence, ref MessageBatch batch,
+        List<MessageBatch> full, ArrayBufferWriter<byte> scratch)
+    {
+        while (TryTakeLine(ref buffer, isCompleted, out var line))
+        {
+            _lineNumber++;
+            var data = line.IsSingleSegment ? line.FirstSpan : Copy(line, scratch);
+            if (data.Length > 0 && data[^1] == (byte)'\r') data = data[..^1];
+            if (data.Trim((byte)' ').IsEmpty) continue;
+            if (!IsOneJsonValue(data))
+            {
+                _stats.Skip();
+                IngestLog.BadJsonLine(_logger, _stats.Source, _lineNumber, _stats.Skipped);
+                continue;
+            }
+            if (!batch.TryAdd(channelId, sequence, 0, 0, data))
+            {
+                full.Add(batch);
+                batch = _queue.Rent();
+                batch.Source = _stats.Source;
+                batch.TryAdd(channelId, sequence, 0, 0, data);
+            }
+            sequence++;
+            _stats.Add(data.Length);
+        }
+    }
+
+    /// <summary>The next line without its newline; at the end of input, the unterminated rest counts as a line.</summary>
+    private static bool TryTakeLine(ref ReadOnlySequence<byte> buffer, bool isCompleted, out ReadOnlySequence<byte> line)
+    {
+        var newline = buffer.PositionOf((byte)'\n');
+        if (newline is { } position)
+        {
+            line = buffer.Slice(0, position);
+            buffer = buffer.Slice(buffer.GetPosition(1, position));
+            return true;
+        }
+        if (isCompleted && !buffer.IsEmpty)
+        {
+            line = buffer;
+            buffer = buffer.Slice(buffer.End);
+            return true;
+        }
+        line = default;
+        return false;
+    }
+
+    private static ReadOnlySpan<byte> Copy(ReadOnlySequence<byte> line, ArrayBufferWriter<byte> scratch)
+    {
+        scratch.ResetWrittenCount();
+        foreach (var segment in line) scratch.Write(segment.Span);
+        return scratch.WrittenSpan;
+    }
+
+    /// <summary>Exactly one complete JSON value (object, array or scalar) and nothing after it.</summary>
+    internal static bool IsOneJsonValue(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(data, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            if (!reader.Read()) return false;
+            reader.Skip();
+            return !reader.Read();
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,189 @@
+using System.Globalization;
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Recorder.Mcap;
+using Recorder.Recording;
+
+namespace Recorder.Ingest;
+
+/// <summary>
+/// One producer speaking MCAP: magic, Header, then Schema, Channel and Message records (chunked or
+/// not), optionally DataEnd and Footer. Its schema and channel ids are its own; they are mapped
+/// onto the recording's ids through the <see cref="ChannelRegistry"/>, where identical definitions
+/// from any producer share an id. Messages are copied into batches for the writer's queue.
+/// <para>Anything malformed (bad magic, an oversized record, a bad CRC, a message on an undeclared
+/// channel, a non-UTF-8 topic, a conflicting redefinition) ends this session with a specific
+/// reason; what it sent before stays recorded, and no other producer notices.</para>
+/// </summary>
+public sealed class McapProducerSession
+{
+    private readonly IngestOptions _options;
+    private readonly BatchQueue _queue;
+    private readonly ChannelRegistry _registry;
+    private readonly ILogger _logger;
+    private readonly Dictionary<ushort, (Schema Schema, ushort Global)> _schemas = new();
+    private readonly Dictionary<ushort, (Channel Channel, ushort Global, bool Selected)> _channels = new();
+
+    public McapProducerSession(IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
+    {
+        _options = options;
+        _queue = queue;
+        _registry = registry;
+        _logger = logger;
+        Stats = stats;
+    }
+
+    public ProducerStats Stats { get; }
+
+    /// <summary>Reads until the producer ends (footer, EOF) or is refused. Never throws for bad input.</summary>
+    public async Task RunAsync(PipeReader input, CancellationToken cancellationToken)
+    {
+        using var reader = new McapStreamReader(new McapReaderOptions
+        {
+            MaxRecordSize = _options.MaxRecordSize,
+            MaxUncompressedChunkSize = _options.MaxUncompressedChunkSize,
+            ValidateCrcs = true,
+        });
+        var batch = _queue.Rent();
+        batch.Source = Stats.Source;
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var status = McapReadStatus.NeedMoreData;
+                string? refusal = null;
+                while (true)
+                {
+                    McapRecord record;
+                    try
+                    {
+                        status = reader.Read(ref buffer, result.IsCompleted, out record);
+                        if (status != McapReadStatus.Record) break;
+                        refusal = Accept(record, ref batch, out var full);
+                        if (full is not null) await _queue.EnqueueAsync(full, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (McapException e)
+                    {
+                        refusal = Describe(e);
+                    }
+                    if (refusal is not null) break;
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (!batch.IsEmpty)
+                {
+                    await _queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false);
+                    batch = _queue.Rent();
+                    batch.Source = Stats.Source;
+                }
+                if (refusal is not null)
+                {
+                    Refuse(refusal);
+                    return;
+                }
+                if (status == McapReadStatus.End || result.IsCompleted) break;
+            }
+            IngestLog.ProducerFinished(_logger, Stats.Source, Stats.Messages, Stats.Bytes);
+        }
+        finally
+        {
+            _queue.Return(batch);
+            await input.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void Refuse(string reason)
+    {
+        Stats.RefusedBecause = reason;
+        IngestLog.ProducerRefused(_logger, Stats.Source, reason, Stats.Messages);
+        _queue.EnqueueCommand(new EventCommand("producer_refused", new Dictionary<string, string>
+        {
+            ["producer"] = Stats.Source,
+            ["reason"] = reason,
+            ["messages_kept"] = Stats.Messages.ToString(CultureInfo.InvariantCulture),
+        }));
+    }
+
+    private static string Describe(McapException e) => e.Kind switch
+    {
+        McapErrorKind.BadMagic => $"not an MCAP stream: {e.Reason}",
+        McapErrorKind.Truncated => $"stream ended mid-record at byte {e.Offset}: {e.Reason}",
+        McapErrorKind.RecordTooLarge => $"oversized record at byte {e.Offset}: {e.Reason}",
+        McapErrorKind.CrcMismatch => $"CRC mismatch in {e.Opcode} at byte {e.Offset}: {e.Reason}",
+        McapErrorKind.InvalidUtf8 => $"invalid UTF-8 in {e.Opcode} at byte {e.Offset}: {e.Reason}",
+        _ => $"{e.Kind} in {e.Opcode?.ToString() ?? "stream"} at byte {e.Offset}: {e.Reason}",
+    };
+
+    /// <summary>Handles one record. Returns a refusal reason, or null. A full batch comes back in <paramref name="full"/> for the caller to queue.</summary>
+    private string? Accept(McapRecord record, ref MessageBatch batch, out MessageBatch? full)
+    {
+        full = null;
+        switch (record.Opcode)
+        {
+            case McapOpcode.Message:
+                var message = record.ToMessage();
+                if (!_channels.TryGetValue(message.ChannelId, out var channel))
+                    return $"message on undeclared channel {message.ChannelId}";
+                if (!channel.Selected)
+                {
+                    Stats.Skip();
+                    return null;
+                }
+                var data = message.Data.Span;
+                if (!batch.TryAdd(channel.Global, message.Sequence, message.LogTime, message.PublishTime, data))
+                {
+                    full = batch;
+                    batch = _queue.Rent();
+                    batch.Source = Stats.Source;
+                    batch.TryAdd(channel.Global, message.Sequence, message.LogTime, message.PublishTime, data);
+                }
+                Stats.Add(data.Length);
+                return null;
+
+            case McapOpcode.Schema:
+                var schema = record.ToSchema();
+                if (schema.Id == 0) return null; // never a schema; readers ignore it
+                if (_schemas.TryGetValue(schema.Id, out var known))
+                    return known.Schema.ContentEquals(schema) ? null : $"schema {schema.Id} redefined with different content";
+                if (!_registry.TryGetOrAddSchema(schema.Name, schema.Encoding, schema.Data.Span, out var globalSchema))
+                    return "the recording has no schema ids left";
+                _schemas[schema.Id] = (schema with { Data = schema.Data.ToArray() }, globalSchema);
+                return null;
+
+            case McapOpcode.Channel:
+                var c = record.ToChannel();
+                if (_channels.TryGetValue(c.Id, out var existing))
+                    return existing.Channel.ContentEquals(c) ? null : $"channel {c.Id} ({c.Topic}) redefined with different content";
+                ushort schemaId = 0;
+                if (c.SchemaId != 0)
+                {
+                    if (!_schemas.TryGetValue(c.SchemaId, out var s)) return $"channel {c.Id} ({c.Topic}) refers to undeclared schema {c.SchemaId}";
+                    schemaId = s.Global;
+                }
+                if (!_options.SelectTopic(c.Topic))
+                {
+                    IngestLog.TopicNotSelected(_logger, Stats.Source, c.Topic);
+                    _channels[c.Id] = (c, 0, false);
+                    return null;
+                }
+                var metadata = Merge(c.Metadata, _options.ConfiguredMetadata(c.Topic));
+                if (!_registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, schemaId, metadata, out var globalChannel))
+                    return "the recording has no channel ids left";
+                _channels[c.Id] = (c, globalChannel, true);
+                return null;
+
+            default:
+                // Headers, indexes, attachments, metadata and summaries from producers are not recorded.
+                return null;
+        }
+    }
+
+    internal static IReadOnlyDictionary<string, string> Merge(IReadOnlyDictionary<string, string> producer, IReadOnlyDictionary<string, string> configured)
+    {
+        if (configured.Count == 0) return producer;
+        var merged = new Dictionary<string, string>(producer);
+        foreach (var (k, v) in configured) merged[k] = v;
+        return merged;
+    }
+}

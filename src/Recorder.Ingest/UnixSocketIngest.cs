@@ -1,0 +1,130 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Recorder.Recording;
+
+namespace Recorder.Ingest;
+
+/// <summary>
+/// Accepts producers on a Unix domain socket; each connection is one <see cref="McapProducerSession"/>.
+/// The socket file is owner+group only. A stale socket file from an earlier run is replaced.
+/// </summary>
+public sealed class UnixSocketIngest : IAsyncDisposable
+{
+    private readonly IngestOptions _options;
+    private readonly BatchQueue _queue;
+    private readonly ChannelRegistry _registry;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _sessions = new();
+    private readonly object _lock = new();
+    private readonly List<ProducerStats> _active = new();
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private long _connections;
+    private long _refused;
+
+    public UnixSocketIngest(IngestOptions options, BatchQueue queue, ChannelRegistry registry, ILogger logger)
+    {
+        _options = options;
+        _queue = queue;
+        _registry = registry;
+        _logger = logger;
+    }
+
+    public long Connections => Interlocked.Read(ref _connections);
+    public long Refused => Interlocked.Read(ref _refused);
+
+    public IReadOnlyList<ProducerStats> ActiveProducers
+    {
+        get { lock (_lock) return _active.ToArray(); }
+    }
+
+    public void Start()
+    {
+        var path = _options.SocketPath ?? throw new InvalidOperationException("no ingest socket configured");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        if (File.Exists(path)) File.Delete(path); // a stale socket from a crashed run
+        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _listener.Bind(new UnixDomainSocketEndPoint(path));
+        File.SetUnixFileMode(path, _options.SocketMode);
+        _listener.Listen(64);
+        IngestLog.Listening(_logger, path);
+        _acceptLoop = Task.Run(AcceptLoop);
+    }
+
+    private async Task AcceptLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket connection;
+            try
+            {
+                connection = await _listener!.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (SocketException) when (_stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            var number = Interlocked.Increment(ref _connections);
+            var task = Serve(connection, $"socket#{number}");
+            lock (_lock)
+            {
+                _sessions.RemoveAll(t => t.IsCompleted);
+                _sessions.Add(task);
+            }
+        }
+    }
+
+    private async Task Serve(Socket connection, string source)
+    {
+        var stats = new ProducerStats { Source = source };
+        lock (_lock) _active.Add(stats);
+        IngestLog.ProducerConnected(_logger, source);
+        try
+        {
+            await using var stream = new NetworkStream(connection, ownsSocket: true);
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024));
+            var session = new McapProducerSession(_options, _queue, _registry, stats, _logger);
+            await session.RunAsync(reader, _stop.Token).ConfigureAwait(false);
+            if (stats.RefusedBecause is not null) Interlocked.Increment(ref _refused);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown.
+        }
+        catch (IOException e) when (e.InnerException is SocketException)
+        {
+            IngestLog.ProducerReset(_logger, source);
+        }
+        catch (Exception e)
+        {
+            IngestLog.ProducerCrashed(_logger, source, e);
+        }
+        finally
+        {
+            lock (_lock) _active.Remove(stats);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener?.Dispose();
+        if (_acceptLoop is not null) await _acceptLoop.ConfigureAwait(false);
+        Task[] sessions;
+        lock (_lock) sessions = _sessions.ToArray();
+        await Task.WhenAll(sessions).ConfigureAwait(false);
+        if (_options.SocketPath is { } path && File.Exists(path)) File.Delete(path);
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Recorder.Recording;
+
+/// <summary>The recording stage's log events, source-generated with stable ids (100–199).</summary>
+internal static partial class RecordingLog
+{
+    [LoggerMessage(100, LogLevel.Information, "Recording to {Path} (file {Sequence}, previous ended by {Reason})")]
+    public static partial void FileOpened(ILogger logger, string path, int sequence, string reason);
+
+    [LoggerMessage(101, LogLevel.Information, "Finished {Path}: {Messages} messages, {Bytes} bytes, {Chunks} chunks, ended by {Reason}")]
+    public static partial void FileFinished(ILogger logger, string path, ulong messages, long bytes, uint chunks, string reason);
+
+    [LoggerMessage(102, LogLevel.Warning, "System clock stepped by {DeltaMs} ms; recorded as an event")]
+    public static partial void ClockStepped(ILogger logger, double deltaMs);
+
+    [LoggerMessage(103, LogLevel.Error, "Writing {Path} failed: {Reason}")]
+    public static partial void WriteFailed(ILogger logger, string path, string reason, Exception exception);
+
+    [LoggerMessage(104, LogLevel.Warning, "Recovered unfinished file {Path} from an earlier run: {Messages} messages kept, exit class {ExitCode}")]
+    public static partial void RecoveredLeftover(ILogger logger, string path, ulong messages, int exitCode);
+
+    [LoggerMessage(105, LogLevel.Error, "Could not recover unfinished file {Path}: {Reason}")]
+    public static partial void LeftoverRecoveryFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(106, LogLevel.Error, "Message on unknown global channel {ChannelId} dropped")]
+    public static partial void UnknownChannel(ILogger logger, int channelId);
+}

@@ -1,0 +1,50 @@
+using Recorder.Mcap;
+
+namespace Recorder.Recording;
+
+/// <summary>When the writer fsyncs.</summary>
+public enum FsyncPolicy
+{
+    /// <summary>After every chunk: a power cut loses at most the open chunk.</summary>
+    Chunk,
+    /// <summary>At most once per <see cref="RecordingOptions.FsyncInterval"/>.</summary>
+    Interval,
+    /// <summary>Leave it to the kernel.</summary>
+    Never,
+}
+
+/// <summary>The recording stage's options, with every default in one place. The host maps configuration onto it.</summary>
+public sealed class RecordingOptions
+{
+    /// <summary>Root directory: files go to &lt;Directory&gt;/&lt;device_id&gt;/&lt;YYYY-MM-DD&gt;/.</summary>
+    public string Directory { get; init; } = "recordings";
+
+    public int ChunkSize { get; init; } = 1024 * 1024;
+    public TimeSpan ChunkMaxAge { get; init; } = TimeSpan.FromSeconds(1);
+    public McapCompression Compression { get; init; } = McapCompression.Zstd;
+    public long SplitSize { get; init; } = 2L * 1024 * 1024 * 1024;
+    public TimeSpan SplitDuration { get; init; } = TimeSpan.FromMinutes(10);
+    public FsyncPolicy Fsync { get; init; } = FsyncPolicy.Chunk;
+    public TimeSpan FsyncInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Topics whose last message is repeated at the start of every file (e.g. /tf_static).</summary>
+    public IReadOnlySet<string> LatchedTopics { get; init; } = new HashSet<string>();
+
+    /// <summary>The suffix an open file carries until it is finished and renamed.</summary>
+    public const string ActiveSuffix = ".active";
+}
+
+/// <summary>Who and what is recording: the values of the `recorder.device` metadata record.</summary>
+public sealed class DeviceIdentity
+{
+    public DeviceIdentity(string deviceId, IReadOnlyDictionary<string, string> values)
+    {
+        DeviceId = deviceId;
+        Values = values;
+    }
+
+    public string DeviceId { get; }
+
+    /// <summary>device_id, device_version, software_version, recorder_version, fleet, vehicle, operator, hostname, boot_id, session_id, and free-form keys.</summary>
+    public IReadOnlyDictionary<string, string> Values { get; }
+}

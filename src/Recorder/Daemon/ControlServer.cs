@@ -1,0 +1,193 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Recorder.Ingest;
+using Recorder.Recording;
+
+namespace Recorder.Daemon;
+
+/// <summary>Serves the control protocol (proto/control.md) on a Unix socket only the recorder's group can open.</summary>
+[SupportedOSPlatform("linux")]
+public sealed class ControlServer : IAsyncDisposable
+{
+    private readonly string _path;
+    private readonly RecordingWriter _writer;
+    private readonly BatchQueue _queue;
+    private readonly UnixSocketIngest? _ingest;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _clients = new();
+    private Socket? _listener;
+    private Task? _loop;
+
+    public ControlServer(string path, RecordingWriter writer, BatchQueue queue, UnixSocketIngest? ingest, ILogger logger)
+    {
+        _path = path;
+        _writer = writer;
+        _queue = queue;
+        _ingest = ingest;
+        _logger = logger;
+    }
+
+    public void Start()
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(_path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        if (File.Exists(_path)) File.Delete(_path);
+        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _listener.Bind(new UnixDomainSocketEndPoint(_path));
+        File.SetUnixFileMode(_path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+        _listener.Listen(16);
+        DaemonLog.ControlListening(_logger, _path);
+        _loop = Task.Run(AcceptLoop);
+    }
+
+    private async Task AcceptLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener!.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                break;
+            }
+            lock (_clients)
+            {
+                _clients.RemoveAll(t => t.IsCompleted);
+                _clients.Add(Serve(client));
+            }
+        }
+    }
+
+    private async Task Serve(Socket client)
+    {
+        await using var stream = new NetworkStream(client, ownsSocket: true);
+        var reader = PipeReader.Create(stream);
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(_stop.Token).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                while (buffer.PositionOf((byte)'\n') is { } newline)
+                {
+                    var line = buffer.Slice(0, newline).ToArray();
+                    buffer = buffer.Slice(buffer.GetPosition(1, newline));
+                    await stream.WriteAsync(Handle(line), _stop.Token).ConfigureAwait(false);
+                }
+                if (buffer.Length > ControlProtocol.MaxLineLength)
+                {
+                    await stream.WriteAsync(ControlProtocol.Error($"request line longer than {ControlProtocol.MaxLineLength} bytes"), _stop.Token).ConfigureAwait(false);
+                    break;
+                }
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted) break;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
+        {
+            // Client went away or shutdown.
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    internal byte[] Handle(byte[] line)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(line);
+        }
+        catch (JsonException e)
+        {
+            return ControlProtocol.Error($"request is not JSON: {e.Message}");
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return ControlProtocol.Error("request must be a JSON object");
+            if (!root.TryGetProperty("v", out var v) || v.ValueKind != JsonValueKind.Number || v.GetInt32() != ControlProtocol.Version)
+                return ControlProtocol.Error($"unsupported protocol version (this daemon speaks v{ControlProtocol.Version})");
+            if (!root.TryGetProperty("cmd", out var cmd) || cmd.ValueKind != JsonValueKind.String) return ControlProtocol.Error("missing 'cmd'");
+            string? Field(string name) => root.TryGetProperty(name, out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
+            DaemonLog.ControlCommand(_logger, cmd.GetString()!);
+            switch (cmd.GetString())
+            {
+                case "status":
+                    return ControlProtocol.Ok(WriteStatus);
+                case "split":
+                    _queue.EnqueueCommand(new SplitCommand("command"));
+                    return ControlProtocol.Ok(w => w.WriteStringValue("split requested"));
+                case "mark":
+                    if (Field("text") is not { } text) return ControlProtocol.Error("mark needs 'text'");
+                    _queue.EnqueueCommand(new MarkCommand(text));
+                    return ControlProtocol.Ok(w => w.WriteStringValue("marked"));
+                case "operator":
+                    if (Field("name") is not { Length: > 0 } name) return ControlProtocol.Error("operator needs a non-empty 'name'");
+                    _queue.EnqueueCommand(new SetMetadataCommand("operator", name));
+                    return ControlProtocol.Ok(w => w.WriteStringValue("operator set"));
+                case "set":
+                    if (Field("key") is not { Length: > 0 } key || Field("value") is not { } value) return ControlProtocol.Error("set needs 'key' and 'value'");
+                    _queue.EnqueueCommand(new SetMetadataCommand(key, value));
+                    return ControlProtocol.Ok(w => w.WriteStringValue("set"));
+                default:
+                    return ControlProtocol.Error($"unknown command '{cmd.GetString()}' (status, split, mark, operator, set)");
+            }
+        }
+    }
+
+    private void WriteStatus(Utf8JsonWriter w)
+    {
+        var s = _writer.Status();
+        w.WriteStartObject();
+        w.WriteString("state", s.State);
+        w.WriteString("file", s.CurrentFile);
+        w.WriteNumber("file_sequence", s.FileSequence);
+        w.WriteNumber("file_bytes", s.FileBytes);
+        w.WriteNumber("messages_total", s.MessagesTotal);
+        w.WriteNumber("files_finished", s.FilesFinished);
+        w.WriteNumber("queue_bytes", s.QueueBytes);
+        w.WriteNumber("queue_capacity_bytes", s.QueueCapacityBytes);
+        w.WriteNumber("queue_depth", s.QueueDepth);
+        w.WriteNumber("queue_stalls", s.QueueStalls);
+        w.WriteNumber("disk_free_bytes", s.DiskFreeBytes);
+        w.WriteNumber("producers", _ingest?.ActiveProducers.Count ?? 0);
+        w.WriteNumber("producers_refused", _ingest?.Refused ?? 0);
+        w.WriteString("last_error", s.LastError);
+        w.WriteStartArray("topics");
+        foreach (var t in s.Topics)
+        {
+            w.WriteStartObject();
+            w.WriteString("topic", t.Topic);
+            w.WriteNumber("messages", t.Messages);
+            w.WriteNumber("bytes", t.Bytes);
+            w.WriteNumber("rate_hz", t.RateHz);
+            w.WriteNumber("drops", t.Drops);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener?.Dispose();
+        if (_loop is not null) await _loop.ConfigureAwait(false);
+        Task[] clients;
+        lock (_clients) clients = _clients.ToArray();
+        await Task.WhenAll(clients).ConfigureAwait(false);
+        if (File.Exists(_path)) File.Delete(_path);
+        _stop.Dispose();
+    }
+}
