@@ -258,7 +258,7 @@ public sealed class RecordingWriter : IDisposable
             Compression = _options.Compression,
             // The writer thread cuts chunks itself (size, age, instants); this is only a safety net.
             ChunkSize = int.MaxValue / 4,
-        });
+        }, leaveOpen: true);
         Array.Clear(_inFile);
         _fileStats.Clear();
         _fileStartTime = startTime;

@@ -12,6 +12,17 @@ public static class CommandLine
     private const string Usage = """
         usage: recorder <command> [options]
 
+        Record:
+          run [--config FLEET.yaml] [--device DEVICE.yaml] [--demo]
+                                             the daemon; without files it runs on embedded defaults
+                                             (recordings under ./recordings, sockets under ./run)
+          demo [--socket PATH | --config F] [--duration S]
+                                             built-in producers (IMU, GPS, diagnostics) into a running daemon
+          publish --topic T [--encoding json] [--socket PATH | --config F]
+                                             stdin lines become messages on topic T
+          status [--json] | split | mark TEXT | operator NAME     [--socket PATH | --config F]
+                                             talk to the running daemon over its control socket
+
         Inspect and repair MCAP files:
           info FILE [--json]                 summary: duration, topics, rates, schemas, chunks, compression
           cat FILE [--topic T]... [--start NS] [--end NS] [--json]
@@ -39,6 +50,14 @@ public static class CommandLine
                 "cat" => CatCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--topic", "--start", "--end"]), stdout),
                 "doctor" => DoctorCommand.Run(Arguments.Parse(rest, flags: ["--strict"], values: []), stdout),
                 "recover" => RecoverCommand.Run(Arguments.Parse(rest, flags: [], values: ["-o", "--output"]), stdout, stderr),
+                "run" => DaemonCommands.Run(Arguments.Parse(rest, flags: ["--demo", "--verbose"], values: ["--config", "--device"]), stderr),
+                "demo" => DaemonCommands.Demo(Arguments.Parse(rest, flags: [], values: ["--socket", "--config", "--device", "--duration"]), stderr),
+                "publish" => DaemonCommands.Publish(Arguments.Parse(rest, flags: [], values: ["--topic", "--encoding", "--socket", "--config", "--device"]),
+                    Console.In, stdout, stderr),
+                "status" => Control("status", [], rest, flags: ["--json"], stdout, stderr),
+                "split" => Control("split", [], rest, flags: [], stdout, stderr),
+                "mark" => Control("mark", ["text"], rest, flags: [], stdout, stderr),
+                "operator" => Control("operator", ["name"], rest, flags: [], stdout, stderr),
                 "version" or "--version" => Version(stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
@@ -64,6 +83,16 @@ public static class CommandLine
             stderr.WriteLine($"recorder: {e.Message}");
             return ExitError;
         }
+    }
+
+    /// <summary>A control verb: its positional arguments become the named request fields.</summary>
+    private static int Control(string command, string[] positionalFields, string[] rest, string[] flags, TextWriter stdout, TextWriter stderr)
+    {
+        var args = Arguments.Parse(rest, flags, values: ["--socket", "--config", "--device"]);
+        if (args.Positionals.Count != positionalFields.Length)
+            throw new UsageException(positionalFields.Length == 0 ? $"{command} takes no arguments" : $"{command} needs {string.Join(' ', positionalFields).ToUpperInvariant()}");
+        var fields = positionalFields.Select((name, i) => (name, args.Positionals[i])).ToArray();
+        return DaemonCommands.Control(command, fields, args, stdout, stderr, json: args.Has("--json"));
     }
 
     private static int Version(TextWriter stdout)

@@ -1,0 +1,136 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Recorder.Config;
+using Recorder.Daemon;
+using Recorder.Demo;
+using Recorder.Mcap;
+
+namespace Recorder.Cli;
+
+/// <summary>`recorder run`, `demo`, `publish` and the control verbs `status`, `split`, `mark`, `operator`.</summary>
+public static class DaemonCommands
+{
+    private static RecorderSettings? LoadSettings(Arguments args, TextWriter stderr)
+    {
+        var result = ConfigLoader.Load(args.Value("--config"), args.Value("--device"));
+        if (result.Errors.Count == 0) return result.Settings;
+        foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
+        return null;
+    }
+
+    public static ILoggerFactory Loggers(LogLevel level = LogLevel.Information) => LoggerFactory.Create(b => b
+        .SetMinimumLevel(level)
+        .AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        }));
+
+    public static int Run(Arguments args, TextWriter stderr)
+    {
+        var settings = LoadSettings(args, stderr);
+        if (settings is null) return CommandLine.ExitError;
+        using var loggers = Loggers(args.Has("--verbose") ? LogLevel.Debug : LogLevel.Information);
+        return new RecorderHost(settings, loggers, args.Has("--demo")).RunAsync().GetAwaiter().GetResult();
+    }
+
+    /// <summary>The ingest socket: --socket, else the configuration's.</summary>
+    private static string? IngestSocket(Arguments args, TextWriter stderr) =>
+        args.Value("--socket") ?? LoadSettings(args, stderr)?.Ingest.Socket;
+
+    private static string? ControlSocket(Arguments args, TextWriter stderr) =>
+        args.Value("--socket") ?? LoadSettings(args, stderr)?.ControlSocket;
+
+    public static int Demo(Arguments args, TextWriter stderr)
+    {
+        var socket = IngestSocket(args, stderr);
+        if (socket is null) return CommandLine.ExitError;
+        using var loggers = Loggers();
+        using var stop = new CancellationTokenSource();
+        if (args.UInt64("--duration") is { } seconds) stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        DemoProducers.RunAsync(socket, loggers.CreateLogger("recorder.demo"), stop.Token).GetAwaiter().GetResult();
+        return CommandLine.ExitOk;
+    }
+
+    /// <summary>stdin lines → messages on one topic, for shell producers.</summary>
+    public static int Publish(Arguments args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        var topic = args.Value("--topic") ?? throw new UsageException("publish needs --topic T");
+        var encoding = args.Value("--encoding") ?? "json";
+        var path = IngestSocket(args, stderr);
+        if (path is null) return CommandLine.ExitError;
+        using var socket = DemoProducers.ConnectAsync(path, CancellationToken.None, attempts: 1).GetAwaiter().GetResult();
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        using var writer = new McapWriter(stream, new McapWriterOptions
+        {
+            Library = "recorder-publish/" + BuildInfo.Version,
+            UseChunks = false,
+            EnableSummary = false,
+            OutputBufferSize = 4096,
+        }, leaveOpen: true);
+        var channel = writer.AddChannel(topic, encoding);
+        uint sequence = 0;
+        while (stdin.ReadLine() is { } line)
+        {
+            if (line.Length == 0) continue;
+            var now = (ulong)(DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+            writer.WriteMessage(channel, sequence++, now, now, Encoding.UTF8.GetBytes(line));
+            writer.Flush();
+        }
+        writer.Finish();
+        stdout.WriteLine($"published {sequence} messages on {topic}");
+        return CommandLine.ExitOk;
+    }
+
+    /// <summary>One request over the control socket; prints the result. Exit 1 when the daemon says no or is not there.</summary>
+    public static int Control(string command, (string, string)[] fields, Arguments args, TextWriter stdout, TextWriter stderr, bool json = false)
+    {
+        var path = ControlSocket(args, stderr);
+        if (path is null) return CommandLine.ExitError;
+        string response;
+        try
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            stream.Write(ControlProtocol.Request(command, fields));
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            response = reader.ReadLine() ?? throw new IOException("the daemon closed the connection");
+        }
+        catch (SocketException e)
+        {
+            stderr.WriteLine($"recorder: cannot reach the daemon at {path}: {e.Message}");
+            return CommandLine.ExitError;
+        }
+        using var doc = JsonDocument.Parse(response);
+        var root = doc.RootElement;
+        if (!root.GetProperty("ok").GetBoolean())
+        {
+            stderr.WriteLine($"recorder: {root.GetProperty("error").GetString()}");
+            return CommandLine.ExitError;
+        }
+        var result = root.GetProperty("result");
+        if (command != "status") stdout.WriteLine(result.GetString());
+        else if (json) stdout.WriteLine(result.GetRawText());
+        else PrintStatus(result, stdout);
+        return CommandLine.ExitOk;
+    }
+
+    private static void PrintStatus(JsonElement s, TextWriter o)
+    {
+        o.WriteLine($"state:     {s.GetProperty("state").GetString()}");
+        o.WriteLine($"file:      {s.GetProperty("file").GetString() ?? "(none)"} ({InfoCommand.Bytes((ulong)s.GetProperty("file_bytes").GetInt64())})");
+        o.WriteLine($"messages:  {s.GetProperty("messages_total").GetUInt64()} in {s.GetProperty("files_finished").GetUInt64()} finished files");
+        o.WriteLine($"queue:     {InfoCommand.Bytes((ulong)s.GetProperty("queue_bytes").GetInt64())} of {InfoCommand.Bytes((ulong)s.GetProperty("queue_capacity_bytes").GetInt64())}, {s.GetProperty("queue_stalls").GetInt64()} stalls");
+        o.WriteLine($"disk free: {InfoCommand.Bytes((ulong)Math.Max(0, s.GetProperty("disk_free_bytes").GetInt64()))}");
+        o.WriteLine($"producers: {s.GetProperty("producers").GetInt32()} connected, {s.GetProperty("producers_refused").GetInt64()} refused");
+        o.WriteLine("topics:");
+        foreach (var t in s.GetProperty("topics").EnumerateArray())
+            o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"    {t.GetProperty("topic").GetString(),-28} {t.GetProperty("messages").GetUInt64(),10} msgs {t.GetProperty("rate_hz").GetDouble(),9:0.0} Hz  drops {t.GetProperty("drops").GetUInt64()}"));
+    }
+}

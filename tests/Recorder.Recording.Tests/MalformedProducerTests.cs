@@ -1,0 +1,92 @@
+using System.Buffers;
+using Recorder.Mcap;
+
+namespace Recorder.Recording.Tests;
+
+/// <summary>A malformed stream closes that producer with a specific reason; what it sent before stays; others are unaffected.</summary>
+public class MalformedProducerTests
+{
+    private static byte[] Truncated(byte[] stream) => stream[..(stream.Length - 7)];
+
+    private static byte[] BadMagic() => "GARBAGE!not mcap at all"u8.ToArray();
+
+    private static byte[] Oversized()
+    {
+        var good = ProducerStreams.Json("/x", 5);
+        var w = new ArrayBufferWriter<byte>();
+        w.Write(good.AsSpan(0, good.Length - 8 - 29 - 13)); // up to before DataEnd (no summary)
+        w.Write(new byte[] { 0x05, 0, 0, 0, 0, 0, 0, 0, 0x40 }); // a Message claiming 2^62 bytes
+        return w.WrittenSpan.ToArray();
+    }
+
+    private static byte[] UnknownChannel()
+    {
+        var w = new ArrayBufferWriter<byte>();
+        w.Write(McapConstants.Magic);
+        McapRecordSerializer.WriteHeader(w, new Header("", "evil"));
+        McapRecordSerializer.WriteChannel(w, new Channel(1, 0, "/x", "json", Channel.NoMetadata));
+        McapRecordSerializer.WriteMessage(w, 1, 0, 1, 1, "{}"u8);
+        McapRecordSerializer.WriteMessage(w, 9, 1, 2, 2, "{}"u8);
+        return w.WrittenSpan.ToArray();
+    }
+
+    private static byte[] NonUtf8Topic()
+    {
+        var w = new ArrayBufferWriter<byte>();
+        w.Write(McapConstants.Magic);
+        McapRecordSerializer.WriteHeader(w, new Header("", ""));
+        var channel = new ArrayBufferWriter<byte>();
+        McapRecordSerializer.WriteChannel(channel, new Channel(1, 0, "/ok", "json", Channel.NoMetadata));
+        var bytes = channel.WrittenSpan.ToArray();
+        bytes[9 + 2 + 2 + 4 + 1] = 0xFF; // a byte of the topic
+        w.Write(bytes);
+        return w.WrittenSpan.ToArray();
+    }
+
+    private static byte[] BadCrc()
+    {
+        var good = ProducerStreams.Json("/x", 50, chunked: true);
+        var bytes = (byte[])good.Clone();
+        bytes[200] ^= 0x55; // inside the first chunk's records
+        return bytes;
+    }
+
+    public static TheoryData<string, string> Cases => new()
+    {
+        { "bad_magic", "not an MCAP stream" },
+        { "truncated", "stream ended mid-record" },
+        { "oversized", "oversized record" },
+        { "unknown_channel", "message on undeclared channel 9" },
+        { "non_utf8_topic", "invalid UTF-8 in Channel" },
+        { "bad_crc", "CRC mismatch in Chunk" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Malformed_stream_is_refused_with_its_reason_and_others_are_unaffected(string kind, string reason)
+    {
+        using var p = new Pipeline();
+        var bad = kind switch
+        {
+            "bad_magic" => BadMagic(),
+            "truncated" => Truncated(ProducerStreams.Json("/x", 20, chunked: false)),
+            "oversized" => Oversized(),
+            "unknown_channel" => UnknownChannel(),
+            "non_utf8_topic" => NonUtf8Topic(),
+            _ => BadCrc(),
+        };
+        var good = p.Feed(ProducerStreams.Json("/good", 1000), "good", segment: 512);
+        var stats = await p.Feed(bad, "bad", segment: 64);
+        await good;
+        var files = await p.StopAsync();
+
+        Assert.NotNull(stats.RefusedBecause);
+        Assert.Contains(reason, stats.RefusedBecause);
+        var messages = Files.Messages(files);
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => (uint)i), messages.Where(m => m.Topic == "/good").Select(m => m.Sequence));
+        // The refusal is in the file too: never silent.
+        Assert.Contains(messages, m => m.Topic == RecordingWriter.EventsTopic && System.Text.Encoding.UTF8.GetString(m.Data).Contains("producer_refused"));
+        if (kind == "unknown_channel") Assert.Single(messages, m => m.Topic == "/x");
+        if (kind == "truncated") Assert.True(messages.Count(m => m.Topic == "/x") >= 18);
+    }
+}

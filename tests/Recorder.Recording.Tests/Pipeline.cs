@@ -1,0 +1,98 @@
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging.Abstractions;
+using Recorder.Ingest;
+using Recorder.Mcap;
+
+namespace Recorder.Recording.Tests;
+
+/// <summary>The recording stage wired in-process, with producers fed through pipes instead of sockets.</summary>
+public sealed class Pipeline : IDisposable
+{
+    public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("recorder-pipeline-").FullName;
+    public ChannelRegistry Registry { get; } = new();
+    public BatchQueue Queue { get; }
+    public RecordingWriter Writer { get; }
+    public IngestOptions IngestOptions { get; }
+
+    public Pipeline(Func<RecordingOptions, RecordingOptions>? configure = null, IngestOptions? ingest = null, long queueBytes = 64 << 20)
+    {
+        Queue = new BatchQueue(queueBytes, new RecordingClock());
+        var options = new RecordingOptions { Directory = Directory, Fsync = FsyncPolicy.Never };
+        if (configure is not null) options = configure(options);
+        Writer = new RecordingWriter(options, Queue, Registry, new DeviceIdentity("dev-1", new Dictionary<string, string>
+        {
+            ["device_id"] = "dev-1",
+            ["operator"] = "ana",
+        }));
+        IngestOptions = ingest ?? new IngestOptions { SocketPath = null };
+        Writer.Start();
+    }
+
+    /// <summary>Runs one MCAP producer session over the given bytes.</summary>
+    public async Task<ProducerStats> Feed(byte[] stream, string name = "test", int segment = 4096, bool paced = false)
+    {
+        var pipe = new Pipe();
+        var stats = new ProducerStats { Source = name };
+        var session = new McapProducerSession(IngestOptions, Queue, Registry, stats, NullLogger.Instance).RunAsync(pipe.Reader, CancellationToken.None);
+        for (var i = 0; i < stream.Length; i += segment)
+        {
+            var result = await pipe.Writer.WriteAsync(stream.AsMemory(i, Math.Min(segment, stream.Length - i)));
+            if (result.IsCompleted) break;
+            if (paced) await Task.Delay(1); // arrive over time, in many reads, like a real producer
+        }
+        await pipe.Writer.CompleteAsync();
+        await session;
+        return stats;
+    }
+
+    public async Task<List<string>> StopAsync()
+    {
+        await Writer.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return Writer.FinishedFiles;
+    }
+
+    public void Dispose()
+    {
+        Writer.Dispose();
+        System.IO.Directory.Delete(Directory, recursive: true);
+    }
+}
+
+/// <summary>Producer streams written with our own library (as any external MCAP writer would).</summary>
+public static class ProducerStreams
+{
+    public static byte[] Json(string topic, int count, int startSequence = 0, bool chunked = false, McapCompression compression = McapCompression.None)
+    {
+        var stream = new MemoryStream();
+        using (var writer = new McapWriter(stream, new McapWriterOptions { UseChunks = chunked, Compression = compression, ChunkSize = 4096, EnableSummary = chunked }, leaveOpen: true))
+        {
+            var schema = writer.AddSchema("Sample", "jsonschema", "{\"type\":\"object\"}"u8.ToArray());
+            var channel = writer.AddChannel(topic, "json", schema);
+            for (var i = startSequence; i < startSequence + count; i++)
+                writer.WriteMessage(channel, (uint)i, (ulong)i, (ulong)i, System.Text.Encoding.UTF8.GetBytes($"{{\"topic\":\"{topic}\",\"i\":{i}}}"));
+        }
+        return stream.ToArray();
+    }
+}
+
+public static class Files
+{
+    /// <summary>Every message in every file, with its file, in file order.</summary>
+    public static List<(string File, string Topic, uint Sequence, ulong LogTime, byte[] Data)> Messages(IEnumerable<string> files)
+    {
+        var all = new List<(string, string, uint, ulong, byte[])>();
+        foreach (var file in files)
+        {
+            using var reader = McapIndexedReader.Open(file);
+            foreach (var m in reader.ReadMessages())
+                all.Add((file, m.Channel.Topic, m.Message.Sequence, m.Message.LogTime, m.Message.Data.ToArray()));
+        }
+        return all;
+    }
+
+    public static Metadata DeviceMetadata(string file)
+    {
+        using var reader = McapIndexedReader.Open(file);
+        return reader.ReadMetadata(reader.MetadataIndexes.First(m => m.Name == "recorder.device"));
+    }
+}
