@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Recorder.Daemon;
+using Recorder.Mcap;
+
+namespace Recorder.Tests;
+
+/// <summary>The real daemon as a child process, with its own directory, config files and sockets.</summary>
+public sealed class DaemonProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    public string Root { get; }
+    public string Recordings => Path.Combine(Root, "rec");
+    public string IngestSocket => Path.Combine(Root, "ingest.sock");
+    public string ControlSocket => Path.Combine(Root, "control.sock");
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    private DaemonProcess(string root, string[] args)
+    {
+        Root = root;
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "recorder.dll"));
+        foreach (var a in args) info.ArgumentList.Add(a);
+        _process = new Process { StartInfo = info };
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    /// <summary>Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the control socket.</summary>
+    public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false)
+    {
+        var root = Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
+        var fleet = $"""
+            fleet: test-fleet
+            recording:
+              dir: {Path.Combine(root, "rec")}
+              chunk: {{ size: 64KiB, max_age: 100ms, compression: lz4 }}
+              fsync: never
+            {recording}
+            ingest: {{ socket: {Path.Combine(root, "ingest.sock")}, queue: 64MiB }}
+            control_socket: {Path.Combine(root, "control.sock")}
+            {fleetExtra}
+            """;
+        File.WriteAllText(Path.Combine(root, "fleet.yaml"), fleet);
+        File.WriteAllText(Path.Combine(root, "device.yaml"), """
+            device_id: test-0001
+            device_version: rev-t
+            vehicle: "0001"
+            software_version: 9.9.9
+            operator: tester
+            """);
+        string[] args = ["run", "--config", Path.Combine(root, "fleet.yaml"), "--device", Path.Combine(root, "device.yaml")];
+        if (demo) args = [.. args, "--demo"];
+        var daemon = new DaemonProcess(root, args);
+        daemon.WaitFor(() => File.Exists(daemon.ControlSocket), TimeSpan.FromSeconds(30), "the control socket");
+        return daemon;
+    }
+
+    /// <summary>Starts `recorder run` with no files at all: embedded defaults under <paramref name="workingDirectory"/>.</summary>
+    public static DaemonProcess StartWithDefaults(string workingDirectory, bool demo)
+    {
+        var daemon = new DaemonProcess(workingDirectory, demo ? ["run", "--demo"] : ["run"]);
+        daemon.WaitFor(() => File.Exists(Path.Combine(workingDirectory, "run", "control.sock")), TimeSpan.FromSeconds(30), "the control socket");
+        return daemon;
+    }
+
+    public void WaitFor(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"the daemon exited ({_process.ExitCode}) while waiting for {what}:\n{Output}");
+            if (watch.Elapsed > timeout) throw new TimeoutException($"waited {timeout} for {what}:\n{Output}");
+            Thread.Sleep(20);
+        }
+    }
+
+    public bool IsRunning => !_process.HasExited;
+
+    /// <summary>One control request; returns the parsed response.</summary>
+    public JsonElement Control(string command, params (string, string)[] fields)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(ControlSocket));
+        using var stream = new NetworkStream(socket);
+        stream.Write(ControlProtocol.Request(command, fields));
+        using var reader = new StreamReader(stream);
+        var line = reader.ReadLine() ?? throw new IOException("no response");
+        return JsonDocument.Parse(line).RootElement.Clone();
+    }
+
+    /// <summary>Messages received so far per topic, from `status`.</summary>
+    public Dictionary<string, ulong> TopicCounts()
+    {
+        var status = Control("status").GetProperty("result");
+        return status.GetProperty("topics").EnumerateArray().ToDictionary(t => t.GetProperty("topic").GetString()!, t => t.GetProperty("messages").GetUInt64());
+    }
+
+    /// <summary>SIGTERM, then the exit code.</summary>
+    public int Stop(TimeSpan? timeout = null)
+    {
+        if (!_process.HasExited)
+        {
+            Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            if (!_process.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
+            {
+                _process.Kill();
+                throw new TimeoutException("the daemon did not stop after SIGTERM:\n" + Output);
+            }
+        }
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public List<string> FinishedFiles(string? root = null) =>
+        Directory.Exists(root ?? Recordings)
+            ? Directory.EnumerateFiles(root ?? Recordings, "*.mcap", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList()
+            : [];
+
+    public List<string> ActiveFiles() =>
+        Directory.Exists(Recordings) ? Directory.EnumerateFiles(Recordings, "*.active", SearchOption.AllDirectories).ToList() : [];
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Producers for the end-to-end tests: our MCAP writer over the real socket.</summary>
+public static class SocketProducer
+{
+    public static async Task Send(string socketPath, string topic, int count, bool chunked, McapCompression compression = McapCompression.None,
+        int pauseEvery = 0, int startSequence = 0)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        using var writer = new McapWriter(stream, new McapWriterOptions
+        {
+            UseChunks = chunked,
+            Compression = compression,
+            ChunkSize = 8 * 1024,
+            EnableSummary = chunked,
+            Library = "test-producer",
+        }, leaveOpen: true);
+        var schema = writer.AddSchema("test.Sample", "jsonschema", "{\"type\":\"object\"}"u8.ToArray());
+        var channel = writer.AddChannel(topic, "json", schema);
+        for (var i = startSequence; i < startSequence + count; i++)
+        {
+            var now = (ulong)DateTime.UtcNow.Ticks;
+            writer.WriteMessage(channel, (uint)i, now, now, Encoding.UTF8.GetBytes($"{{\"topic\":\"{topic}\",\"seq\":{i}}}"));
+            if (pauseEvery > 0 && i % pauseEvery == 0)
+            {
+                writer.Flush();
+                await Task.Delay(1);
+            }
+        }
+        writer.Finish();
+    }
+
+    /// <summary>Raw bytes into the socket, as a hostile or broken producer would send them.</summary>
+    public static async Task SendRaw(string socketPath, byte[] bytes)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
+        try
+        {
+            await socket.SendAsync(bytes);
+            socket.Shutdown(SocketShutdown.Send);
+            var buffer = new byte[16];
+            await socket.ReceiveAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10)); // until the daemon closes it
+        }
+        catch (SocketException)
+        {
+            // The daemon may close first.
+        }
+    }
+}

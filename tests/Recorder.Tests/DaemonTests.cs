@@ -1,0 +1,195 @@
+using System.Text;
+using System.Text.Json;
+using Recorder.Mcap;
+using Recorder.Mcap.Tests;
+
+namespace Recorder.Tests;
+
+/// <summary>The daemon as a real process: real sockets, a FIFO, a producer written by Foxglove's library, SIGTERM.</summary>
+[Collection("daemon")]
+public class DaemonTests
+{
+    /// <summary>Every file is whole: our doctor finds no error and @mcap/core reads it; messages are in log-time order; recorder.device is there.</summary>
+    private static List<(string File, string Topic, uint Sequence, ulong LogTime, string Data)> ValidateFiles(List<string> files)
+    {
+        var all = new List<(string, string, uint, ulong, string)>();
+        foreach (var file in files)
+        {
+            var report = McapDoctor.Check(file);
+            Assert.False(report.HasErrors, $"{file}: {string.Join("; ", report.Diagnostics)}");
+            var dump = NodeInterop.Dump(file);
+            using var reader = McapIndexedReader.Open(file);
+            Assert.Contains(reader.MetadataIndexes, m => m.Name == "recorder.device");
+            var device = reader.ReadMetadata(reader.MetadataIndexes.First(m => m.Name == "recorder.device"));
+            Assert.Equal("test-0001", device.Values["device_id"]);
+            Assert.Contains(dump["metadata"]!.AsArray(), m => m!["name"]!.GetValue<string>() == "recorder.device");
+            var messages = reader.ReadMessages().ToList();
+            Assert.Equal(messages.Count, dump["messages"]!.AsArray().Count);
+            var times = messages.Select(m => m.Message.LogTime).ToList();
+            Assert.Equal(times.Order(), times);
+            // Stored order is log-time order too, not just what the indexed reader returns.
+            var stored = McapStreamReader.ReadRecords(File.OpenRead(file)).Where(r => r.Opcode == McapOpcode.Message).Select(r => r.ToMessage().LogTime).ToList();
+            Assert.Equal(stored.Order(), stored);
+            all.AddRange(messages.Select(m => (file, m.Channel.Topic, m.Message.Sequence, m.Message.LogTime, Encoding.UTF8.GetString(m.Message.Data.Span))));
+        }
+        return all;
+    }
+
+    private static void AssertExactlyOnce(List<(string File, string Topic, uint Sequence, ulong LogTime, string Data)> messages, string topic, int count)
+    {
+        var sequences = messages.Where(m => m.Topic == topic).Select(m => m.Sequence).Order().ToList();
+        Assert.True(Enumerable.Range(0, count).Select(i => (uint)i).SequenceEqual(sequences),
+            $"{topic}: expected 0..{count - 1} exactly once, got {sequences.Count} messages");
+    }
+
+    [Fact]
+    public async Task Producers_over_socket_and_fifo_are_recorded_exactly_once_in_valid_files()
+    {
+        using var d = DaemonProcessWithFifo();
+        var fifo = Path.Combine(d.Root, "diag.jsonl");
+        d.WaitFor(() => File.Exists(fifo), TimeSpan.FromSeconds(10), "the FIFO");
+
+        var a = SocketProducer.Send(d.IngestSocket, "/a", 3000, chunked: false, pauseEvery: 50);
+        var b = SocketProducer.Send(d.IngestSocket, "/b", 2000, chunked: true, compression: McapCompression.Zstd, pauseEvery: 100);
+        var node = Task.Run(() =>
+        {
+            var (code, output, error) = NodeInterop.Run("node", ["produce-socket.mjs", d.IngestSocket, "/node", "1000", "0", "chunked"], NodeInterop.Directory, TimeSpan.FromMinutes(2));
+            Assert.True(code == 0, $"node producer failed: {error}");
+            Assert.Contains("sent 1000", output);
+        });
+        var jsonl = Task.Run(async () =>
+        {
+            await using var w = new StreamWriter(new FileStream(fifo, FileMode.Open, FileAccess.Write));
+            for (var i = 0; i < 500; i++)
+            {
+                await w.WriteLineAsync($"{{\"seq\":{i},\"battery_v\":48.1}}");
+                if (i == 250) await w.WriteLineAsync("this line is not json");
+                if (i % 50 == 0) await w.FlushAsync();
+            }
+        });
+        await Task.Delay(200);
+        Assert.True(d.Control("split").GetProperty("ok").GetBoolean());
+        Assert.True(d.Control("mark", ("text", "halfway")).GetProperty("ok").GetBoolean());
+        Assert.True(d.Control("operator", ("name", "rosa")).GetProperty("ok").GetBoolean());
+        await Task.WhenAll(a, b, node, jsonl);
+
+        d.WaitFor(() =>
+        {
+            var counts = d.TopicCounts();
+            return counts.GetValueOrDefault("/a") == 3000 && counts.GetValueOrDefault("/b") == 2000
+                && counts.GetValueOrDefault("/node") == 1000 && counts.GetValueOrDefault("/vehicle/diag") == 500;
+        }, TimeSpan.FromSeconds(30), "all messages to arrive");
+        Assert.Equal(0, d.Stop());
+        Assert.Empty(d.ActiveFiles());
+
+        var files = d.FinishedFiles();
+        Assert.True(files.Count >= 2, "the split should have produced a second file");
+        var messages = ValidateFiles(files);
+        AssertExactlyOnce(messages, "/a", 3000);
+        AssertExactlyOnce(messages, "/b", 2000);
+        AssertExactlyOnce(messages, "/node", 1000);
+        AssertExactlyOnce(messages, "/vehicle/diag", 500);
+        Assert.Contains(messages, m => m.Topic == "/recorder/events" && m.Data.Contains("halfway"));
+        Assert.Contains(messages, m => m.Topic == "/node" && m.Data.Contains("mcap-core"));
+
+        using var last = McapIndexedReader.Open(files[^1]);
+        var diag = last.Channels.Values.FirstOrDefault(c => c.Topic == "/vehicle/diag") ?? McapIndexedReader.Open(files[0]).Channels.Values.First(c => c.Topic == "/vehicle/diag");
+        Assert.Equal("internal", diag.Metadata["sensitivity"]);
+        var devices = last.MetadataIndexes.Where(m => m.Name == "recorder.device").Select(last.ReadMetadata).ToList();
+        Assert.Equal("rosa", devices[^1].Values["operator"]);
+        Assert.Equal("9.9.9", devices[0].Values["software_version"]);
+    }
+
+    private static DaemonProcess DaemonProcessWithFifo() =>
+        DaemonProcess.Start(fleetExtra: "topics:\n  - { topic: /vehicle/diag, fifo: ./diag.jsonl, format: jsonl, tags: { sensitivity: internal } }\n");
+
+    [Fact]
+    public async Task Twenty_splits_under_continuous_load_lose_and_duplicate_nothing()
+    {
+        using var d = DaemonProcess.Start(
+            fleetExtra: "topics:\n  - { topic: /tf_static, latched: true }\n",
+            recording: "  split: { size: 96KiB, duration: 10m }\n");
+        await SocketProducer.Send(d.IngestSocket, "/tf_static", 1, chunked: false);
+        var producers = Enumerable.Range(0, 3).Select(p => SocketProducer.Send(d.IngestSocket, $"/p{p}", 4000, chunked: p == 1, pauseEvery: 20)).ToArray();
+        await Task.WhenAll(producers);
+        d.WaitFor(() => Enumerable.Range(0, 3).All(p => d.TopicCounts().GetValueOrDefault($"/p{p}") == 4000), TimeSpan.FromSeconds(30), "all messages");
+        Assert.Equal(0, d.Stop());
+
+        var files = d.FinishedFiles();
+        Assert.True(files.Count >= 21, $"expected at least 20 splits, got {files.Count} files");
+        var messages = ValidateFiles(files);
+        for (var p = 0; p < 3; p++) AssertExactlyOnce(messages, $"/p{p}", 4000);
+        foreach (var file in files) Assert.Contains(messages, m => m.File == file && m.Topic == "/tf_static");
+    }
+
+    [Fact]
+    public async Task Malformed_producers_are_refused_and_the_daemon_and_others_carry_on()
+    {
+        using var d = DaemonProcess.Start();
+        var good = SocketProducer.Send(d.IngestSocket, "/good", 5000, chunked: true, pauseEvery: 25);
+
+        await SocketProducer.SendRaw(d.IngestSocket, "definitely not an mcap stream"u8.ToArray());
+        var valid = new MemoryStream();
+        using (var w = new McapWriter(valid, new McapWriterOptions { UseChunks = false, EnableSummary = false }, leaveOpen: true))
+        {
+            var ch = w.AddChannel("/bad", "json");
+            for (uint i = 0; i < 10; i++) w.WriteMessage(ch, i, i, i, "{}"u8);
+        }
+        var bytes = valid.ToArray();
+        await SocketProducer.SendRaw(d.IngestSocket, bytes[..(bytes.Length - 40)]); // truncated mid-record
+        var oversized = bytes[..(bytes.Length - 50)].Concat(new byte[] { 0x05, 0, 0, 0, 0, 0, 0, 0, 0x40 }).ToArray();
+        await SocketProducer.SendRaw(d.IngestSocket, oversized);
+        var unknown = new System.Buffers.ArrayBufferWriter<byte>();
+        unknown.Write(McapConstants.Magic);
+        McapRecordSerializer.WriteHeader(unknown, new Header("", ""));
+        McapRecordSerializer.WriteMessage(unknown, 42, 0, 1, 1, "{}"u8);
+        await SocketProducer.SendRaw(d.IngestSocket, unknown.WrittenSpan.ToArray());
+
+        await good;
+        d.WaitFor(() => d.TopicCounts().GetValueOrDefault("/good") == 5000, TimeSpan.FromSeconds(30), "the good producer's messages");
+        var status = d.Control("status").GetProperty("result");
+        Assert.Equal(4, status.GetProperty("producers_refused").GetInt64());
+        Assert.True(d.IsRunning);
+        Assert.Equal(0, d.Stop());
+
+        var messages = ValidateFiles(d.FinishedFiles());
+        AssertExactlyOnce(messages, "/good", 5000);
+        var refusals = messages.Where(m => m.Topic == "/recorder/events" && m.Data.Contains("producer_refused")).Select(m => m.Data).ToList();
+        Assert.Equal(4, refusals.Count);
+        Assert.Contains(refusals, r => r.Contains("not an MCAP stream"));
+        Assert.Contains(refusals, r => r.Contains("stream ended mid-record"));
+        Assert.Contains(refusals, r => r.Contains("oversized record"));
+        Assert.Contains(refusals, r => r.Contains("message on undeclared channel 42"));
+        Assert.Contains("refused", d.Output);
+    }
+
+    [Fact]
+    public void Readme_run_command_records_the_demo_on_embedded_defaults()
+    {
+        var dir = Directory.CreateTempSubdirectory("recorder-readme-").FullName;
+        try
+        {
+            using var d = DaemonProcess.StartWithDefaults(dir, demo: true);
+            Thread.Sleep(3000);
+            Assert.Equal(0, d.Stop());
+            var files = d.FinishedFiles(Path.Combine(dir, "recordings"));
+            var file = Assert.Single(files);
+            var stdout = new StringWriter();
+            Assert.Equal(0, Recorder.Cli.CommandLine.Run(["info", file], stdout, new StringWriter()));
+            var info = stdout.ToString();
+            Assert.Matches(@"/imu\s+\d+ msgs \(\d+\.\d+ Hz\)\s+: recorder\.demo\.Imu \[protobuf\] \[protobuf\]", info);
+            Assert.Contains("/gps", info);
+            Assert.Contains("/vehicle/diagnostics", info);
+            using var reader = McapIndexedReader.Open(file);
+            var imu = reader.Statistics!.ChannelMessageCounts[reader.Channels.Values.First(c => c.Topic == "/imu").Id];
+            Assert.InRange(imu, 300UL, 1000UL); // ~200 Hz for ~3 s
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
+
+[CollectionDefinition("daemon", DisableParallelization = true)]
+public class DaemonCollection;
