@@ -21,6 +21,11 @@ public static class CommandLine
                                              (exit 0 nothing lost, 3 recovered with loss, 1 nothing recoverable)
           version                            print the version
 
+        Configuration:
+          config check [--config FLEET.yaml] [--device DEVICE.yaml]
+                                             check the configuration (embedded defaults for a file not given):
+                                             every error as file:line:column: message and exit 1, or a summary
+
         """;
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
@@ -39,6 +44,7 @@ public static class CommandLine
                 "cat" => CatCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--topic", "--start", "--end"]), stdout),
                 "doctor" => DoctorCommand.Run(Arguments.Parse(rest, flags: ["--strict"], values: []), stdout),
                 "recover" => RecoverCommand.Run(Arguments.Parse(rest, flags: [], values: ["-o", "--output"]), stdout, stderr),
+                "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: [], values: ["--config", "--device"]), stdout, stderr),
                 "version" or "--version" => Version(stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
