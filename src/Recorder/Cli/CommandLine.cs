@@ -32,6 +32,11 @@ public static class CommandLine
                                              (exit 0 nothing lost, 3 recovered with loss, 1 nothing recoverable)
           version                            print the version
 
+        Configuration:
+          config check [--config FLEET.yaml] [--device DEVICE.yaml]
+                                             check the configuration (embedded defaults for a file not given):
+                                             every error as file:line:column: message and exit 1, or a summary
+
         """;
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
@@ -58,6 +63,7 @@ public static class CommandLine
                 "split" => Control("split", [], rest, flags: [], stdout, stderr),
                 "mark" => Control("mark", ["text"], rest, flags: [], stdout, stderr),
                 "operator" => Control("operator", ["name"], rest, flags: [], stdout, stderr),
+                "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: [], values: ["--config", "--device"]), stdout, stderr),
                 "version" or "--version" => Version(stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };

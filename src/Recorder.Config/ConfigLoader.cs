@@ -1,0 +1,103 @@
+using Recorder.Config.Loading;
+
+namespace Recorder.Config;
+
+/// <summary>
+/// Loads the fleet file and the device file into <see cref="RecorderSettings"/>.
+/// <para>
+/// Strict and helpful: defaults are applied first and a file overrides only what it names; a
+/// list in a file replaces the default list. Unknown keys, wrong types, bad units and names,
+/// missing required keys, out-of-range values and conflicts between sections are errors with
+/// <c>file:line:column</c>. Every error of every file is collected: each file is parsed, then one
+/// validation pass runs over the merged settings. Only a YAML syntax error stops the reading of
+/// its file (the other file is still read).
+/// </para>
+/// Nothing here touches the file system beyond reading the two files: paths (sockets, FIFOs,
+/// <c>software_version_file</c>, the recordings directory) are not checked for existence, and
+/// relative paths stay relative to the daemon's working directory. Loading never throws for bad
+/// input; for a reload, load again and keep the old settings unless <see cref="ConfigLoadResult.Succeeded"/>.
+/// </summary>
+public static class ConfigLoader
+{
+    /// <summary>
+    /// Loads <paramref name="fleetPath"/> and <paramref name="devicePath"/>; either may be null for
+    /// its embedded defaults (both null: <c>./recordings</c>, <c>./run/ingest.sock</c>,
+    /// <c>./run/control.sock</c>, device_id = the host name, operator <c>unassigned</c>, fleet
+    /// <c>default</c>). Errors name each file as given here.
+    /// </summary>
+    public static ConfigLoadResult Load(string? fleetPath, string? devicePath)
+    {
+        var errors = new List<ConfigError>();
+        var fleet = fleetPath is null ? null : Read(fleetPath, errors);
+        var device = devicePath is null ? null : Read(devicePath, errors);
+        return Build(fleetPath, fleet, devicePath, device, errors);
+    }
+
+    /// <summary>
+    /// Loads configuration from text already in memory, for tests and for callers that read the
+    /// files themselves. A null text means "no such file": its embedded defaults apply.
+    /// </summary>
+    /// <param name="fleetYaml">The fleet file's content, or null.</param>
+    /// <param name="deviceYaml">The device file's content, or null.</param>
+    /// <param name="fleetFile">The name errors give the fleet file.</param>
+    /// <param name="deviceFile">The name errors give the device file.</param>
+    public static ConfigLoadResult LoadFromText(string? fleetYaml, string? deviceYaml, string fleetFile = "fleet.yaml", string deviceFile = "device.yaml") =>
+        Build(fleetYaml is null ? null : fleetFile, fleetYaml, deviceYaml is null ? null : deviceFile, deviceYaml, []);
+
+    private static string? Read(string path, List<ConfigError> errors)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            errors.Add(new ConfigError(path, 0, 0, "no such file"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            errors.Add(new ConfigError(path, 0, 0, $"cannot read: {e.Message}"));
+        }
+        return null;
+    }
+
+    private static ConfigLoadResult Build(string? fleetFile, string? fleetText, string? deviceFile, string? deviceText, List<ConfigError> errors)
+    {
+        var map = new SourceMap();
+        var settings = new RecorderSettings { FleetFile = fleetFile, DeviceFile = deviceFile };
+
+        if (fleetFile is not null)
+        {
+            var reader = new YamlReader(fleetFile, errors, map);
+            if (fleetText is not null && reader.TryLoad(fleetText, out var root))
+                settings = ConfigMapper.ReadFleet(reader, root, settings);
+            else
+                FailAll(map, ConfigMapper.FleetKeys);
+        }
+        if (deviceFile is not null)
+        {
+            var reader = new YamlReader(deviceFile, errors, map);
+            if (deviceText is not null && reader.TryLoad(deviceText, out var root))
+                settings = settings with { Device = ConfigMapper.ReadDevice(reader, root, settings.Device) };
+            else
+                FailAll(map, ConfigMapper.DeviceKeys);
+        }
+
+        // One pass over everything. Values of a file that could not be read or parsed count as
+        // failed, so no cross-check judges the defaults standing in for them.
+        new ConfigValidator(settings, map, errors).Run();
+
+        var ordered = errors
+            .OrderBy(e => e.File == fleetFile ? 0 : e.File == deviceFile ? 1 : 2)
+            .ThenBy(e => e.Line)
+            .ThenBy(e => e.Column)
+            .ToList()
+            .AsReadOnly();
+        return new ConfigLoadResult(ordered.Count == 0 ? settings : null, ordered);
+    }
+
+    private static void FailAll(SourceMap map, string[] keys)
+    {
+        foreach (var key in keys) map.Fail(key);
+    }
+}

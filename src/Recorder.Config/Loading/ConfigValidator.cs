@@ -1,0 +1,332 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Recorder.Config.Loading;
+
+/// <summary>
+/// The validation pass over the merged settings: required values, ranges, regular expressions,
+/// and cross-checks between sections and files. Runs after every file has been read, on defaults
+/// and file values alike, and skips any value that already failed to read (so one mistake gives
+/// one error). Errors are placed at the value at fault through the <see cref="SourceMap"/>.
+/// </summary>
+internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, List<ConfigError> errors)
+{
+    public const long MinChunkSize = 1L << 10;
+    public const long MaxChunkSize = 64L << 20;
+    public const long MinQueueBytes = 1L << 20;
+    public static readonly TimeSpan MinChunkMaxAge = TimeSpan.FromMilliseconds(10);
+    public static readonly TimeSpan MaxChunkMaxAge = TimeSpan.FromHours(1);
+    public static readonly TimeSpan MinSplitDuration = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaxReorderWindow = TimeSpan.FromMinutes(1);
+
+    /// <summary>Letters, digits, '.', '_', '-'; first a letter or digit; 1 to 64. device_id names directories and files.</summary>
+    private static readonly Regex DeviceIdPattern = new(@"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z", RegexOptions.CultureInvariant);
+
+    private readonly RecorderSettings _s = settings;
+
+    public void Run()
+    {
+        NotEmpty("fleet", _s.Fleet);
+        Recording();
+        Storage();
+        Ingest();
+        Topics();
+        Inputs();
+        Device();
+        Metadata();
+    }
+
+    private void Recording()
+    {
+        var r = _s.Recording;
+        NotEmpty("recording.dir", r.Dir);
+        if (!Skip("recording.chunk.size") && (r.ChunkSize < MinChunkSize || r.ChunkSize > MaxChunkSize))
+            Error($"recording.chunk.size must be between {Units.FormatSize(MinChunkSize)} and {Units.FormatSize(MaxChunkSize)}, got {GotSize("recording.chunk.size", r.ChunkSize)}", "recording.chunk.size");
+        if (!Skip("recording.chunk.max_age") && (r.ChunkMaxAge < MinChunkMaxAge || r.ChunkMaxAge > MaxChunkMaxAge))
+            Error($"recording.chunk.max_age must be between {Units.FormatDuration(MinChunkMaxAge)} and {Units.FormatDuration(MaxChunkMaxAge)}, got {GotDuration("recording.chunk.max_age", r.ChunkMaxAge)}", "recording.chunk.max_age");
+        if (!Skip("recording.split.duration") && r.SplitDuration < MinSplitDuration)
+            Error($"recording.split.duration must be at least {Units.FormatDuration(MinSplitDuration)}, got {GotDuration("recording.split.duration", r.SplitDuration)}", "recording.split.duration");
+        if (!Skip("recording.chunk.size", "recording.split.size") && r.ChunkSize > r.SplitSize)
+            Error($"recording.chunk.size ({GotSize("recording.chunk.size", r.ChunkSize)}) must not be larger than recording.split.size ({GotSize("recording.split.size", r.SplitSize)})",
+                "recording.chunk.size", "recording.split.size");
+    }
+
+    private void Storage()
+    {
+        var st = _s.Storage;
+        if (!Skip("storage.max_bytes", "storage.min_free_bytes") && st.MaxBytes > 0 && st.MinFreeBytes >= st.MaxBytes)
+            Error($"storage.min_free_bytes ({GotSize("storage.min_free_bytes", st.MinFreeBytes)}) must be smaller than storage.max_bytes ({GotSize("storage.max_bytes", st.MaxBytes)})",
+                "storage.min_free_bytes", "storage.max_bytes");
+    }
+
+    private void Ingest()
+    {
+        var i = _s.Ingest;
+        NotEmpty("ingest.socket", i.Socket);
+        if (!Skip("ingest.queue") && i.QueueBytes < MinQueueBytes)
+            Error($"ingest.queue must be at least {Units.FormatSize(MinQueueBytes)}, got {GotSize("ingest.queue", i.QueueBytes)}", "ingest.queue");
+        if (!Skip("ingest.reorder_window") && i.ReorderWindow > MaxReorderWindow)
+            Error($"ingest.reorder_window must be at most {Units.FormatDuration(MaxReorderWindow)}, got {GotDuration("ingest.reorder_window", i.ReorderWindow)}", "ingest.reorder_window");
+        Patterns("ingest.include", i.Include);
+        Patterns("ingest.exclude", i.Exclude);
+    }
+
+    private bool _patternsValid = true;
+
+    private void Patterns(string path, IReadOnlyList<string> patterns)
+    {
+        if (Skip(path))
+        {
+            _patternsValid = false;
+            return;
+        }
+        for (var n = 0; n < patterns.Count; n++)
+        {
+            var itemPath = Indexed(path, n);
+            if (Skip(itemPath))
+            {
+                _patternsValid = false;
+                continue;
+            }
+            try
+            {
+                IngestSettings.CompilePattern(patterns[n]);
+            }
+            catch (RegexParseException e)
+            {
+                _patternsValid = false;
+                Error($"{itemPath}: invalid regular expression '{patterns[n]}': {Words(e.Error.ToString())} at offset {e.Offset.ToString(CultureInfo.InvariantCulture)}", itemPath, path);
+            }
+            catch (ArgumentException e)
+            {
+                _patternsValid = false;
+                Error($"{itemPath}: invalid regular expression '{patterns[n]}': {e.Message}", itemPath, path);
+            }
+        }
+    }
+
+    private void Topics()
+    {
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var n = 0; n < _s.Topics.Count; n++)
+        {
+            var t = _s.Topics[n];
+            var p = Indexed("topics", n);
+            if (Skip(p)) continue;
+            if (!Skip(p + ".topic"))
+            {
+                if (t.Topic.Length == 0)
+                {
+                    Error($"{p}.topic must not be empty", p + ".topic", p);
+                }
+                else if (seen.TryGetValue(t.Topic, out var first))
+                {
+                    Error($"{p}: topic '{t.Topic}' is declared twice (first at {Where(first)})", p + ".topic", p);
+                }
+                else
+                {
+                    seen[t.Topic] = p + ".topic";
+                }
+            }
+            if (t.Fifo is not null && t.Fifo.Length == 0) Error($"{p}.fifo must not be empty", p + ".fifo");
+            if (t.Fifo is not null && t.Format is null && !Skip(p + ".format"))
+                Error($"{p}: fifo needs a format (one of {Names(YamlNames.InputFormats)})", p + ".fifo", p);
+            if (t.Fifo is null && t.Format is { } format && !Skip(p + ".fifo"))
+                Error($"{p}: format '{YamlNames.Of(format)}' needs a fifo (topics without one arrive on the ingest socket as MCAP)", p + ".format", p);
+            if (t.FrameId is not null && t.FrameId.Length == 0) Error($"{p}.frame_id must not be empty", p + ".frame_id", p);
+            if (t.FrameId is not null && t.Tags.ContainsKey("frame_id"))
+                Error($"{p}.tags.frame_id conflicts with {p}.frame_id; set only one", p + ".tags.frame_id", p);
+            if (t.JsonSchema is not null) JsonSchema(p, t);
+            if (t.Fifo is null && t.Topic.Length > 0 && _patternsValid && !Skip("ingest.include", "ingest.exclude") && !_s.Ingest.Selects(t.Topic))
+                Error($"{p}: topic '{t.Topic}' is not selected by ingest.include/ingest.exclude, so its settings never apply", p + ".topic", p);
+        }
+    }
+
+    private void JsonSchema(string p, TopicSettings t)
+    {
+        var path = p + ".json_schema";
+        if (t.Format is not InputFormat.Jsonl)
+        {
+            if (!Skip(p + ".format")) Error($"{path} only applies to format jsonl", path, p);
+            return;
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(t.JsonSchema!);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                Error($"{path} must be a JSON object, got {document.RootElement.ValueKind.ToString().ToLowerInvariant()}", path, p);
+        }
+        catch (JsonException e)
+        {
+            var line = (e.LineNumber ?? 0) + 1;
+            var column = (e.BytePositionInLine ?? 0) + 1;
+            var reason = e.Message;
+            var cut = reason.IndexOf(" Path:", StringComparison.Ordinal);
+            if (cut < 0) cut = reason.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            if (cut > 0) reason = reason[..cut];
+            reason = reason.TrimEnd('.', ' ');
+            if (reason.Length > 0) reason = char.ToLowerInvariant(reason[0]) + reason[1..];
+            Error(string.Create(CultureInfo.InvariantCulture, $"{path} is not valid JSON (line {line}, column {column} of the schema): {reason}"), path, p);
+        }
+    }
+
+    /// <summary>Two inputs (the ingest socket, the control socket, FIFOs) on one path.</summary>
+    private void Inputs()
+    {
+        var inputs = new List<(string Label, string Path, string Where)>();
+        if (!Skip("ingest.socket") && _s.Ingest.Socket.Length > 0) inputs.Add(("ingest.socket", _s.Ingest.Socket, "ingest.socket"));
+        if (!Skip("control_socket") && _s.ControlSocket.Length > 0)
+            inputs.Add(map.IsSet("control_socket") || !map.IsSet("ingest.socket")
+                ? ("control_socket", _s.ControlSocket, "control_socket")
+                : ("control_socket (beside ingest.socket)", _s.ControlSocket, "ingest.socket"));
+        for (var n = 0; n < _s.Topics.Count; n++)
+        {
+            var p = Indexed("topics", n) + ".fifo";
+            if (_s.Topics[n].Fifo is { Length: > 0 } fifo && !Skip(p)) inputs.Add((p, fifo, p));
+        }
+        var seen = new Dictionary<string, (string Label, string Where)>(StringComparer.Ordinal);
+        foreach (var (label, path, where) in inputs)
+        {
+            string full;
+            try
+            {
+                full = System.IO.Path.GetFullPath(path);
+            }
+            catch (ArgumentException)
+            {
+                full = path;
+            }
+            if (seen.TryGetValue(full, out var first))
+            {
+                var at = map.Get(first.Where) is { } location ? $" ({location})" : "";
+                Error($"{label} '{path}' is the same path as {first.Label}{at}; every input needs its own path", where);
+            }
+            else
+            {
+                seen[full] = (label, where);
+            }
+        }
+    }
+
+    private void Device()
+    {
+        var d = _s.Device;
+        if (!Skip("device_id"))
+        {
+            if (d.DeviceId.Length == 0)
+                Error("device_id must not be empty", "device_id");
+            else if (!DeviceIdPattern.IsMatch(d.DeviceId))
+                Error($"device_id must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names directories and files), got '{d.DeviceId}'", "device_id");
+        }
+        NotEmpty("device_version", d.DeviceVersion);
+        NotEmpty("operator", d.Operator);
+        if (d.Vehicle is { Length: 0 }) Error("vehicle must not be empty (leave it out instead)", "vehicle");
+        if (d.SoftwareVersion is { Length: 0 }) Error("software_version must not be empty (leave it out instead)", "software_version");
+        if (d.SoftwareVersionFile is { Length: 0 }) Error("software_version_file must not be empty (leave it out instead)", "software_version_file");
+        if (d.SoftwareVersion is not null && d.SoftwareVersionFile is not null)
+        {
+            var later = Later("software_version", "software_version_file");
+            Error("software_version and software_version_file are both set; keep one", later);
+        }
+        foreach (var key in d.Extra.Keys)
+        {
+            if (DeviceSettings.StandardMetadataKeys.Contains(key))
+                Error($"extra.{key}: '{key}' is a standard recorder.device key; {(ConfigMapper.DeviceKeys.Contains(key) ? $"set it with the top-level key '{key}'" : "choose another name")}", "extra." + key, "extra");
+        }
+    }
+
+    private void Metadata()
+    {
+        var required = _s.Metadata.Required;
+        if (Skip("metadata.required")) return;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var d = _s.Device;
+        for (var n = 0; n < required.Count; n++)
+        {
+            var key = required[n];
+            var p = Indexed("metadata.required", n);
+            if (Skip(p)) continue;
+            if (key.Length == 0)
+            {
+                Error($"{p} must not be empty", p);
+                continue;
+            }
+            if (!seen.Add(key))
+            {
+                Error($"{p}: '{key}' is listed twice", p);
+                continue;
+            }
+            var missing = key switch
+            {
+                "vehicle" => d.Vehicle is null,
+                "software_version" => d.SoftwareVersion is null && d.SoftwareVersionFile is null,
+                _ => false,
+            };
+            if (missing && !Skip(key))
+            {
+                var file = _s.DeviceFile is null ? "there is no device file to set it" : $"{_s.DeviceFile} does not set it";
+                Error($"{p}: '{key}' is required but {file}", p);
+            }
+        }
+    }
+
+    private void NotEmpty(string path, string value)
+    {
+        if (value.Length == 0 && !Skip(path)) Error($"{path} must not be empty", path);
+    }
+
+    private bool Skip(params string[] paths)
+    {
+        foreach (var path in paths)
+            if (map.Failed(path)) return true;
+        return false;
+    }
+
+    /// <summary>Reports at the first of <paramref name="paths"/> that a file set; at <c>(defaults)</c> if none did.</summary>
+    private void Error(string message, params string[] paths)
+    {
+        foreach (var path in paths)
+        {
+            if (map.Get(path) is { } location)
+            {
+                errors.Add(new ConfigError(location.File, location.Line, location.Column, message));
+                return;
+            }
+        }
+        errors.Add(new ConfigError(ConfigError.DefaultsFile, 0, 0, message));
+    }
+
+    /// <summary>Of two set paths, the one later in its file (for "both set" errors).</summary>
+    private string Later(string a, string b)
+    {
+        var la = map.Get(a);
+        var lb = map.Get(b);
+        if (la is null) return b;
+        if (lb is null) return a;
+        return (lb.Value.Line, lb.Value.Column).CompareTo((la.Value.Line, la.Value.Column)) >= 0 ? b : a;
+    }
+
+    private string Where(string path) => map.Get(path)?.ToString() ?? ConfigError.DefaultsFile;
+
+    /// <summary>The value as the file wrote it, or the formatted value for a default.</summary>
+    private string GotSize(string path, long value) => map.Get(path)?.Text ?? Units.FormatSize(value);
+
+    private string GotDuration(string path, TimeSpan value) => map.Get(path)?.Text ?? Units.FormatDuration(value);
+
+    private static string Indexed(string path, int n) => string.Create(CultureInfo.InvariantCulture, $"{path}[{n}]");
+
+    private static string Names<T>((string Name, T Value)[] names) => string.Join(", ", names.Select(n => n.Name));
+
+    /// <summary><c>InsufficientClosingParentheses</c> → <c>insufficient closing parentheses</c>.</summary>
+    private static string Words(string pascal)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var c in pascal)
+        {
+            if (char.IsUpper(c) && text.Length > 0) text.Append(' ');
+            text.Append(char.ToLowerInvariant(c));
+        }
+        return text.ToString();
+    }
+}

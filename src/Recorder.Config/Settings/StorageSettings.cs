@@ -1,0 +1,14 @@
+namespace Recorder.Config;
+
+/// <summary>Disk limits for the recordings (<c>storage:</c> in the fleet file).</summary>
+public sealed record StorageSettings
+{
+    /// <summary><c>storage.max_bytes</c>: the most the recordings under <see cref="RecordingSettings.Dir"/> may take. 0 (the default) is unlimited.</summary>
+    public long MaxBytes { get; init; }
+
+    /// <summary><c>storage.min_free_bytes</c>: free space to leave on the file system of the recordings. 1 GiB.</summary>
+    public long MinFreeBytes { get; init; } = 1L << 30;
+
+    /// <summary><c>storage.when_full</c>: <c>stop</c> (the default) or <c>delete_oldest</c>.</summary>
+    public WhenFull WhenFull { get; init; } = WhenFull.Stop;
+}

@@ -1,0 +1,54 @@
+using Recorder.Config;
+
+namespace Recorder.Cli;
+
+/// <summary>
+/// `recorder config check [--config FLEET.yaml] [--device DEVICE.yaml]`: loads the configuration
+/// the daemon would run with (embedded defaults for a file not given) and prints every error, one
+/// per line as file:line:column: message, on stderr (exit 1), or "config ok" and a summary (exit 0).
+/// </summary>
+public static class ConfigCommand
+{
+    public static int Run(Arguments args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Positionals.Count == 0) throw new UsageException("config needs a sub-command: check");
+        if (args.Positionals[0] != "check") throw new UsageException($"unknown config command '{args.Positionals[0]}' (expected check)");
+        if (args.Positionals.Count > 1) throw new UsageException($"config check takes no file arguments; use --config FLEET.yaml --device DEVICE.yaml, not '{args.Positionals[1]}'");
+
+        var result = ConfigLoader.Load(args.Value("--config"), args.Value("--device"));
+        if (!result.Succeeded)
+        {
+            foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
+            return CommandLine.ExitError;
+        }
+        WriteSummary(result.Settings!, stdout);
+        return CommandLine.ExitOk;
+    }
+
+    private static void WriteSummary(RecorderSettings s, TextWriter stdout)
+    {
+        var r = s.Recording;
+        var d = s.Device;
+        var i = s.Ingest;
+        stdout.WriteLine("config ok");
+        stdout.WriteLine($"fleet:     {s.Fleet} ({s.FleetFile ?? "embedded defaults"})");
+        stdout.WriteLine($"device:    {d.DeviceId}, {d.DeviceVersion}{(d.Vehicle is null ? "" : $", vehicle {d.Vehicle}")}, operator {d.Operator} ({s.DeviceFile ?? "embedded defaults"})");
+        stdout.WriteLine($"software:  {d.SoftwareVersion ?? (d.SoftwareVersionFile is { } file ? $"from {file}" : "not set")}");
+        stdout.WriteLine($"recording: {r.Dir}; chunk {Units.FormatSize(r.ChunkSize)} or {Units.FormatDuration(r.ChunkMaxAge)}, {YamlNames.Of(r.Compression)}; split {Units.FormatSize(r.SplitSize)} or {Units.FormatDuration(r.SplitDuration)}; fsync {YamlNames.Of(r.Fsync)}");
+        stdout.WriteLine($"storage:   max {(s.Storage.MaxBytes == 0 ? "unlimited" : Units.FormatSize(s.Storage.MaxBytes))}, keep {Units.FormatSize(s.Storage.MinFreeBytes)} free, when full {YamlNames.Of(s.Storage.WhenFull)}");
+        stdout.WriteLine($"ingest:    {i.Socket}; queue {Units.FormatSize(i.QueueBytes)}; timestamps {YamlNames.Of(i.Timestamps)}; include [{string.Join(", ", i.Include)}]; exclude [{string.Join(", ", i.Exclude)}]");
+        stdout.WriteLine($"control:   {s.ControlSocket}");
+        stdout.WriteLine($"topics:    {s.Topics.Count}");
+        foreach (var t in s.Topics)
+        {
+            var notes = new List<string>();
+            if (t.Fifo is not null) notes.Add($"fifo {t.Fifo} ({YamlNames.Of(t.Format!.Value)})");
+            if (t.Latched) notes.Add("latched");
+            if (t.Drop != DropPolicy.Block) notes.Add(YamlNames.Of(t.Drop));
+            if (t.Timestamps is { } ts) notes.Add($"timestamps {YamlNames.Of(ts)}");
+            foreach (var (key, value) in s.ChannelMetadataFor(t.Topic)) notes.Add($"{key}={value}");
+            stdout.WriteLine(notes.Count == 0 ? $"  {t.Topic}" : $"  {t.Topic}: {string.Join(", ", notes)}");
+        }
+        if (s.Metadata.Required.Count > 0) stdout.WriteLine($"required:  {string.Join(", ", s.Metadata.Required)}");
+    }
+}

@@ -1,0 +1,111 @@
+using Recorder.Cli;
+
+namespace Recorder.Tests;
+
+/// <summary>`recorder config check`, run in-process.</summary>
+public sealed class ConfigCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("recorder-config-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = CommandLine.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static string RepoConfig(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Recorder.sln"))) return Path.Combine(dir.FullName, "config", name);
+        throw new InvalidOperationException("Recorder.sln not found");
+    }
+
+    [Fact]
+    public void Check_of_the_example_files_prints_config_ok_and_a_summary()
+    {
+        var (code, output, err) = Run("config", "check", "--config", RepoConfig("fleet.yaml"), "--device", RepoConfig("device.yaml"));
+        Assert.Equal(0, code);
+        Assert.Equal("", err);
+        var lines = output.Split('\n');
+        Assert.Equal("config ok", lines[0]);
+        Assert.Contains("fleet:     east-robotaxi (", output);
+        Assert.Contains("device:    rt-0042, compute-rev-c, vehicle 0042, operator unassigned (", output);
+        Assert.Contains("recording: /var/lib/recorder/recordings; chunk 1MiB or 1s, lz4; split 2GiB or 10m; fsync chunk", output);
+        Assert.Contains("storage:   max 200GiB, keep 5GiB free, when full stop", output);
+        Assert.Contains("control:   /run/recorder/control.sock", output);
+        Assert.Contains("topics:    4", output);
+        Assert.Contains("  /camera/front: fifo /run/recorder/camera_front.h264 (h264), frame_id=camera_front, sensitivity=pii", output);
+    }
+
+    [Fact]
+    public void Check_without_files_checks_the_embedded_defaults()
+    {
+        var (code, output, _) = Run("config", "check");
+        Assert.Equal(0, code);
+        Assert.StartsWith("config ok", output);
+        Assert.Contains("fleet:     default (embedded defaults)", output);
+        Assert.Contains("recording: ./recordings;", output);
+        Assert.Contains("ingest:    ./run/ingest.sock;", output);
+        Assert.Contains("control:   ./run/control.sock", output);
+        Assert.Contains($"device:    {Environment.MachineName}, unknown, operator unassigned (embedded defaults)", output);
+    }
+
+    [Fact]
+    public void Check_prints_every_error_one_per_line_and_exits_one()
+    {
+        var fleet = Write("fleet.yaml", "fleet: f\nrecording:\n    chunk_sise: 1MiB\n    split: { size: lots }\n");
+        var device = Write("device.yaml", "operator: alice\n");
+        var (code, output, err) = Run("config", "check", "--config", fleet, "--device", device);
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.Equal(
+        [
+            $"{fleet}:3:5: unknown key 'chunk_sise' in 'recording' (did you mean 'chunk'?)",
+            $"{fleet}:4:20: recording.split.size: expected a size like 512MiB or 2GiB, got 'lots'",
+            $"{device}:1:1: missing required key 'device_id'",
+        ], err.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void Check_of_a_missing_file_exits_one_and_names_it()
+    {
+        var missing = Path.Combine(_dir, "nope.yaml");
+        var (code, _, err) = Run("config", "check", "--device", missing);
+        Assert.Equal(1, code);
+        Assert.Equal($"{missing}: no such file{Environment.NewLine}", err);
+    }
+
+    [Fact]
+    public void Options_take_the_equals_form_too()
+    {
+        var fleet = Write("fleet.yaml", "fleet: west\n");
+        var (code, output, _) = Run("config", "check", $"--config={fleet}");
+        Assert.Equal(0, code);
+        Assert.Contains("fleet:     west (", output);
+    }
+
+    [Theory]
+    [InlineData(new[] { "config" }, "config needs a sub-command: check")]
+    [InlineData(new[] { "config", "lint" }, "unknown config command 'lint' (expected check)")]
+    [InlineData(new[] { "config", "check", "fleet.yaml" }, "config check takes no file arguments; use --config FLEET.yaml --device DEVICE.yaml, not 'fleet.yaml'")]
+    [InlineData(new[] { "config", "check", "--fleet", "x" }, "unknown option '--fleet'")]
+    [InlineData(new[] { "config", "check", "--config" }, "option --config needs a value")]
+    public void Config_usage_errors_exit_two_with_a_specific_message(string[] args, string message)
+    {
+        var (code, _, err) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains($"recorder: {message}", err);
+        Assert.Contains("config check [--config FLEET.yaml] [--device DEVICE.yaml]", err);
+    }
+}
