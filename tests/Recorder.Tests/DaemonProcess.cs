@@ -43,19 +43,20 @@ public sealed class DaemonProcess : IDisposable
     }
 
     /// <summary>Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the control socket.</summary>
-    public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false)
+    public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false,
+        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }")
     {
         var root = Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
-        var fleet = $"""
+        var fleet = $$"""
             fleet: test-fleet
             recording:
-              dir: {Path.Combine(root, "rec")}
-              chunk: {{ size: 64KiB, max_age: 100ms, compression: lz4 }}
+              dir: {{Path.Combine(root, "rec")}}
+              chunk: {{chunk}}
               fsync: never
-            {recording}
-            ingest: {{ socket: {Path.Combine(root, "ingest.sock")}, queue: 64MiB }}
-            control_socket: {Path.Combine(root, "control.sock")}
-            {fleetExtra}
+            {{recording}}
+            ingest: { socket: {{Path.Combine(root, "ingest.sock")}}, queue: 64MiB }
+            control_socket: {{Path.Combine(root, "control.sock")}}
+            {{fleetExtra}}
             """;
         File.WriteAllText(Path.Combine(root, "fleet.yaml"), fleet);
         File.WriteAllText(Path.Combine(root, "device.yaml"), """
@@ -192,7 +193,7 @@ public static class SocketProducer
             await socket.SendAsync(bytes);
             socket.Shutdown(SocketShutdown.Send);
             var buffer = new byte[16];
-            await socket.ReceiveAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10)); // until the daemon closes it
+            await socket.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(10)); // until the daemon closes it
         }
         catch (SocketException)
         {

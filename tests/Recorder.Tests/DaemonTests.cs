@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Recorder.Mcap;
@@ -108,17 +109,18 @@ public class DaemonTests
     {
         using var d = DaemonProcess.Start(
             fleetExtra: "topics:\n  - { topic: /tf_static, latched: true }\n",
-            recording: "  split: { size: 96KiB, duration: 10m }\n");
+            recording: "  split: { size: 48KiB, duration: 10m }\n",
+            chunk: "{ size: 8KiB, max_age: 100ms, compression: none }");
         await SocketProducer.Send(d.IngestSocket, "/tf_static", 1, chunked: false);
-        var producers = Enumerable.Range(0, 3).Select(p => SocketProducer.Send(d.IngestSocket, $"/p{p}", 4000, chunked: p == 1, pauseEvery: 20)).ToArray();
+        var producers = Enumerable.Range(0, 3).Select(p => SocketProducer.Send(d.IngestSocket, $"/p{p}", 7000, chunked: p == 1, pauseEvery: 20)).ToArray();
         await Task.WhenAll(producers);
-        d.WaitFor(() => Enumerable.Range(0, 3).All(p => d.TopicCounts().GetValueOrDefault($"/p{p}") == 4000), TimeSpan.FromSeconds(30), "all messages");
+        d.WaitFor(() => Enumerable.Range(0, 3).All(p => d.TopicCounts().GetValueOrDefault($"/p{p}") == 7000), TimeSpan.FromSeconds(30), "all messages");
         Assert.Equal(0, d.Stop());
 
         var files = d.FinishedFiles();
         Assert.True(files.Count >= 21, $"expected at least 20 splits, got {files.Count} files");
         var messages = ValidateFiles(files);
-        for (var p = 0; p < 3; p++) AssertExactlyOnce(messages, $"/p{p}", 4000);
+        for (var p = 0; p < 3; p++) AssertExactlyOnce(messages, $"/p{p}", 7000);
         foreach (var file in files) Assert.Contains(messages, m => m.File == file && m.Topic == "/tf_static");
     }
 
@@ -186,7 +188,7 @@ public class DaemonTests
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
     }
 }
