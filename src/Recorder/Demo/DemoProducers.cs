@@ -151,9 +151,20 @@ public static class DemoProducers
         var channel = writer.AddChannel("/imu", "protobuf", schema, new Dictionary<string, string> { ["frame_id"] = "imu_link" });
         var buffer = new byte[256];
         var values = new double[6];
+        // Timers tick late under load; emit every sample that is due so the rate averages exactly 200 Hz.
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(5));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         uint sequence = 0;
         while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            while (clock.Elapsed.TotalMilliseconds >= sequence * 5.0)
+                WriteImu(writer, channel, buffer, values, sequence++);
+            writer.Flush();
+        }
+    }
+
+    private static void WriteImu(McapWriter writer, ushort channel, byte[] buffer, double[] values, uint sequence)
+    {
         {
             var t = NowNs();
             var phase = t / 1e9;
@@ -164,8 +175,7 @@ public static class DemoProducers
             values[4] = 0.05 * Math.Cos(phase * 2);
             values[5] = 9.81 + 0.02 * Math.Sin(phase * 7);
             var length = EncodeImu(buffer, t, values);
-            writer.WriteMessage(channel, sequence++, t, t, buffer.AsSpan(0, length));
-            writer.Flush();
+            writer.WriteMessage(channel, sequence, t, t, buffer.AsSpan(0, length));
         }
     }
 
