@@ -51,6 +51,7 @@ public sealed class BatchQueue
     {
         batch.Clear();
         batch.Command = null;
+        batch.ClockStep = null;
         lock (_lock)
             if (_pool.Count < 64) _pool.Push(batch);
     }
@@ -112,6 +113,18 @@ public sealed class BatchQueue
         _lastStamp = now;
         batch.ReceiveTime = now;
         batch.Epoch = epoch;
+        // The step travels with the first item after it, so the writer records it in order.
+        batch.ClockStep = _clock.TakeStep();
+    }
+
+    /// <summary>The receive clock now, in the same order as the stamps (for the writer's reorder watermark).</summary>
+    public ulong Now()
+    {
+        lock (_lock)
+        {
+            var now = _clock.Now();
+            return now < _lastStamp ? _lastStamp : now;
+        }
     }
 
     /// <summary>The writer's side: the next item, waiting up to <paramref name="timeout"/>. False on timeout or when completed and drained.</summary>

@@ -32,6 +32,9 @@ public sealed class MessageBatch
     /// <summary>Set by the queue: the clock epoch the receive time belongs to.</summary>
     public int Epoch { get; internal set; }
 
+    /// <summary>Set by the queue on the first item stamped after the system clock stepped.</summary>
+    public ClockStep? ClockStep { get; internal set; }
+
     /// <summary>A control item instead of messages.</summary>
     public RecorderCommand? Command { get; set; }
 

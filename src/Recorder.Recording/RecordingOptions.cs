@@ -30,6 +30,17 @@ public sealed class RecordingOptions
     /// <summary>Topics whose last message is repeated at the start of every file (e.g. /tf_static).</summary>
     public IReadOnlySet<string> LatchedTopics { get; init; } = new HashSet<string>();
 
+    /// <summary>
+    /// Topics whose producers' own log_time is trusted (`timestamps: producer`). Their messages, and
+    /// with them everything else, pass through a reorder buffer of <see cref="ReorderWindow"/> so the
+    /// file stays in log-time order; a message older than the window is written at the window's edge
+    /// (its publish_time keeps the original) and counted as late.
+    /// </summary>
+    public Func<string, bool> UsesProducerTime { get; init; } = static _ => false;
+
+    /// <summary>How long messages wait for stragglers when any topic uses producer time. Zero disables reordering.</summary>
+    public TimeSpan ReorderWindow { get; init; }
+
     /// <summary>The suffix an open file carries until it is finished and renamed.</summary>
     public const string ActiveSuffix = ".active";
 }

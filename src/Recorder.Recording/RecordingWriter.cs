@@ -40,6 +40,12 @@ public sealed class RecordingWriter : IDisposable
     private Dictionary<ushort, ulong> _lastStatusCounts = new();
     private long _lastStatusTicks = Stopwatch.GetTimestamp();
 
+    // Producer-time reordering: messages wait here, ordered by (time, arrival), until the watermark passes them.
+    private readonly PriorityQueue<PendingMessage, (ulong Time, long Order)>? _reorder;
+    private readonly ulong _reorderWindowNs;
+    private long _reorderOrder;
+    private readonly Dictionary<ushort, bool> _producerTimeByChannel = new();
+
     private McapWriter? _writer;
     private FileStream? _file;
     private string? _activePath;
@@ -70,7 +76,14 @@ public sealed class RecordingWriter : IDisposable
             || !registry.TryGetOrAddChannel(EventsTopic, "json", schema, Channel.NoMetadata, out _eventsChannel))
             throw new InvalidOperationException("no channel ids left for the event channel");
         _thread = new Thread(Run) { Name = "recorder-writer", IsBackground = true };
+        if (options.ReorderWindow > TimeSpan.Zero)
+        {
+            _reorder = new PriorityQueue<PendingMessage, (ulong, long)>();
+            _reorderWindowNs = (ulong)options.ReorderWindow.Ticks * 100;
+        }
     }
+
+    private readonly record struct PendingMessage(ushort ChannelId, uint Sequence, ulong PublishTime, byte[] Data, int Length, bool Late);
 
     /// <summary>Completes when the writer has drained the queue and finished its last file.</summary>
     public Task Stopped => _stopped.Task;
@@ -102,6 +115,7 @@ public sealed class RecordingWriter : IDisposable
                 {
                     try
                     {
+                        if (item.ClockStep is { } step) RecordStep(step, item.ReceiveTime, item.Epoch);
                         if (item.Command is { } command) Handle(command, item.ReceiveTime, item.Epoch);
                         else WriteBatch(item);
                     }
@@ -114,8 +128,10 @@ public sealed class RecordingWriter : IDisposable
                 {
                     break;
                 }
+                if (_reorder is not null) ReleaseUpTo(Watermark(_queue.Now()));
                 CutChunkIfOld();
             }
+            ReleaseUpTo(ulong.MaxValue);
             CloseFile("shutdown");
         }
         catch (Exception e)
@@ -139,10 +155,19 @@ public sealed class RecordingWriter : IDisposable
 
     private TimeSpan NextWait()
     {
-        if (_writer is null || _writer.PendingChunkBytes == 0) return TimeSpan.FromMilliseconds(200);
-        var age = Stopwatch.GetElapsedTime(_chunkStartTicks);
-        var left = _options.ChunkMaxAge - age;
-        return left < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : left;
+        var wait = TimeSpan.FromMilliseconds(200);
+        if (_writer is { PendingChunkBytes: > 0 })
+        {
+            var left = _options.ChunkMaxAge - Stopwatch.GetElapsedTime(_chunkStartTicks);
+            wait = left < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : left;
+        }
+        // Held messages must be released as the watermark moves, even when nothing new arrives.
+        if (_reorder is { Count: > 0 })
+        {
+            var release = TimeSpan.FromTicks(Math.Clamp(_options.ReorderWindow.Ticks / 4, TimeSpan.TicksPerMillisecond, 50 * TimeSpan.TicksPerMillisecond));
+            if (release < wait) wait = release;
+        }
+        return wait;
     }
 
     private void CutChunkIfOld()
@@ -166,8 +191,52 @@ public sealed class RecordingWriter : IDisposable
     private void WriteBatch(MessageBatch batch)
     {
         var logTime = batch.ReceiveTime;
+        if (_reorder is null)
+        {
+            foreach (var entry in batch)
+                Write(entry.ChannelId, entry.Sequence, logTime, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data, batch.Epoch);
+            return;
+        }
         foreach (var entry in batch)
-            Write(entry.ChannelId, entry.Sequence, logTime, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data, batch.Epoch);
+        {
+            var time = entry.ProducerLogTime != 0 && UsesProducerTime(entry.ChannelId) ? entry.ProducerLogTime : logTime;
+            Hold(entry.ChannelId, entry.Sequence, time, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data);
+        }
+        ReleaseUpTo(Watermark(logTime));
+    }
+
+    private bool UsesProducerTime(ushort channelId)
+    {
+        if (!_producerTimeByChannel.TryGetValue(channelId, out var uses))
+            _producerTimeByChannel[channelId] = uses = _registry.Channel(channelId) is { } c && _options.UsesProducerTime(c.Topic);
+        return uses;
+    }
+
+    private ulong Watermark(ulong now) => now > _reorderWindowNs ? now - _reorderWindowNs : 0;
+
+    /// <summary>Parks a message in the reorder buffer (a pooled copy: the batch goes back to the pool).</summary>
+    private void Hold(ushort channelId, uint sequence, ulong time, ulong publishTime, ReadOnlySpan<byte> data)
+    {
+        var copy = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(data.Length, 1));
+        data.CopyTo(copy);
+        // Older than what has already been written: it can only go at the edge. Keep it, mark it late.
+        var late = time < _lastLogTime && _writer is not null;
+        if (late) time = _lastLogTime;
+        _reorder!.Enqueue(new PendingMessage(channelId, sequence, publishTime, copy, data.Length, late), (time, _reorderOrder++));
+    }
+
+    /// <summary>Writes every held message at or before <paramref name="watermark"/>, in (time, arrival) order.</summary>
+    private void ReleaseUpTo(ulong watermark)
+    {
+        if (_reorder is null) return;
+        while (_reorder.TryPeek(out var pending, out var key) && key.Time <= watermark)
+        {
+            _reorder.Dequeue();
+            var time = Math.Max(key.Time, _lastLogTime);
+            Write(pending.ChannelId, pending.Sequence, time, pending.PublishTime, pending.Data.AsSpan(0, pending.Length), _fileEpoch);
+            if (pending.Late) Stats(_fileStats, pending.ChannelId).Late++;
+            System.Buffers.ArrayPool<byte>.Shared.Return(pending.Data);
+        }
     }
 
     /// <summary>Every message goes through here, events included.</summary>
@@ -281,17 +350,22 @@ public sealed class RecordingWriter : IDisposable
             if (meta.LogTime > _lastLogTime) _lastLogTime = meta.LogTime;
         }
         _chunkStartTicks = Stopwatch.GetTimestamp();
+    }
 
-        if (_queue.Clock.TakeStep() is { } step)
+    /// <summary>
+    /// The system clock stepped. Backward (a new epoch): this file ends and the next begins, so
+    /// log_time never goes backwards within a file. Either way the step is an event in the file.
+    /// </summary>
+    private void RecordStep(ClockStep step, ulong time, int epoch)
+    {
+        RecordingLog.ClockStepped(_logger, step.DeltaNs / 1e6);
+        if (_writer is not null && epoch != _fileEpoch) Rotate("clock_step", time, epoch);
+        WriteEvent("clock_step", new Dictionary<string, string>
         {
-            RecordingLog.ClockStepped(_logger, step.DeltaNs / 1e6);
-            WriteEvent("clock_step", new Dictionary<string, string>
-            {
-                ["delta_ns"] = step.DeltaNs.ToString(CultureInfo.InvariantCulture),
-                ["before_ns"] = step.BeforeNs.ToString(CultureInfo.InvariantCulture),
-                ["after_ns"] = step.AfterNs.ToString(CultureInfo.InvariantCulture),
-            }, Math.Max(startTime, _lastLogTime), epoch);
-        }
+            ["delta_ns"] = step.DeltaNs.ToString(CultureInfo.InvariantCulture),
+            ["before_ns"] = step.BeforeNs.ToString(CultureInfo.InvariantCulture),
+            ["after_ns"] = step.AfterNs.ToString(CultureInfo.InvariantCulture),
+        }, Math.Max(time, _lastLogTime), epoch);
     }
 
     private void CloseFile(string reason)
@@ -357,7 +431,9 @@ public sealed class RecordingWriter : IDisposable
             foreach (var (k, v) in fields) w.WriteString(k, v);
             w.WriteEndObject();
         }
-        Write(_eventsChannel, 0, logTime, logTime, buffer.GetBuffer().AsSpan(0, (int)buffer.Length), epoch);
+        var json = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        if (_reorder is not null && _writer is not null) Hold(_eventsChannel, 0, logTime, logTime, json);
+        else Write(_eventsChannel, 0, logTime, logTime, json, epoch);
     }
 
     /// <summary>A snapshot for `recorder status`. Safe to call from any thread.</summary>

@@ -15,6 +15,7 @@ internal sealed class TopicStats
     public ulong LastTime;
     public ulong MaxGap;
     public ulong Drops;
+    public ulong Late;
 
     public void Add(ulong logTime, int size)
     {
@@ -42,6 +43,7 @@ internal sealed class TopicStats
             w.WriteNumber("max_size", MaxSize);
             w.WriteNumber("max_gap_ns", MaxGap);
             w.WriteNumber("drops", Drops);
+            w.WriteNumber("late", Late);
             w.WriteNumber("first_log_time", FirstTime);
             w.WriteNumber("last_log_time", LastTime);
             w.WriteEndObject();

@@ -135,3 +135,188 @@ public class RecordingTests
         }
     }
 }
+
+public class ProducerTimestampTests
+{
+    private static byte[] StreamWithTimes(string topic, IReadOnlyList<ulong> times)
+    {
+        var stream = new MemoryStream();
+        using (var writer = new McapWriter(stream, new McapWriterOptions { UseChunks = false, EnableSummary = false }, leaveOpen: true))
+        {
+            var channel = writer.AddChannel(topic, "json");
+            for (var i = 0; i < times.Count; i++) writer.WriteMessage(channel, (uint)i, times[i], times[i], Encoding.UTF8.GetBytes($"{{\"i\":{i}}}"));
+        }
+        return stream.ToArray();
+    }
+
+    private static ulong NowNs() => (ulong)(DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+
+    [Fact]
+    public async Task Producer_times_within_the_window_are_kept_and_written_in_order()
+    {
+        using var p = new Pipeline(o => new RecordingOptions
+        {
+            Directory = o.Directory,
+            Fsync = FsyncPolicy.Never,
+            UsesProducerTime = topic => topic == "/lidar",
+            ReorderWindow = TimeSpan.FromMilliseconds(300),
+        });
+        var now = NowNs();
+        // Out of order by up to 50 ms, all recent.
+        var times = Enumerable.Range(0, 200).Select(i => now - 100_000_000UL + (ulong)(i * 1_000_000) - (ulong)(i % 3 * 20_000_000)).ToList();
+        var lidar = p.Feed(StreamWithTimes("/lidar", times), "lidar", segment: 256, paced: true);
+        var other = p.Feed(ProducerStreams.Json("/imu", 300), "imu", segment: 256, paced: true);
+        await Task.WhenAll(lidar, other);
+        var files = await p.StopAsync();
+
+        var messages = Files.Messages(files);
+        var written = messages.Where(m => m.Topic == "/lidar").Select(m => m.LogTime).ToList();
+        Assert.Equal(times.Order(), written); // exactly the producer's times, sorted
+        var stored = McapStreamReader.ReadRecords(File.OpenRead(Assert.Single(files))).Where(r => r.Opcode == McapOpcode.Message).Select(r => r.ToMessage().LogTime).ToList();
+        Assert.Equal(stored.Order(), stored); // the file itself is in log-time order
+        Assert.Equal(300, messages.Count(m => m.Topic == "/imu"));
+    }
+
+    [Fact]
+    public async Task A_message_older_than_the_window_is_kept_at_the_edge_and_counted_late()
+    {
+        using var p = new Pipeline(o => new RecordingOptions
+        {
+            Directory = o.Directory,
+            Fsync = FsyncPolicy.Never,
+            UsesProducerTime = topic => topic == "/late",
+            ReorderWindow = TimeSpan.FromMilliseconds(50),
+        });
+        await p.Feed(ProducerStreams.Json("/imu", 50));
+        await Task.Delay(500); // the watermark moves past everything so far, and it is written
+        var ancient = NowNs() - 10_000_000_000UL;
+        await p.Feed(StreamWithTimes("/late", [ancient]), "late");
+        var files = await p.StopAsync();
+        var file = Assert.Single(files);
+        var late = Files.Messages(files).Single(m => m.Topic == "/late");
+        Assert.True(late.LogTime > ancient, "a late message cannot go back in time");
+        using var reader = McapIndexedReader.Open(file);
+        var lateMessage = reader.ReadMessages(topics: ["/late"]).Single();
+        Assert.Equal(ancient, lateMessage.Message.PublishTime); // the producer's time survives
+        var stats = reader.ReadMetadata(reader.MetadataIndexes.First(m => m.Name == "recorder.topic_stats"));
+        Assert.Contains("\"late\":1", stats.Values["/late"]);
+    }
+}
+
+public class ClockTests
+{
+    /// <summary>A clock whose wall time can be stepped while its monotonic time only moves forward.</summary>
+    private sealed class SteppableTime : TimeProvider
+    {
+        public long Ticks;
+        public DateTimeOffset Wall = new(2026, 11, 27, 12, 0, 0, TimeSpan.Zero);
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => Ticks;
+        public override DateTimeOffset GetUtcNow() => Wall;
+        public void Advance(TimeSpan by)
+        {
+            Ticks += by.Ticks;
+            Wall += by;
+        }
+    }
+
+    [Fact]
+    public void Log_time_follows_the_monotonic_clock_and_a_backward_step_starts_a_new_epoch()
+    {
+        var time = new SteppableTime();
+        var clock = new RecordingClock(time, stepThreshold: TimeSpan.FromMilliseconds(100), checkInterval: TimeSpan.FromMilliseconds(10));
+        var t0 = clock.Now();
+        time.Advance(TimeSpan.FromSeconds(1));
+        var t1 = clock.Now();
+        Assert.Equal(1_000_000_000UL, t1 - t0);
+
+        time.Wall -= TimeSpan.FromSeconds(30); // NTP steps the wall clock back
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        var t2 = clock.Now();
+        var step = clock.TakeStep();
+        Assert.NotNull(step);
+        Assert.True(step.DeltaNs < -29_000_000_000L);
+        Assert.Equal(1, clock.Epoch);
+        Assert.True(t2 < t1, "after re-anchoring, the clock reads the corrected wall time");
+
+        time.Wall += TimeSpan.FromSeconds(5); // a forward step: same epoch, times keep increasing
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        var t3 = clock.Now();
+        Assert.Equal(1, clock.Epoch);
+        Assert.True(t3 > t2);
+        Assert.True(clock.TakeStep()!.DeltaNs > 4_000_000_000L);
+    }
+
+    [Fact]
+    public async Task A_backward_clock_step_starts_a_new_file_and_is_recorded_as_an_event()
+    {
+        var time = new SteppableTime();
+        var clock = new RecordingClock(time, stepThreshold: TimeSpan.FromMilliseconds(100), checkInterval: TimeSpan.Zero);
+        var dir = Directory.CreateTempSubdirectory("recorder-clock-").FullName;
+        try
+        {
+            var queue = new BatchQueue(1 << 20, clock);
+            var registry = new ChannelRegistry();
+            registry.TryGetOrAddChannel("/a", "json", 0, Channel.NoMetadata, out var channel);
+            using var writer = new RecordingWriter(new RecordingOptions { Directory = dir, Fsync = FsyncPolicy.Never }, queue, registry,
+                new DeviceIdentity("dev", new Dictionary<string, string>()));
+            writer.Start();
+            async Task Send(int i)
+            {
+                var batch = queue.Rent();
+                batch.TryAdd(channel, (uint)i, 0, 0, Encoding.UTF8.GetBytes($"{{\"i\":{i}}}"));
+                await queue.EnqueueAsync(batch);
+            }
+            for (var i = 0; i < 5; i++) { time.Advance(TimeSpan.FromMilliseconds(10)); await Send(i); }
+            time.Wall -= TimeSpan.FromMinutes(1);
+            for (var i = 5; i < 10; i++) { time.Advance(TimeSpan.FromMilliseconds(10)); await Send(i); }
+            await writer.StopAsync();
+
+            Assert.Equal(2, writer.FinishedFiles.Count);
+            var second = Files.Messages([writer.FinishedFiles[1]]);
+            Assert.Equal(Enumerable.Range(5, 5).Select(i => (uint)i), second.Where(m => m.Topic == "/a").Select(m => m.Sequence));
+            Assert.Contains(second, m => m.Topic == RecordingWriter.EventsTopic && Encoding.UTF8.GetString(m.Data).Contains("clock_step"));
+            Assert.Equal("clock_step", Files.DeviceMetadata(writer.FinishedFiles[1]).Values["previous_file_end_reason"]);
+            foreach (var file in writer.FinishedFiles)
+            {
+                var times = Files.Messages([file]).Select(m => m.LogTime).ToList();
+                Assert.Equal(times.Order(), times);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
+
+public class SelectionAndChunkAgeTests
+{
+    [Fact]
+    public async Task Topics_not_selected_by_include_exclude_are_skipped_and_counted()
+    {
+        using var p = new Pipeline(ingest: new Recorder.Ingest.IngestOptions { SocketPath = null, SelectTopic = t => !t.StartsWith("/debug", StringComparison.Ordinal) });
+        var kept = await p.Feed(ProducerStreams.Json("/a", 20));
+        var skipped = await p.Feed(ProducerStreams.Json("/debug/raw", 30));
+        var files = await p.StopAsync();
+        Assert.Equal(30UL, skipped.Skipped);
+        Assert.Null(skipped.RefusedBecause);
+        var topics = Files.Messages(files).Select(m => m.Topic).Distinct().ToList();
+        Assert.Contains("/a", topics);
+        Assert.DoesNotContain("/debug/raw", topics);
+    }
+
+    [Fact]
+    public async Task A_chunk_is_cut_by_age_when_messages_trickle()
+    {
+        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, ChunkMaxAge = TimeSpan.FromMilliseconds(50) });
+        for (var i = 0; i < 6; i++)
+        {
+            await p.Feed(ProducerStreams.Json("/slow", 1, startSequence: i), $"slow{i}");
+            await Task.Delay(120);
+        }
+        var files = await p.StopAsync();
+        using var reader = McapIndexedReader.Open(Assert.Single(files));
+        Assert.True(reader.ChunkIndexes.Count >= 5, $"{reader.ChunkIndexes.Count} chunks for 6 messages 120 ms apart with a 50 ms max age");
+    }
+}

@@ -47,6 +47,10 @@ public sealed class RecorderHost
             _ => FsyncPolicy.Chunk,
         },
         LatchedTopics = s.Topics.Where(t => t.Latched).Select(t => t.Topic).ToHashSet(StringComparer.Ordinal),
+        UsesProducerTime = topic => (s.FindTopic(topic)?.Timestamps ?? s.Ingest.Timestamps) == TimestampMode.Producer,
+        ReorderWindow = s.Ingest.Timestamps == TimestampMode.Producer || s.Topics.Any(t => t.Timestamps == TimestampMode.Producer)
+            ? s.Ingest.ReorderWindow
+            : TimeSpan.Zero,
     };
 
     public static IngestOptions IngestOptionsFrom(RecorderSettings s) => new()
