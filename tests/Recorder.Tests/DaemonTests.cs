@@ -16,8 +16,8 @@ public class DaemonTests
         var all = new List<(string, string, uint, ulong, string)>();
         foreach (var file in files)
         {
-            var report = McapDoctor.Check(file);
-            Assert.False(report.HasErrors, $"{file}: {string.Join("; ", report.Diagnostics)}");
+            var doctorOutput = new StringWriter();
+            Assert.True(Recorder.Cli.CommandLine.Run(["doctor", file], doctorOutput, doctorOutput) == 0, $"recorder doctor {file}:\n{doctorOutput}");
             var dump = NodeInterop.Dump(file);
             using var reader = McapIndexedReader.Open(file);
             Assert.Contains(reader.MetadataIndexes, m => m.Name == "recorder.device");
@@ -60,25 +60,46 @@ public class DaemonTests
         });
         var jsonl = Task.Run(async () =>
         {
-            await using var w = new StreamWriter(new FileStream(fifo, FileMode.Open, FileAccess.Write));
-            for (var i = 0; i < 500; i++)
+            // Two writers one after the other: the FIFO is reopened for the second.
+            for (var session = 0; session < 2; session++)
             {
-                await w.WriteLineAsync($"{{\"seq\":{i},\"battery_v\":48.1}}");
-                if (i == 250) await w.WriteLineAsync("this line is not json");
-                if (i % 50 == 0) await w.FlushAsync();
+                await using var w = new StreamWriter(new FileStream(fifo, FileMode.Open, FileAccess.Write));
+                for (var i = session * 250; i < (session + 1) * 250; i++)
+                {
+                    await w.WriteLineAsync($"{{\"seq\":{i},\"battery_v\":48.1}}");
+                    if (i == 100) await w.WriteLineAsync("this line is not json");
+                    if (i % 50 == 0) await w.FlushAsync();
+                }
+                await w.FlushAsync();
+                w.Close();
+                await Task.Delay(300);
             }
+        });
+        var publish = Task.Run(() =>
+        {
+            var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "recorder.dll"), "publish", "--topic", "/shell", "--socket", d.IngestSocket })
+                info.ArgumentList.Add(arg);
+            using var process = System.Diagnostics.Process.Start(info)!;
+            for (var i = 0; i < 100; i++) process.StandardInput.WriteLine($"{{\"shell\":{i}}}");
+            process.StandardInput.Close();
+            var output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.Equal(0, process.ExitCode);
+            Assert.Contains("published 100 messages on /shell", output);
         });
         await Task.Delay(200);
         Assert.True(d.Control("split").GetProperty("ok").GetBoolean());
         Assert.True(d.Control("mark", ("text", "halfway")).GetProperty("ok").GetBoolean());
         Assert.True(d.Control("operator", ("name", "rosa")).GetProperty("ok").GetBoolean());
-        await Task.WhenAll(a, b, node, jsonl);
+        await Task.WhenAll(a, b, node, jsonl, publish);
 
         d.WaitFor(() =>
         {
             var counts = d.TopicCounts();
             return counts.GetValueOrDefault("/a") == 3000 && counts.GetValueOrDefault("/b") == 2000
-                && counts.GetValueOrDefault("/node") == 1000 && counts.GetValueOrDefault("/vehicle/diag") == 500;
+                && counts.GetValueOrDefault("/node") == 1000 && counts.GetValueOrDefault("/vehicle/diag") == 500
+                && counts.GetValueOrDefault("/shell") == 100;
         }, TimeSpan.FromSeconds(30), "all messages to arrive");
         Assert.Equal(0, d.Stop());
         Assert.Empty(d.ActiveFiles());
@@ -89,7 +110,10 @@ public class DaemonTests
         AssertExactlyOnce(messages, "/a", 3000);
         AssertExactlyOnce(messages, "/b", 2000);
         AssertExactlyOnce(messages, "/node", 1000);
-        AssertExactlyOnce(messages, "/vehicle/diag", 500);
+        AssertExactlyOnce(messages, "/shell", 100);
+        // JSON lines carry their own counter (each FIFO writer session numbers from 0).
+        var diagSeqs = messages.Where(m => m.Topic == "/vehicle/diag").Select(m => JsonDocument.Parse(m.Data).RootElement.GetProperty("seq").GetInt32()).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, 500), diagSeqs);
         Assert.Contains(messages, m => m.Topic == "/recorder/events" && m.Data.Contains("halfway"));
         Assert.Contains(messages, m => m.Topic == "/node" && m.Data.Contains("mcap-core"));
 
@@ -108,14 +132,17 @@ public class DaemonTests
     public async Task Twenty_splits_under_continuous_load_lose_and_duplicate_nothing()
     {
         using var d = DaemonProcess.Start(
-            fleetExtra: "topics:\n  - { topic: /tf_static, latched: true }\n",
+            fleetExtra: "topics:\n  - { topic: /tf_static, latched: true }\n  - { topic: /never, fifo: ./never.fifo, format: mcap }\n",
             recording: "  split: { size: 48KiB, duration: 10m }\n",
             chunk: "{ size: 8KiB, max_age: 100ms, compression: none }");
         await SocketProducer.Send(d.IngestSocket, "/tf_static", 1, chunked: false);
         var producers = Enumerable.Range(0, 3).Select(p => SocketProducer.Send(d.IngestSocket, $"/p{p}", 7000, chunked: p == 1, pauseEvery: 20)).ToArray();
         await Task.WhenAll(producers);
         d.WaitFor(() => Enumerable.Range(0, 3).All(p => d.TopicCounts().GetValueOrDefault($"/p{p}") == 7000), TimeSpan.FromSeconds(30), "all messages");
+        Assert.True(File.Exists(Path.Combine(d.Root, "never.fifo")), "the daemon creates a declared FIFO");
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
         Assert.Equal(0, d.Stop());
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"a FIFO nobody opened must not hold up shutdown (took {stopping.Elapsed})");
 
         var files = d.FinishedFiles();
         Assert.True(files.Count >= 21, $"expected at least 20 splits, got {files.Count} files");
