@@ -43,7 +43,7 @@ public sealed class FifoIngest : IDisposable
         if (_fifo.Format is FifoFormat.H264 or FifoFormat.H265)
             RefusedBecause = $"format {_fifo.Format.ToString().ToLowerInvariant()} is not supported by this build yet (video ingest)";
         else
-            RefusedBecause = NativeFifo.Ensure(_fifo.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+            RefusedBecause = NativeFifo.Ensure(_fifo.Path, UnixSockets.OwnerAndGroup);
         if (RefusedBecause is not null)
         {
             IngestLog.FifoRefused(_logger, _fifo.Path, RefusedBecause);

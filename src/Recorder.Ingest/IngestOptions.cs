@@ -36,7 +36,7 @@ public sealed class IngestOptions
     public TimeSpan FifoPollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Socket permission bits: owner and group only.</summary>
-    public UnixFileMode SocketMode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+    public UnixFileMode SocketMode { get; init; } = UnixSockets.OwnerAndGroup;
 
     internal static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
 }

@@ -43,13 +43,7 @@ public sealed class UnixSocketIngest : IAsyncDisposable
     public void Start()
     {
         var path = _options.SocketPath ?? throw new InvalidOperationException("no ingest socket configured");
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        if (File.Exists(path)) File.Delete(path); // a stale socket from a crashed run
-        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(path));
-        File.SetUnixFileMode(path, _options.SocketMode);
-        _listener.Listen(64);
+        _listener = UnixSockets.Listen(path, _options.SocketMode, backlog: 64);
         IngestLog.Listening(_logger, path);
         _acceptLoop = Task.Run(AcceptLoop);
     }

@@ -36,7 +36,8 @@ internal sealed class ChunkCodec : IDisposable
         switch (compression)
         {
             case McapCompression.Lz4:
-                LZ4Frame.Encode(source, destination, _lz4Level, 0);
+                if (_lz4Level == LZ4Level.L00_FAST) Lz4FrameWriter.Encode(source, destination);
+                else LZ4Frame.Encode(source, destination, _lz4Level, 0);
                 break;
             case McapCompression.Zstd:
                 _zstdCompressor ??= new Compressor(_zstdLevel);

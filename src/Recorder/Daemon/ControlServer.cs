@@ -34,13 +34,7 @@ public sealed class ControlServer : IAsyncDisposable
 
     public void Start()
     {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(_path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        if (File.Exists(_path)) File.Delete(_path);
-        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(_path));
-        File.SetUnixFileMode(_path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
-        _listener.Listen(16);
+        _listener = UnixSockets.Listen(_path, UnixSockets.OwnerAndGroup, backlog: 16);
         DaemonLog.ControlListening(_logger, _path);
         _loop = Task.Run(AcceptLoop);
     }
