@@ -30,6 +30,9 @@ public sealed class IngestOptions
     /// <summary>Channel metadata from configuration (tags, frame_id); it wins over what a producer sends.</summary>
     public Func<string, IReadOnlyDictionary<string, string>> ConfiguredMetadata { get; init; } = static _ => NoMetadata;
 
+    /// <summary>Each topic's policy when the queue to the writer is full (topics[].drop); block by default.</summary>
+    public Func<string, Recorder.Recording.DropPolicy> DropPolicyFor { get; init; } = static _ => Recorder.Recording.DropPolicy.Block;
+
     public IReadOnlyList<FifoInputOptions> Fifos { get; init; } = [];
 
     /// <summary>How long a FIFO poll waits before checking for shutdown.</summary>

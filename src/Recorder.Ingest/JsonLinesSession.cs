@@ -43,20 +43,18 @@ public sealed class JsonLinesSession
             await input.CompleteAsync().ConfigureAwait(false);
             return;
         }
-        var batch = _queue.Rent();
-        batch.Source = _stats.Source;
+        var policy = _options.DropPolicyFor(_fifo.Topic);
+        var batches = new ProducerBatches(_queue, _stats.Source);
         var scratch = new ArrayBufferWriter<byte>();
         uint sequence = 0;
-        var full = new List<MessageBatch>();
         try
         {
             while (true)
             {
                 var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var buffer = result.Buffer;
-                ProcessLines(ref buffer, result.IsCompleted, channelId, ref sequence, ref batch, full, scratch);
-                foreach (var ready in full) await _queue.EnqueueAsync(ready, cancellationToken).ConfigureAwait(false);
-                full.Clear();
+                ProcessLines(ref buffer, result.IsCompleted, channelId, policy, ref sequence, batches, scratch);
+                if (batches.HasReady) await batches.QueueReadyAsync(cancellationToken).ConfigureAwait(false);
                 if (buffer.Length > _options.MaxRecordSize)
                 {
                     _stats.RefusedBecause = $"line {_lineNumber + 1} is longer than {_options.MaxRecordSize} bytes";
@@ -65,31 +63,22 @@ public sealed class JsonLinesSession
                     break;
                 }
                 input.AdvanceTo(buffer.Start, buffer.End);
-                if (!batch.IsEmpty)
-                {
-                    await _queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false);
-                    batch = _queue.Rent();
-                    batch.Source = _stats.Source;
-                }
+                await batches.QueueAllAsync(cancellationToken).ConfigureAwait(false);
                 if (result.IsCompleted) break;
             }
-            if (!batch.IsEmpty)
-            {
-                await _queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false);
-                batch = _queue.Rent();
-            }
+            await batches.QueueAllAsync(cancellationToken).ConfigureAwait(false);
             if (_stats.RefusedBecause is null) IngestLog.ProducerFinished(_logger, _stats.Source, _stats.Messages, _stats.Bytes);
         }
         finally
         {
-            _queue.Return(batch);
+            batches.Release();
             await input.CompleteAsync().ConfigureAwait(false);
         }
     }
 
-    /// <summary>Turns every whole line in the buffer into a message; batches that fill up go to <paramref name="full"/>.</summary>
-    private void ProcessLines(ref ReadOnlySequence<byte> buffer, bool isCompleted, ushort channelId, ref uint sequence, ref MessageBatch batch,
-        List<MessageBatch> full, ArrayBufferWriter<byte> scratch)
+    /// <summary>Turns every whole line in the buffer into a message.</summary>
+    private void ProcessLines(ref ReadOnlySequence<byte> buffer, bool isCompleted, ushort channelId, DropPolicy policy, ref uint sequence,
+        ProducerBatches batches, ArrayBufferWriter<byte> scratch)
     {
         while (TryTakeLine(ref buffer, isCompleted, out var line))
         {
@@ -103,13 +92,7 @@ public sealed class JsonLinesSession
                 IngestLog.BadJsonLine(_logger, _stats.Source, _lineNumber, _stats.Skipped);
                 continue;
             }
-            if (!batch.TryAdd(channelId, sequence, 0, 0, data))
-            {
-                full.Add(batch);
-                batch = _queue.Rent();
-                batch.Source = _stats.Source;
-                batch.TryAdd(channelId, sequence, 0, 0, data);
-            }
+            batches.Add(policy, channelId, sequence, 0, 0, data);
             sequence++;
             _stats.Add(data.Length);
         }

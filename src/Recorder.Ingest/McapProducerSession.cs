@@ -22,7 +22,7 @@ public sealed class McapProducerSession
     private readonly ChannelRegistry _registry;
     private readonly ILogger _logger;
     private readonly Dictionary<ushort, (Schema Schema, ushort Global)> _schemas = new();
-    private readonly Dictionary<ushort, (Channel Channel, ushort Global, bool Selected)> _channels = new();
+    private readonly Dictionary<ushort, (Channel Channel, ushort Global, bool Selected, DropPolicy Policy)> _channels = new();
 
     public McapProducerSession(IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
     {
@@ -44,8 +44,7 @@ public sealed class McapProducerSession
             MaxUncompressedChunkSize = _options.MaxUncompressedChunkSize,
             ValidateCrcs = true,
         });
-        var batch = _queue.Rent();
-        batch.Source = Stats.Source;
+        var batches = new ProducerBatches(_queue, Stats.Source);
         try
         {
             while (true)
@@ -61,8 +60,8 @@ public sealed class McapProducerSession
                     {
                         status = reader.Read(ref buffer, result.IsCompleted, out record);
                         if (status != McapReadStatus.Record) break;
-                        refusal = Accept(record, ref batch, out var full);
-                        if (full is not null) await _queue.EnqueueAsync(full, cancellationToken).ConfigureAwait(false);
+                        refusal = Accept(record, batches);
+                        if (batches.HasReady) await batches.QueueReadyAsync(cancellationToken).ConfigureAwait(false);
                     }
                     catch (McapException e)
                     {
@@ -71,12 +70,8 @@ public sealed class McapProducerSession
                     if (refusal is not null) break;
                 }
                 input.AdvanceTo(buffer.Start, buffer.End);
-                if (!batch.IsEmpty)
-                {
-                    await _queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false);
-                    batch = _queue.Rent();
-                    batch.Source = Stats.Source;
-                }
+                // Everything from one read goes to the queue together: one receive time.
+                await batches.QueueAllAsync(cancellationToken).ConfigureAwait(false);
                 if (refusal is not null)
                 {
                     Refuse(refusal);
@@ -88,7 +83,7 @@ public sealed class McapProducerSession
         }
         finally
         {
-            _queue.Return(batch);
+            batches.Release();
             await input.CompleteAsync().ConfigureAwait(false);
         }
     }
@@ -115,10 +110,9 @@ public sealed class McapProducerSession
         _ => $"{e.Kind} in {e.Opcode?.ToString() ?? "stream"} at byte {e.Offset}: {e.Reason}",
     };
 
-    /// <summary>Handles one record. Returns a refusal reason, or null. A full batch comes back in <paramref name="full"/> for the caller to queue.</summary>
-    private string? Accept(McapRecord record, ref MessageBatch batch, out MessageBatch? full)
+    /// <summary>Handles one record. Returns a refusal reason, or null.</summary>
+    private string? Accept(McapRecord record, ProducerBatches batches)
     {
-        full = null;
         switch (record.Opcode)
         {
             case McapOpcode.Message:
@@ -131,13 +125,7 @@ public sealed class McapProducerSession
                     return null;
                 }
                 var data = message.Data.Span;
-                if (!batch.TryAdd(channel.Global, message.Sequence, message.LogTime, message.PublishTime, data))
-                {
-                    full = batch;
-                    batch = _queue.Rent();
-                    batch.Source = Stats.Source;
-                    batch.TryAdd(channel.Global, message.Sequence, message.LogTime, message.PublishTime, data);
-                }
+                batches.Add(channel.Policy, channel.Global, message.Sequence, message.LogTime, message.PublishTime, data);
                 Stats.Add(data.Length);
                 return null;
 
@@ -164,13 +152,13 @@ public sealed class McapProducerSession
                 if (!_options.SelectTopic(c.Topic))
                 {
                     IngestLog.TopicNotSelected(_logger, Stats.Source, c.Topic);
-                    _channels[c.Id] = (c, 0, false);
+                    _channels[c.Id] = (c, 0, false, DropPolicy.Block);
                     return null;
                 }
                 var metadata = Merge(c.Metadata, _options.ConfiguredMetadata(c.Topic));
                 if (!_registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, schemaId, metadata, out var globalChannel))
                     return "the recording has no channel ids left";
-                _channels[c.Id] = (c, globalChannel, true);
+                _channels[c.Id] = (c, globalChannel, true, _options.DropPolicyFor(c.Topic));
                 return null;
 
             default:

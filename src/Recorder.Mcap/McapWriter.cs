@@ -61,7 +61,7 @@ public sealed class McapWriter : IDisposable
         _stream = stream;
         _leaveOpen = leaveOpen;
         _sink = new OutputSink(stream, _options.OutputBufferSize);
-        _chunk = new PooledBuffer(_options.UseChunks ? Math.Min(_options.ChunkSize, 16 * 1024 * 1024) + 4096 : 256);
+        _chunk = new PooledBuffer(_options.UseChunks ? Math.Min(_options.ChunkSize, 1024 * 1024) + 4096 : 256);
         _codec = new ChunkCodec(_options.CompressionLevel);
         ChunkCompression = _options.Compression;
 
@@ -80,6 +80,9 @@ public sealed class McapWriter : IDisposable
 
     /// <summary>Uncompressed bytes in the open chunk: what a crash right now would lose.</summary>
     public int PendingChunkBytes => _chunk.Count;
+
+    /// <summary>Messages in the open chunk: what a crash (or a failed write) right now would lose.</summary>
+    public int PendingChunkMessages => _chunkMessageCount;
 
     public ulong MessageCount => _messageCount;
     public uint ChunkCount => _chunkCount;

@@ -14,6 +14,8 @@ public sealed class BatchQueue
     private readonly RecordingClock _clock;
     private TaskCompletionSource? _space;
     private long _bytes;
+    private ulong[] _drops = new ulong[64];
+    private ulong _droppedTotal;
     private ulong _lastStamp;
     private int _lastEpoch;
     private bool _completed;
@@ -56,8 +58,14 @@ public sealed class BatchQueue
             if (_pool.Count < 64) _pool.Push(batch);
     }
 
-    /// <summary>Queues a batch (or a command), waiting while the queue is full. An empty queue always admits one item.</summary>
-    public async ValueTask EnqueueAsync(MessageBatch batch, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Queues a batch, following its <see cref="MessageBatch.Policy"/> when the queue is full: block
+    /// waits for space; drop_newest drops this batch; drop_oldest evicts the oldest queued drop_oldest
+    /// batches (or, when there are none, this one). Every dropped message is counted per channel.
+    /// An empty queue always admits one item. Returns false when the batch was dropped (it then
+    /// belongs to the caller again).
+    /// </summary>
+    public async ValueTask<bool> EnqueueAsync(MessageBatch batch, CancellationToken cancellationToken = default)
     {
         var stalled = false;
         while (true)
@@ -66,13 +74,19 @@ public sealed class BatchQueue
             lock (_lock)
             {
                 if (_completed) throw new OperationCanceledException("the recorder is stopping");
-                if (_bytes == 0 || _bytes + batch.QueueBytes <= CapacityBytes)
+                if (!Fits(batch) && batch.Policy == DropPolicy.DropOldest) EvictOldest(batch.QueueBytes);
+                if (Fits(batch))
                 {
                     Stamp(batch);
                     _items.Enqueue(batch);
                     _bytes += batch.QueueBytes;
                     Monitor.Pulse(_lock);
-                    return;
+                    return true;
+                }
+                if (batch.Policy != DropPolicy.Block)
+                {
+                    CountDrops(batch);
+                    return false;
                 }
                 if (!stalled)
                 {
@@ -83,6 +97,55 @@ public sealed class BatchQueue
             }
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private bool Fits(MessageBatch batch) => _bytes == 0 || _bytes + batch.QueueBytes <= CapacityBytes;
+
+    /// <summary>Drops queued drop_oldest batches, oldest first, until <paramref name="needed"/> bytes fit (or none are left).</summary>
+    private void EvictOldest(int needed)
+    {
+        if (!_items.Any(b => b.Policy == DropPolicy.DropOldest && b.Command is null)) return;
+        var kept = new Queue<MessageBatch>(_items.Count);
+        while (_items.TryDequeue(out var item))
+        {
+            if (_bytes + needed > CapacityBytes && item.Policy == DropPolicy.DropOldest && item.Command is null)
+            {
+                _bytes -= item.QueueBytes;
+                CountDrops(item);
+                item.Clear();
+                if (_pool.Count < 64) _pool.Push(item);
+                continue;
+            }
+            kept.Enqueue(item);
+        }
+        while (kept.TryDequeue(out var item)) _items.Enqueue(item);
+    }
+
+    private void CountDrops(MessageBatch batch)
+    {
+        foreach (var entry in batch)
+        {
+            if (entry.ChannelId >= _drops.Length) Array.Resize(ref _drops, Math.Max(entry.ChannelId + 1, _drops.Length * 2));
+            _drops[entry.ChannelId]++;
+            _droppedTotal++;
+        }
+    }
+
+    /// <summary>Messages dropped on a channel so far (queue full under a drop policy, or a writer that cannot write).</summary>
+    public ulong Drops(ushort channelId)
+    {
+        lock (_lock) return channelId < _drops.Length ? _drops[channelId] : 0;
+    }
+
+    public ulong DroppedTotal
+    {
+        get { lock (_lock) return _droppedTotal; }
+    }
+
+    /// <summary>Counts a batch the writer could not write (full disk): never silent.</summary>
+    public void CountUnwritten(MessageBatch batch)
+    {
+        lock (_lock) CountDrops(batch);
     }
 
     /// <summary>Queues a command without waiting for space: control must get through a full queue.</summary>

@@ -3,6 +3,17 @@ using System.Buffers.Binary;
 
 namespace Recorder.Recording;
 
+/// <summary>What happens to a topic's messages when the queue to the writer is full.</summary>
+public enum DropPolicy
+{
+    /// <summary>Wait for space: backpressure reaches the producer's socket or FIFO. Nothing is lost.</summary>
+    Block,
+    /// <summary>Make room by dropping the oldest queued messages of drop_oldest topics; each is counted.</summary>
+    DropOldest,
+    /// <summary>Drop the incoming messages; each is counted.</summary>
+    DropNewest,
+}
+
 /// <summary>
 /// Messages from one producer, copied out of its read buffer into one pooled block, so the queue
 /// moves (and counts) blocks, not messages. Entries: channel u16, sequence u32, producer log time
@@ -34,6 +45,9 @@ public sealed class MessageBatch
 
     /// <summary>Set by the queue on the first item stamped after the system clock stepped.</summary>
     public ClockStep? ClockStep { get; internal set; }
+
+    /// <summary>What the queue may do with this batch when it is full (one policy per batch: producers keep one batch per policy).</summary>
+    public DropPolicy Policy { get; set; }
 
     /// <summary>A control item instead of messages.</summary>
     public RecorderCommand? Command { get; set; }
@@ -68,6 +82,7 @@ public sealed class MessageBatch
         _length = 0;
         Count = 0;
         Source = "";
+        Policy = DropPolicy.Block;
         // Do not keep a huge block for one large message forever.
         if (_buffer.Length > 4 * DefaultCapacity)
         {

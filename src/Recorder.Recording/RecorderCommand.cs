@@ -14,3 +14,6 @@ public sealed record SetMetadataCommand(string Key, string Value) : RecorderComm
 
 /// <summary>An event from another stage (a producer closed, a FIFO reopened), written to /recorder/events.</summary>
 public sealed record EventCommand(string Type, IReadOnlyDictionary<string, string> Fields) : RecorderCommand;
+
+/// <summary>The writer's own once-a-second diagnostics, queued so its time keeps its place among the messages.</summary>
+public sealed record DiagnosticsCommand : RecorderCommand;

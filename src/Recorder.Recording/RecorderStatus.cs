@@ -14,7 +14,14 @@ public sealed record RecorderStatus(
     int QueueDepth,
     long QueueStalls,
     long DiskFreeBytes,
-    string? LastError);
+    string? LastError)
+{
+    /// <summary>Messages dropped by the queue (drop policies) or not written (full disk), all topics.</summary>
+    public ulong DroppedTotal { get; init; }
+
+    /// <summary>Messages that were in an open chunk when a write failed.</summary>
+    public ulong LostInOpenChunks { get; init; }
+}
 
 /// <summary>One topic in the status: totals since start and the rate over the last status interval.</summary>
 public sealed record TopicStatus(string Topic, ulong Messages, ulong Bytes, double RateHz, ulong Drops);

@@ -25,4 +25,13 @@ internal static partial class RecordingLog
 
     [LoggerMessage(106, LogLevel.Error, "Message on unknown global channel {ChannelId} dropped")]
     public static partial void UnknownChannel(ILogger logger, int channelId);
+
+    [LoggerMessage(107, LogLevel.Warning, "Deleted {Path} to make room ({Why})")]
+    public static partial void DeletedForSpace(ILogger logger, string path, string why);
+
+    [LoggerMessage(108, LogLevel.Error, "Disk full: {Reason}; not writing, counting every message until space returns")]
+    public static partial void DiskFull(ILogger logger, string reason);
+
+    [LoggerMessage(109, LogLevel.Warning, "Writing again after {Cause}: {Messages} messages were not written over {Seconds:0.0} s")]
+    public static partial void Resumed(ILogger logger, string cause, ulong messages, double seconds);
 }

@@ -41,6 +41,31 @@ public sealed class RecordingOptions
     /// <summary>How long messages wait for stragglers when any topic uses producer time. Zero disables reordering.</summary>
     public TimeSpan ReorderWindow { get; init; }
 
+    /// <summary>How often a `/recorder/diagnostics` message is written; zero disables it.</summary>
+    public TimeSpan DiagnosticsInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most bytes the recordings may occupy (0: no limit).</summary>
+    public long MaxBytes { get; init; }
+
+    /// <summary>Free space to leave on the recording volume.</summary>
+    public long MinFreeBytes { get; init; }
+
+    /// <summary>At a storage limit, after deleting offloaded files: stop recording (counting drops) or delete the oldest files.</summary>
+    public bool DeleteOldestWhenFull { get; init; }
+
+    /// <summary>Whether a finished file has been offloaded and verified (so it may go first when space is short).</summary>
+    public Func<string, bool> IsOffloaded { get; init; } = static _ => false;
+
+    /// <summary>Free bytes on the volume holding a path; injectable so tests can fake a full disk.</summary>
+    public Func<string, long> FreeBytes { get; init; } = static path => new DriveInfo(Path.GetFullPath(path)).AvailableFreeSpace;
+
+    /// <summary>Opens a new recording file; injectable so tests can slow or fail the disk.</summary>
+    public Func<string, Stream> OpenFile { get; init; } = static path =>
+        new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+
+    /// <summary>A write that takes longer than this makes the writer report itself stalled.</summary>
+    public TimeSpan StallThreshold { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The suffix an open file carries until it is finished and renamed.</summary>
     public const string ActiveSuffix = ".active";
 }

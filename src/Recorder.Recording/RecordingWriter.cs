@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -8,6 +9,16 @@ using Recorder.Mcap;
 
 namespace Recorder.Recording;
 
+/// <summary>The writer's health: anything but Ok means incoming messages are counted as dropped, not written.</summary>
+public enum WriterHealth
+{
+    Ok,
+    /// <summary>A storage limit or ENOSPC: waiting for space.</summary>
+    DiskFull,
+    /// <summary>Another write error: retrying.</summary>
+    WriteFailed,
+}
+
 /// <summary>
 /// The one writer thread: drains the queue in order, writes each message with its receive time,
 /// cuts chunks by size or age (never between two messages of the same instant, so chunks never
@@ -15,13 +26,21 @@ namespace Recorder.Recording;
 /// with `recorder.device` metadata, the schemas and channels it uses and the latched topics' last
 /// messages, and ends with `recorder.topic_stats`, Statistics and every index, then is renamed from
 /// its `.active` name: each file stands alone.
+/// <para>Nothing is lost silently: a full disk or a failing write stops writing, counts every
+/// message it could not write per topic, finishes the cut-off file validly once space returns, and
+/// says so in the next file (events, metadata, diagnostics).</para>
 /// </summary>
 public sealed class RecordingWriter : IDisposable
 {
     public const string EventsTopic = "/recorder/events";
+    public const string DiagnosticsTopic = "/recorder/diagnostics";
 
     private static readonly byte[] EventSchema = """
         {"type":"object","properties":{"type":{"type":"string"},"time_ns":{"type":"integer"}},"required":["type"]}
+        """u8.ToArray();
+
+    private static readonly byte[] DiagnosticsSchema = """
+        {"type":"object","properties":{"time_ns":{"type":"integer"},"state":{"type":"string"},"queue_bytes":{"type":"integer"},"queue_capacity_bytes":{"type":"integer"},"dropped_total":{"type":"integer"},"write_latency_ms_max":{"type":"number"},"disk_free_bytes":{"type":"integer"},"topics":{"type":"object"}}}
         """u8.ToArray();
 
     private readonly RecordingOptions _options;
@@ -30,39 +49,49 @@ public sealed class RecordingWriter : IDisposable
     private readonly ILogger _logger;
     private readonly Dictionary<string, string> _device;
     private readonly string _deviceId;
+    private readonly string _root;
     private readonly Thread _thread;
-    private readonly Dictionary<ushort, byte[]> _latched = new();
-    private readonly Dictionary<ushort, (ulong LogTime, uint Sequence, ulong PublishTime, int Length)> _latchedMeta = new();
-    private readonly Dictionary<ushort, TopicStats> _fileStats = new();
-    private readonly Dictionary<ushort, TopicStats> _totalStats = new();
     private readonly ushort _eventsChannel;
-    private readonly object _statusLock = new();
-    private Dictionary<ushort, ulong> _lastStatusCounts = new();
-    private long _lastStatusTicks = Stopwatch.GetTimestamp();
+    private readonly ushort _diagnosticsChannel;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Per global channel id: everything the writer keeps about a topic. Read racily by <see cref="Status"/>.</summary>
+    private ChannelSlot?[] _slots = new ChannelSlot?[64];
 
     // Producer-time reordering: messages wait here, ordered by (time, arrival), until the watermark passes them.
     private readonly PriorityQueue<PendingMessage, (ulong Time, long Order)>? _reorder;
     private readonly ulong _reorderWindowNs;
     private long _reorderOrder;
-    private readonly Dictionary<ushort, bool> _producerTimeByChannel = new();
+
+    // Finished files, oldest first, for storage limits.
+    private readonly List<(string Path, long Size)> _finished = new();
 
     private McapWriter? _writer;
-    private FileStream? _file;
+    private Stream? _file;
     private string? _activePath;
     private string? _finalPath;
-    private bool[] _inFile = new bool[64];
+    private string? _cutOffPath;
     private int _sequence;
     private ulong _fileStartTime;
     private int _fileEpoch;
     private ulong _lastLogTime;
     private long _chunkStartTicks;
     private long _lastFsyncTicks;
+    private long _lastDiagnosticsTicks = Stopwatch.GetTimestamp();
+    private long _lastStorageCheckTicks;
+    private double _maxWriteLatencyMs;
     private string _previousEndReason = "start";
     private ulong _messagesTotal;
     private ulong _filesFinished;
+    private ulong _lostInOpenChunks;
+    private ulong _unwrittenSinceFailure;
+    private long _failedSinceTicks;
     private string? _lastError;
     private volatile bool _stopping;
-    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _busySinceTicks;
+    private long _progress;
+    private volatile WriterHealth _health = WriterHealth.Ok;
+    private long _lastStatusTicks = Stopwatch.GetTimestamp();
 
     public RecordingWriter(RecordingOptions options, BatchQueue queue, ChannelRegistry registry, DeviceIdentity device, ILogger? logger = null)
     {
@@ -71,10 +100,13 @@ public sealed class RecordingWriter : IDisposable
         _registry = registry;
         _logger = logger ?? NullLogger.Instance;
         _deviceId = device.DeviceId;
+        _root = Path.Combine(options.Directory, device.DeviceId);
         _device = new Dictionary<string, string>(device.Values);
-        if (!registry.TryGetOrAddSchema("recorder.Event", "jsonschema", EventSchema, out var schema)
-            || !registry.TryGetOrAddChannel(EventsTopic, "json", schema, Channel.NoMetadata, out _eventsChannel))
-            throw new InvalidOperationException("no channel ids left for the event channel");
+        if (!registry.TryGetOrAddSchema("recorder.Event", "jsonschema", EventSchema, out var eventSchema)
+            || !registry.TryGetOrAddChannel(EventsTopic, "json", eventSchema, Channel.NoMetadata, out _eventsChannel)
+            || !registry.TryGetOrAddSchema("recorder.Diagnostics", "jsonschema", DiagnosticsSchema, out var diagnosticsSchema)
+            || !registry.TryGetOrAddChannel(DiagnosticsTopic, "json", diagnosticsSchema, Channel.NoMetadata, out _diagnosticsChannel))
+            throw new InvalidOperationException("no channel ids left for the recorder's own channels");
         _thread = new Thread(Run) { Name = "recorder-writer", IsBackground = true };
         if (options.ReorderWindow > TimeSpan.Zero)
         {
@@ -85,15 +117,52 @@ public sealed class RecordingWriter : IDisposable
 
     private readonly record struct PendingMessage(ushort ChannelId, uint Sequence, ulong PublishTime, byte[] Data, int Length, bool Late);
 
+    private sealed class ChannelSlot(Channel channel, bool latched, bool producerTime)
+    {
+        public Channel Channel { get; } = channel;
+        public bool Latched { get; } = latched;
+        public bool ProducerTime { get; } = producerTime;
+        public bool InFile;
+        public readonly TopicStats File = new();
+        public readonly TopicStats Total = new();
+        public ulong DropsAtFileStart;
+        public ulong MessagesAtLastStatus;
+        public ulong MessagesAtLastDiagnostics;
+        public byte[]? LatchedData;
+        public int LatchedLength;
+        public ulong LatchedLogTime;
+        public ulong LatchedPublishTime;
+        public uint LatchedSequence;
+    }
+
     /// <summary>Completes when the writer has drained the queue and finished its last file.</summary>
     public Task Stopped => _stopped.Task;
 
     /// <summary>Files finished so far, in order (for tests and the status).</summary>
     public List<string> FinishedFiles { get; } = new();
 
+    /// <summary>Raised on the writer thread after a file is finished and renamed (offload picks it up).</summary>
+    public event Action<string>? FileFinished;
+
+    public WriterHealth Health => _health;
+
+    /// <summary>Completed units of work (batches, chunk cuts, ticks): a watchdog sees the write path move.</summary>
+    public long Progress => Interlocked.Read(ref _progress);
+
+    /// <summary>True while one write has taken longer than the stall threshold: a wedged disk, reported not hidden.</summary>
+    public bool IsStalled
+    {
+        get
+        {
+            var since = Interlocked.Read(ref _busySinceTicks);
+            return since != 0 && Stopwatch.GetElapsedTime(since) > _options.StallThreshold;
+        }
+    }
+
     public void Start()
     {
         RecoverLeftovers();
+        ScanFinished();
         _thread.Start();
     }
 
@@ -115,9 +184,7 @@ public sealed class RecordingWriter : IDisposable
                 {
                     try
                     {
-                        if (item.ClockStep is { } step) RecordStep(step, item.ReceiveTime, item.Epoch);
-                        if (item.Command is { } command) Handle(command, item.ReceiveTime, item.Epoch);
-                        else WriteBatch(item);
+                        Process(item);
                     }
                     finally
                     {
@@ -128,29 +195,94 @@ public sealed class RecordingWriter : IDisposable
                 {
                     break;
                 }
-                if (_reorder is not null) ReleaseUpTo(Watermark(_queue.Now()));
-                CutChunkIfOld();
+                Guarded(Tick);
+                Interlocked.Increment(ref _progress);
             }
-            ReleaseUpTo(ulong.MaxValue);
-            CloseFile("shutdown");
+            Guarded(() => ReleaseUpTo(ulong.MaxValue));
+            Guarded(() => CloseFile("shutdown"));
         }
         catch (Exception e)
         {
+            // A bug, not an I/O condition: leave the .active file for recovery at the next start.
             _lastError = e.Message;
             RecordingLog.WriteFailed(_logger, _activePath ?? "(none)", e.Message, e);
-            try
-            {
-                _writer?.Abort();
-                _file?.Dispose();
-            }
-            catch (IOException)
-            {
-                // Already failing: the leftover .active file is recovered at the next start.
-            }
+            AbandonFile();
             _stopped.TrySetException(e);
             return;
         }
         _stopped.TrySetResult();
+    }
+
+    private void Process(MessageBatch item)
+    {
+        if (_health != WriterHealth.Ok && item.Command is null)
+        {
+            // Not writing: every message is counted, per topic, as dropped.
+            _queue.CountUnwritten(item);
+            _unwrittenSinceFailure += (ulong)item.Count;
+            return;
+        }
+        Guarded(() =>
+        {
+            if (item.ClockStep is { } step) RecordStep(step, item.ReceiveTime, item.Epoch);
+            if (item.Command is { } command) Handle(command, item.ReceiveTime, item.Epoch);
+            else WriteBatch(item);
+        }, item);
+    }
+
+    /// <summary>
+    /// Runs one unit of writer work. An I/O failure (ENOSPC, EIO, a failed writer) does not end the
+    /// thread: the file is abandoned for recovery, the loss is counted, and writing resumes when it can.
+    /// </summary>
+    private void Guarded(Action work, MessageBatch? batch = null)
+    {
+        try
+        {
+            work();
+        }
+        catch (Exception e) when (e is IOException or McapException or UnauthorizedAccessException)
+        {
+            OnWriteFailure(e, batch);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _busySinceTicks, 0);
+        }
+    }
+
+    private void OnWriteFailure(Exception e, MessageBatch? batch)
+    {
+        var io = e as IOException ?? e.InnerException as IOException;
+        var diskFull = io is not null && (io.HResult == 28 || io.HResult == unchecked((int)0x80070070) || io.Message.Contains("No space", StringComparison.OrdinalIgnoreCase));
+        _health = diskFull ? WriterHealth.DiskFull : WriterHealth.WriteFailed;
+        _lastError = e.Message;
+        _failedSinceTicks = Stopwatch.GetTimestamp();
+        RecordingLog.WriteFailed(_logger, _activePath ?? "(none)", e.Message, e);
+        if (_writer is not null) _lostInOpenChunks += (ulong)_writer.PendingChunkMessages;
+        if (batch is not null && batch.Command is null)
+        {
+            // Messages of this batch that had not reached a chunk yet are counted too (a batch is one instant).
+            _queue.CountUnwritten(batch);
+            _unwrittenSinceFailure += (ulong)batch.Count;
+        }
+        _cutOffPath = _activePath;
+        AbandonFile();
+    }
+
+    private void AbandonFile()
+    {
+        try
+        {
+            _writer?.Abort();
+            _file?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or McapException)
+        {
+            // Already failing; what is on disk is recovered later.
+        }
+        _writer = null;
+        _file = null;
+        _activePath = null;
     }
 
     private TimeSpan NextWait()
@@ -170,9 +302,24 @@ public sealed class RecordingWriter : IDisposable
         return wait;
     }
 
-    private void CutChunkIfOld()
+    /// <summary>Periodic work between items: reorder release, chunk age, storage, diagnostics, recovery from failures.</summary>
+    private void Tick()
     {
+        if (_health != WriterHealth.Ok)
+        {
+            if (Stopwatch.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1)) TryResume();
+            return;
+        }
+        if (_reorder is not null) ReleaseUpTo(Watermark(_queue.Now()));
         if (_writer is { PendingChunkBytes: > 0 } && Stopwatch.GetElapsedTime(_chunkStartTicks) >= _options.ChunkMaxAge) CutChunk();
+        if (_options.DiagnosticsInterval > TimeSpan.Zero && Stopwatch.GetElapsedTime(_lastDiagnosticsTicks) >= _options.DiagnosticsInterval)
+        {
+            _lastDiagnosticsTicks = Stopwatch.GetTimestamp();
+            // Through the queue: stamped after everything received so far, so the file stays in order.
+            if (_writer is not null) _queue.EnqueueCommand(new DiagnosticsCommand());
+        }
+        if (Stopwatch.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1) && !EnsureStorage())
+            EnterDiskFull("storage limit reached");
     }
 
     private void CutChunk()
@@ -184,8 +331,30 @@ public sealed class RecordingWriter : IDisposable
             FsyncPolicy.Interval => Stopwatch.GetElapsedTime(_lastFsyncTicks) >= _options.FsyncInterval,
             _ => false,
         };
+        var started = Stopwatch.GetTimestamp();
+        Interlocked.Exchange(ref _busySinceTicks, started);
         _writer.Flush(toDisk);
+        Interlocked.Exchange(ref _busySinceTicks, 0);
+        var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        if (ms > _maxWriteLatencyMs) _maxWriteLatencyMs = ms;
         if (toDisk) _lastFsyncTicks = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref _progress);
+    }
+
+    private ChannelSlot? Slot(ushort channelId)
+    {
+        var slots = _slots;
+        if (channelId < slots.Length && slots[channelId] is { } slot) return slot;
+        if (_registry.Channel(channelId) is not { } channel) return null;
+        if (channelId >= slots.Length)
+        {
+            Array.Resize(ref slots, Math.Max(channelId + 1, slots.Length * 2));
+            _slots = slots;
+        }
+        return slots[channelId] = new ChannelSlot(channel, _options.LatchedTopics.Contains(channel.Topic), _options.UsesProducerTime(channel.Topic))
+        {
+            DropsAtFileStart = _queue.Drops(channelId),
+        };
     }
 
     private void WriteBatch(MessageBatch batch)
@@ -195,21 +364,17 @@ public sealed class RecordingWriter : IDisposable
         {
             foreach (var entry in batch)
                 Write(entry.ChannelId, entry.Sequence, logTime, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data, batch.Epoch);
-            return;
         }
-        foreach (var entry in batch)
+        else
         {
-            var time = entry.ProducerLogTime != 0 && UsesProducerTime(entry.ChannelId) ? entry.ProducerLogTime : logTime;
-            Hold(entry.ChannelId, entry.Sequence, time, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data);
+            foreach (var entry in batch)
+            {
+                var time = entry.ProducerLogTime != 0 && Slot(entry.ChannelId) is { ProducerTime: true } ? entry.ProducerLogTime : logTime;
+                Hold(entry.ChannelId, entry.Sequence, time, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data);
+            }
+            ReleaseUpTo(Watermark(logTime));
         }
-        ReleaseUpTo(Watermark(logTime));
-    }
-
-    private bool UsesProducerTime(ushort channelId)
-    {
-        if (!_producerTimeByChannel.TryGetValue(channelId, out var uses))
-            _producerTimeByChannel[channelId] = uses = _registry.Channel(channelId) is { } c && _options.UsesProducerTime(c.Topic);
-        return uses;
+        Interlocked.Increment(ref _progress);
     }
 
     private ulong Watermark(ulong now) => now > _reorderWindowNs ? now - _reorderWindowNs : 0;
@@ -217,7 +382,7 @@ public sealed class RecordingWriter : IDisposable
     /// <summary>Parks a message in the reorder buffer (a pooled copy: the batch goes back to the pool).</summary>
     private void Hold(ushort channelId, uint sequence, ulong time, ulong publishTime, ReadOnlySpan<byte> data)
     {
-        var copy = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(data.Length, 1));
+        var copy = ArrayPool<byte>.Shared.Rent(Math.Max(data.Length, 1));
         data.CopyTo(copy);
         // Older than what has already been written: it can only go at the edge. Keep it, mark it late.
         var late = time < _lastLogTime && _writer is not null;
@@ -232,18 +397,24 @@ public sealed class RecordingWriter : IDisposable
         while (_reorder.TryPeek(out var pending, out var key) && key.Time <= watermark)
         {
             _reorder.Dequeue();
-            var time = Math.Max(key.Time, _lastLogTime);
-            Write(pending.ChannelId, pending.Sequence, time, pending.PublishTime, pending.Data.AsSpan(0, pending.Length), _fileEpoch);
-            if (pending.Late) Stats(_fileStats, pending.ChannelId).Late++;
-            System.Buffers.ArrayPool<byte>.Shared.Return(pending.Data);
+            try
+            {
+                var time = Math.Max(key.Time, _lastLogTime);
+                Write(pending.ChannelId, pending.Sequence, time, pending.PublishTime, pending.Data.AsSpan(0, pending.Length), _fileEpoch);
+                if (pending.Late && Slot(pending.ChannelId) is { } slot) slot.File.Late++;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(pending.Data);
+            }
         }
     }
 
-    /// <summary>Every message goes through here, events included.</summary>
+    /// <summary>Every message goes through here, events included. No allocation per message.</summary>
     private void Write(ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data, int epoch)
     {
-        var channel = _registry.Channel(channelId);
-        if (channel is null)
+        var slot = Slot(channelId);
+        if (slot is null)
         {
             RecordingLog.UnknownChannel(_logger, channelId);
             return;
@@ -266,37 +437,34 @@ public sealed class RecordingWriter : IDisposable
             else if (_writer.PendingChunkBytes >= _options.ChunkSize) CutChunk();
         }
 
-        EnsureInFile(channel);
+        EnsureInFile(slot);
         var writer = _writer!;
         if (writer.PendingChunkBytes == 0) _chunkStartTicks = Stopwatch.GetTimestamp();
         writer.WriteMessage(channelId, sequence, logTime, publishTime, data);
         if (logTime > _lastLogTime) _lastLogTime = logTime;
         _messagesTotal++;
-        Stats(_fileStats, channelId).Add(logTime, data.Length);
-        lock (_statusLock) Stats(_totalStats, channelId).Add(logTime, data.Length);
-        if (_options.LatchedTopics.Contains(channel.Topic)) Latch(channelId, sequence, logTime, publishTime, data);
+        slot.File.Add(logTime, data.Length);
+        slot.Total.Add(logTime, data.Length);
+        if (slot.Latched) Latch(slot, sequence, logTime, publishTime, data);
     }
 
-    private static TopicStats Stats(Dictionary<ushort, TopicStats> stats, ushort channelId)
+    private static void Latch(ChannelSlot slot, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data)
     {
-        if (!stats.TryGetValue(channelId, out var s)) stats[channelId] = s = new TopicStats();
-        return s;
+        if (slot.LatchedData is null || slot.LatchedData.Length < data.Length) slot.LatchedData = new byte[data.Length];
+        data.CopyTo(slot.LatchedData);
+        slot.LatchedLength = data.Length;
+        slot.LatchedLogTime = logTime;
+        slot.LatchedPublishTime = publishTime;
+        slot.LatchedSequence = sequence;
     }
 
-    private void Latch(ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data)
+    private void EnsureInFile(ChannelSlot slot)
     {
-        if (!_latched.TryGetValue(channelId, out var buffer) || buffer.Length < data.Length) _latched[channelId] = buffer = new byte[data.Length];
-        data.CopyTo(buffer);
-        _latchedMeta[channelId] = (logTime, sequence, publishTime, data.Length);
-    }
-
-    private void EnsureInFile(Channel channel)
-    {
-        if (channel.Id >= _inFile.Length) Array.Resize(ref _inFile, Math.Max(channel.Id + 1, _inFile.Length * 2));
-        if (_inFile[channel.Id]) return;
+        if (slot.InFile) return;
+        var channel = slot.Channel;
         if (channel.SchemaId != 0 && _registry.Schema(channel.SchemaId) is { } schema) _writer!.AddSchema(schema);
         _writer!.AddChannel(channel);
-        _inFile[channel.Id] = true;
+        slot.InFile = true;
     }
 
     private void Rotate(string reason, ulong logTime, int epoch)
@@ -307,20 +475,26 @@ public sealed class RecordingWriter : IDisposable
 
     private void OpenFile(ulong startTime, int epoch)
     {
+        if (!EnsureStorage())
+        {
+            EnterDiskFull("storage limit reached");
+            throw new IOException("No space for a new recording file: storage limit reached");
+        }
         _sequence++;
         var start = DateTimeOffset.UnixEpoch.AddTicks((long)(startTime / 100));
-        var dir = Path.Combine(_options.Directory, _deviceId, start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        var dir = Path.Combine(_root, start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
         Directory.CreateDirectory(dir);
         string final;
-        do
+        while (true)
         {
             final = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"{_deviceId}_{start:yyyyMMdd'T'HHmmss'Z'}_{_sequence:D4}.mcap"));
-            if (File.Exists(final) || File.Exists(final + RecordingOptions.ActiveSuffix)) _sequence++;
-            else break;
-        } while (true);
+            if (!File.Exists(final) && !File.Exists(final + RecordingOptions.ActiveSuffix)) break;
+            _sequence++;
+        }
         _finalPath = final;
         _activePath = final + RecordingOptions.ActiveSuffix;
-        _file = new FileStream(_activePath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        Interlocked.Exchange(ref _busySinceTicks, Stopwatch.GetTimestamp());
+        _file = _options.OpenFile(_activePath);
         _writer = new McapWriter(_file, new McapWriterOptions
         {
             Library = "recorder/" + RecorderVersion,
@@ -328,8 +502,13 @@ public sealed class RecordingWriter : IDisposable
             // The writer thread cuts chunks itself (size, age, instants); this is only a safety net.
             ChunkSize = int.MaxValue / 4,
         }, leaveOpen: true);
-        Array.Clear(_inFile);
-        _fileStats.Clear();
+        foreach (var slot in _slots)
+        {
+            if (slot is null) continue;
+            slot.InFile = false;
+            slot.File.Reset();
+            slot.DropsAtFileStart = _queue.Drops(slot.Channel.Id);
+        }
         _fileStartTime = startTime;
         _fileEpoch = epoch;
         _lastLogTime = 0;
@@ -341,15 +520,47 @@ public sealed class RecordingWriter : IDisposable
         RecordingLog.FileOpened(_logger, _activePath, _sequence, _previousEndReason);
 
         // Latched topics first, in log-time order: the file stands alone.
-        foreach (var (channelId, meta) in _latchedMeta.OrderBy(p => p.Value.LogTime))
+        foreach (var slot in _slots.Where(s => s?.LatchedData is not null).OrderBy(s => s!.LatchedLogTime))
         {
-            var channel = _registry.Channel(channelId)!;
-            EnsureInFile(channel);
-            _writer.WriteMessage(channelId, meta.Sequence, meta.LogTime, meta.PublishTime, _latched[channelId].AsSpan(0, meta.Length));
-            Stats(_fileStats, channelId).Add(meta.LogTime, meta.Length);
-            if (meta.LogTime > _lastLogTime) _lastLogTime = meta.LogTime;
+            EnsureInFile(slot!);
+            _writer.WriteMessage(slot!.Channel.Id, slot.LatchedSequence, slot.LatchedLogTime, slot.LatchedPublishTime, slot.LatchedData.AsSpan(0, slot.LatchedLength));
+            slot.File.Add(slot.LatchedLogTime, slot.LatchedLength);
+            if (slot.LatchedLogTime > _lastLogTime) _lastLogTime = slot.LatchedLogTime;
         }
         _chunkStartTicks = Stopwatch.GetTimestamp();
+    }
+
+    private void CloseFile(string reason)
+    {
+        if (_writer is null || _file is null) return;
+        Interlocked.Exchange(ref _busySinceTicks, Stopwatch.GetTimestamp());
+        var topicStats = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var slot in _slots)
+        {
+            if (slot is null) continue;
+            slot.File.Drops = _queue.Drops(slot.Channel.Id) - slot.DropsAtFileStart;
+            if (slot.File.Messages > 0 || slot.File.Drops > 0) topicStats[slot.Channel.Topic] = slot.File.ToJson();
+        }
+        _writer.WriteMetadata(new Metadata("recorder.topic_stats", topicStats));
+        _writer.WriteMetadata(new Metadata("recorder.file_end", new Dictionary<string, string> { ["reason"] = reason }));
+        var messages = _writer.MessageCount;
+        var chunks = _writer.ChunkCount;
+        _writer.Finish();
+        if (_file is FileStream fileStream) fileStream.Flush(flushToDisk: _options.Fsync != FsyncPolicy.Never);
+        else _file.Flush();
+        var bytes = _file.Length;
+        _file.Dispose();
+        File.Move(_activePath!, _finalPath!);
+        FinishedFiles.Add(_finalPath!);
+        _finished.Add((_finalPath!, bytes));
+        _filesFinished++;
+        RecordingLog.FileFinished(_logger, _finalPath!, messages, bytes, chunks, reason);
+        _previousEndReason = reason;
+        _writer = null;
+        _file = null;
+        _activePath = null;
+        Interlocked.Increment(ref _progress);
+        FileFinished?.Invoke(_finalPath!);
     }
 
     /// <summary>
@@ -366,30 +577,6 @@ public sealed class RecordingWriter : IDisposable
             ["before_ns"] = step.BeforeNs.ToString(CultureInfo.InvariantCulture),
             ["after_ns"] = step.AfterNs.ToString(CultureInfo.InvariantCulture),
         }, Math.Max(time, _lastLogTime), epoch);
-    }
-
-    private void CloseFile(string reason)
-    {
-        if (_writer is null || _file is null) return;
-        var topicStats = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (channelId, stats) in _fileStats)
-            topicStats[_registry.Channel(channelId)!.Topic] = stats.ToJson();
-        _writer.WriteMetadata(new Metadata("recorder.topic_stats", topicStats));
-        _writer.WriteMetadata(new Metadata("recorder.file_end", new Dictionary<string, string> { ["reason"] = reason }));
-        var messages = _writer.MessageCount;
-        var chunks = _writer.ChunkCount;
-        _writer.Finish();
-        _file.Flush(flushToDisk: _options.Fsync != FsyncPolicy.Never);
-        var bytes = _file.Length;
-        _file.Dispose();
-        File.Move(_activePath!, _finalPath!);
-        FinishedFiles.Add(_finalPath!);
-        _filesFinished++;
-        RecordingLog.FileFinished(_logger, _finalPath!, messages, bytes, chunks, reason);
-        _previousEndReason = reason;
-        _writer = null;
-        _file = null;
-        _activePath = null;
     }
 
     private void Handle(RecorderCommand command, ulong time, int epoch)
@@ -417,6 +604,9 @@ public sealed class RecordingWriter : IDisposable
             case EventCommand e:
                 WriteEvent(e.Type, e.Fields, Math.Max(time, _lastLogTime), epoch);
                 break;
+            case DiagnosticsCommand:
+                if (_writer is not null) WriteDiagnostics(Math.Max(time, _lastLogTime), epoch);
+                break;
         }
     }
 
@@ -431,73 +621,238 @@ public sealed class RecordingWriter : IDisposable
             foreach (var (k, v) in fields) w.WriteString(k, v);
             w.WriteEndObject();
         }
-        var json = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-        if (_reorder is not null && _writer is not null) Hold(_eventsChannel, 0, logTime, logTime, json);
-        else Write(_eventsChannel, 0, logTime, logTime, json, epoch);
+        WriteOwn(_eventsChannel, logTime, buffer.GetBuffer().AsSpan(0, (int)buffer.Length), epoch);
     }
 
-    /// <summary>A snapshot for `recorder status`. Safe to call from any thread.</summary>
-    public RecorderStatus Status()
+    /// <summary>The recorder's own messages take the same path as producers' (through the reorder buffer when there is one).</summary>
+    private void WriteOwn(ushort channel, ulong logTime, ReadOnlySpan<byte> json, int epoch)
     {
-        var topics = new List<TopicStatus>();
-        lock (_statusLock)
+        if (_reorder is not null && _writer is not null) Hold(channel, 0, logTime, logTime, json);
+        else Write(channel, 0, logTime, logTime, json, epoch);
+    }
+
+    /// <summary>Once a second: per-topic numbers, queue, drops, write latency and disk, as a message in the file.</summary>
+    private void WriteDiagnostics(ulong now, int epoch)
+    {
+        var seconds = Math.Max(_options.DiagnosticsInterval.TotalSeconds, 1e-3);
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
         {
-            var now = Stopwatch.GetTimestamp();
-            var seconds = Math.Max(Stopwatch.GetElapsedTime(_lastStatusTicks, now).TotalSeconds, 1e-3);
-            var counts = new Dictionary<ushort, ulong>();
-            foreach (var (id, s) in _totalStats.OrderBy(p => p.Key))
+            w.WriteStartObject();
+            w.WriteNumber("time_ns", now);
+            w.WriteString("state", _health == WriterHealth.Ok ? "recording" : _health.ToString());
+            w.WriteNumber("queue_bytes", _queue.Bytes);
+            w.WriteNumber("queue_capacity_bytes", _queue.CapacityBytes);
+            w.WriteNumber("queue_depth", _queue.Depth);
+            w.WriteNumber("queue_stalls", _queue.Stalls);
+            w.WriteNumber("dropped_total", _queue.DroppedTotal);
+            w.WriteNumber("lost_in_open_chunks", _lostInOpenChunks);
+            w.WriteNumber("write_latency_ms_max", Math.Round(_maxWriteLatencyMs, 3));
+            w.WriteNumber("disk_free_bytes", FreeBytes());
+            w.WriteNumber("file_bytes", _writer?.Position ?? 0);
+            w.WriteStartObject("topics");
+            foreach (var slot in _slots)
             {
-                var before = _lastStatusCounts.GetValueOrDefault(id);
-                topics.Add(new TopicStatus(_registry.Channel(id)?.Topic ?? "?", s.Messages, s.Bytes, Math.Round((s.Messages - before) / seconds, 2), s.Drops));
-                counts[id] = s.Messages;
+                if (slot is null || slot.Channel.Id == _diagnosticsChannel) continue;
+                var drops = _queue.Drops(slot.Channel.Id);
+                if (slot.Total.Messages == 0 && drops == 0) continue;
+                w.WriteStartObject(slot.Channel.Topic);
+                w.WriteNumber("messages", slot.Total.Messages);
+                w.WriteNumber("bytes", slot.Total.Bytes);
+                w.WriteNumber("rate_hz", Math.Round((slot.Total.Messages - slot.MessagesAtLastDiagnostics) / seconds, 2));
+                w.WriteNumber("drops", drops);
+                w.WriteEndObject();
+                slot.MessagesAtLastDiagnostics = slot.Total.Messages;
             }
-            _lastStatusCounts = counts;
-            _lastStatusTicks = now;
+            w.WriteEndObject();
+            w.WriteEndObject();
         }
-        long free = -1;
+        _maxWriteLatencyMs = 0;
+        WriteOwn(_diagnosticsChannel, now, buffer.GetBuffer().AsSpan(0, (int)buffer.Length), epoch);
+    }
+
+    private long FreeBytes()
+    {
         try
         {
             Directory.CreateDirectory(_options.Directory);
-            free = new DriveInfo(Path.GetFullPath(_options.Directory)).AvailableFreeSpace;
+            return _options.FreeBytes(_options.Directory);
         }
         catch (IOException)
         {
-            // Reported as unknown (-1).
+            return -1;
+        }
+    }
+
+    /// <summary>
+    /// Keeps the recordings within storage.max_bytes and storage.min_free_bytes: offloaded files go
+    /// first, then (with delete_oldest) the oldest files. False when the limits still cannot be met.
+    /// </summary>
+    private bool EnsureStorage()
+    {
+        _lastStorageCheckTicks = Stopwatch.GetTimestamp();
+        bool Short(out long free, out long used)
+        {
+            free = FreeBytes();
+            used = _writer?.Position ?? 0;
+            foreach (var (_, size) in _finished) used += size;
+            return (free >= 0 && free < _options.MinFreeBytes) || (_options.MaxBytes > 0 && used > _options.MaxBytes);
+        }
+        if (!Short(out _, out _)) return true;
+        foreach (var pass in new[] { false, true })
+        {
+            if (pass && !_options.DeleteOldestWhenFull) break;
+            for (var i = 0; i < _finished.Count && Short(out _, out _);)
+            {
+                var (path, _) = _finished[i];
+                if (!pass && !_options.IsOffloaded(path)) { i++; continue; }
+                try
+                {
+                    File.Delete(path);
+                    RecordingLog.DeletedForSpace(_logger, path, pass ? "oldest" : "offloaded");
+                }
+                catch (IOException)
+                {
+                    i++;
+                    continue;
+                }
+                _finished.RemoveAt(i);
+            }
+        }
+        return !Short(out _, out _);
+    }
+
+    private void EnterDiskFull(string reason)
+    {
+        if (_health != WriterHealth.Ok) return;
+        _lastError = reason;
+        RecordingLog.DiskFull(_logger, reason);
+        // Finish the current file properly while we still can; stop writing until space returns.
+        try
+        {
+            ReleaseUpTo(ulong.MaxValue);
+            CloseFile("disk_full");
+        }
+        catch (Exception e) when (e is IOException or McapException)
+        {
+            _cutOffPath = _activePath;
+            AbandonFile();
+        }
+        _health = WriterHealth.DiskFull;
+        _failedSinceTicks = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>Checks whether writing can resume; finishes a file the failure cut off; notes the gap in the next file.</summary>
+    private void TryResume()
+    {
+        if (!EnsureStorage()) return;
+        if (_cutOffPath is { } cutOff && File.Exists(cutOff))
+        {
+            try
+            {
+                RecoverFile(cutOff);
+            }
+            catch (Exception e) when (e is IOException or McapException)
+            {
+                RecordingLog.LeftoverRecoveryFailed(_logger, cutOff, e.Message);
+                return; // try again in a second
+            }
+        }
+        _cutOffPath = null;
+        var was = _health;
+        _health = WriterHealth.Ok;
+        var seconds = Stopwatch.GetElapsedTime(_failedSinceTicks).TotalSeconds;
+        _previousEndReason = was == WriterHealth.DiskFull ? "disk_full" : "write_failed";
+        _device["previous_gap"] = string.Create(CultureInfo.InvariantCulture, $"{was}: {_unwrittenSinceFailure} messages not written over {seconds:0.0} s ({_lastError})");
+        RecordingLog.Resumed(_logger, was.ToString(), _unwrittenSinceFailure, seconds);
+        _queue.EnqueueCommand(new EventCommand("write_gap", new Dictionary<string, string>
+        {
+            ["cause"] = was.ToString(),
+            ["messages_not_written"] = _unwrittenSinceFailure.ToString(CultureInfo.InvariantCulture),
+            ["lost_in_open_chunks"] = _lostInOpenChunks.ToString(CultureInfo.InvariantCulture),
+            ["seconds"] = seconds.ToString("0.000", CultureInfo.InvariantCulture),
+            ["error"] = _lastError ?? "",
+        }));
+        _unwrittenSinceFailure = 0;
+    }
+
+    /// <summary>Turns a cut-off or left-over `.active` file into a finished one holding every whole chunk.</summary>
+    private McapRecoveryResult RecoverFile(string active)
+    {
+        var final = active[..^RecordingOptions.ActiveSuffix.Length];
+        var temporary = final + ".recovering";
+        McapRecoveryResult result;
+        using (var input = new FileStream(active, FileMode.Open, FileAccess.Read))
+        using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        {
+            result = McapRecovery.Recover(input, output, new McapWriterOptions { Library = "recorder/" + RecorderVersion + " (recovered)" });
+            output.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, final, overwrite: false);
+        File.Delete(active);
+        _finished.Add((final, new FileInfo(final).Length));
+        _device["recovered_previous_file"] = Path.GetFileName(final);
+        RecordingLog.RecoveredLeftover(_logger, final, result.Messages, result.ExitCode);
+        FinishedFiles.Add(final);
+        FileFinished?.Invoke(final);
+        return result;
+    }
+
+    /// <summary>A snapshot for `recorder status`. Safe to call from any thread (counters are read racily).</summary>
+    public RecorderStatus Status()
+    {
+        var topics = new List<TopicStatus>();
+        var now = Stopwatch.GetTimestamp();
+        var seconds = Math.Max(Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _lastStatusTicks, now), now).TotalSeconds, 1e-3);
+        foreach (var slot in _slots)
+        {
+            if (slot is null) continue;
+            var messages = slot.Total.Messages;
+            var drops = _queue.Drops(slot.Channel.Id);
+            if (messages == 0 && drops == 0) continue;
+            topics.Add(new TopicStatus(slot.Channel.Topic, messages, slot.Total.Bytes, Math.Round((messages - slot.MessagesAtLastStatus) / seconds, 2), drops));
+            slot.MessagesAtLastStatus = messages;
         }
         var writer = _writer;
-        return new RecorderStatus(_stopping ? "stopping" : writer is null ? "idle" : "recording", _activePath, _sequence,
-            writer?.Position ?? 0, _messagesTotal, _filesFinished, topics, _queue.Bytes, _queue.CapacityBytes, _queue.Depth,
-            _queue.Stalls, free, _lastError);
+        var state = _stopping ? "stopping" : IsStalled ? "stalled" : _health switch
+        {
+            WriterHealth.DiskFull => "disk_full",
+            WriterHealth.WriteFailed => "write_failed",
+            _ => writer is null ? "idle" : "recording",
+        };
+        return new RecorderStatus(state, _activePath, _sequence, writer?.Position ?? 0, _messagesTotal, _filesFinished, topics,
+            _queue.Bytes, _queue.CapacityBytes, _queue.Depth, _queue.Stalls, FreeBytes(), _lastError)
+        {
+            DroppedTotal = _queue.DroppedTotal,
+            LostInOpenChunks = _lostInOpenChunks,
+        };
     }
 
     /// <summary>Finishes `.active` files an earlier run left behind, before recording starts.</summary>
     private void RecoverLeftovers()
     {
-        var root = Path.Combine(_options.Directory, _deviceId);
-        if (!Directory.Exists(root)) return;
-        foreach (var active in Directory.EnumerateFiles(root, "*" + RecordingOptions.ActiveSuffix, SearchOption.AllDirectories))
+        if (!Directory.Exists(_root)) return;
+        foreach (var active in Directory.EnumerateFiles(_root, "*" + RecordingOptions.ActiveSuffix, SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
-            var final = active[..^RecordingOptions.ActiveSuffix.Length];
             try
             {
-                McapRecoveryResult result;
-                var temporary = final + ".recovering";
-                using (var input = new FileStream(active, FileMode.Open, FileAccess.Read))
-                using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-                {
-                    result = McapRecovery.Recover(input, output, new McapWriterOptions { Library = "recorder/" + RecorderVersion + " (recovered)" });
-                    output.Flush(flushToDisk: true);
-                }
-                File.Move(temporary, final, overwrite: false);
-                File.Delete(active);
-                _device["recovered_previous_file"] = Path.GetFileName(final);
-                RecordingLog.RecoveredLeftover(_logger, final, result.Messages, result.ExitCode);
+                RecoverFile(active);
             }
             catch (Exception e) when (e is IOException or McapException or UnauthorizedAccessException)
             {
                 RecordingLog.LeftoverRecoveryFailed(_logger, active, e.Message);
             }
         }
+        // Leftovers are reported in the next file's metadata, not as files of this run.
+        FinishedFiles.Clear();
+        _finished.Clear();
+    }
+
+    private void ScanFinished()
+    {
+        if (!Directory.Exists(_root)) return;
+        foreach (var file in Directory.EnumerateFiles(_root, "*.mcap", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            _finished.Add((file, new FileInfo(file).Length));
     }
 
     public static string RecorderVersion { get; } = typeof(RecordingWriter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";

@@ -17,6 +17,13 @@ internal sealed class TopicStats
     public ulong Drops;
     public ulong Late;
 
+    public void Reset()
+    {
+        Messages = Bytes = FirstTime = LastTime = MaxGap = Drops = Late = 0;
+        MinSize = int.MaxValue;
+        MaxSize = 0;
+    }
+
     public void Add(ulong logTime, int size)
     {
         if (Messages == 0) FirstTime = logTime;

@@ -298,9 +298,9 @@ public sealed class ConfigErrorTableTests
         },
         {
             "max_bytes below the default min_free_bytes",
-            "storage:\n  max_bytes: 512MiB",
+            "storage:\n  max_bytes: 128MiB",
             null,
-            ["fleet.yaml:2:14: storage.min_free_bytes (1GiB) must be smaller than storage.max_bytes (512MiB)"]
+            ["fleet.yaml:2:14: storage.min_free_bytes (256MiB) must be smaller than storage.max_bytes (128MiB)"]
         },
         {
             "two topics with the same name",

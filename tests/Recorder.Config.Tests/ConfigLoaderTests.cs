@@ -33,7 +33,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(TimeSpan.FromMinutes(10), s.Recording.SplitDuration);
         Assert.Equal(FsyncMode.Chunk, s.Recording.Fsync);
         Assert.Equal(0L, s.Storage.MaxBytes);
-        Assert.Equal(1L << 30, s.Storage.MinFreeBytes);
+        Assert.Equal(256L << 20, s.Storage.MinFreeBytes);
         Assert.Equal(WhenFull.Stop, s.Storage.WhenFull);
         Assert.Equal("./run/ingest.sock", s.Ingest.Socket);
         Assert.Equal(256L << 20, s.Ingest.QueueBytes);
@@ -123,7 +123,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(ChunkCompression.Zstd, s.Recording.Compression);
         Assert.Equal("./recordings", s.Recording.Dir);
         Assert.Equal(WhenFull.DeleteOldest, s.Storage.WhenFull);
-        Assert.Equal(1L << 30, s.Storage.MinFreeBytes);
+        Assert.Equal(256L << 20, s.Storage.MinFreeBytes);
         Assert.Equal("default", s.Fleet);
     }
 

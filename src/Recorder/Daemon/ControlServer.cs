@@ -158,6 +158,9 @@ public sealed class ControlServer : IAsyncDisposable
         w.WriteNumber("producers", _ingest?.ActiveProducers.Count ?? 0);
         w.WriteNumber("producers_refused", _ingest?.Refused ?? 0);
         w.WriteString("last_error", s.LastError);
+        w.WriteNumber("dropped_total", s.DroppedTotal);
+        w.WriteNumber("lost_in_open_chunks", s.LostInOpenChunks);
+        w.WriteBoolean("stalled", _writer.IsStalled);
         w.WriteStartArray("topics");
         foreach (var t in s.Topics)
         {

@@ -47,6 +47,9 @@ public sealed class RecorderHost
             _ => FsyncPolicy.Chunk,
         },
         LatchedTopics = s.Topics.Where(t => t.Latched).Select(t => t.Topic).ToHashSet(StringComparer.Ordinal),
+        MaxBytes = s.Storage.MaxBytes,
+        MinFreeBytes = s.Storage.MinFreeBytes,
+        DeleteOldestWhenFull = s.Storage.WhenFull == WhenFull.DeleteOldest,
         UsesProducerTime = topic => (s.FindTopic(topic)?.Timestamps ?? s.Ingest.Timestamps) == TimestampMode.Producer,
         ReorderWindow = s.Ingest.Timestamps == TimestampMode.Producer || s.Topics.Any(t => t.Timestamps == TimestampMode.Producer)
             ? s.Ingest.ReorderWindow
@@ -58,6 +61,12 @@ public sealed class RecorderHost
         SocketPath = s.Ingest.Socket,
         SelectTopic = s.Ingest.Selects,
         ConfiguredMetadata = s.ChannelMetadataFor,
+        DropPolicyFor = topic => (s.FindTopic(topic)?.Drop ?? Config.DropPolicy.Block) switch
+        {
+            Config.DropPolicy.DropOldest => Recording.DropPolicy.DropOldest,
+            Config.DropPolicy.DropNewest => Recording.DropPolicy.DropNewest,
+            _ => Recording.DropPolicy.Block,
+        },
         Fifos = s.Topics.Where(t => t.Fifo is not null).Select(t => new FifoInputOptions(t.Fifo!, t.Topic, t.Format switch
         {
             InputFormat.Jsonl => FifoFormat.Jsonl,

@@ -1,0 +1,70 @@
+using Recorder.Recording;
+
+namespace Recorder.Ingest;
+
+/// <summary>
+/// A producer's open batches, one per drop policy, so the queue can apply each topic's policy to a
+/// whole batch. Messages keep their order within a policy; a read's batches are queued together.
+/// </summary>
+internal sealed class ProducerBatches(BatchQueue queue, string source)
+{
+    private readonly MessageBatch?[] _open = new MessageBatch?[3];
+    private readonly List<MessageBatch> _ready = new();
+
+    /// <summary>Adds a message; a batch that fills up is set aside for <see cref="QueueReadyAsync"/>.</summary>
+    public void Add(DropPolicy policy, ushort channelId, uint sequence, ulong producerLogTime, ulong publishTime, ReadOnlySpan<byte> data)
+    {
+        var batch = _open[(int)policy] ??= Rent(policy);
+        if (batch.TryAdd(channelId, sequence, producerLogTime, publishTime, data)) return;
+        _ready.Add(batch);
+        batch = _open[(int)policy] = Rent(policy);
+        batch.TryAdd(channelId, sequence, producerLogTime, publishTime, data);
+    }
+
+    public bool HasReady => _ready.Count > 0;
+
+    /// <summary>Queues the batches that filled up (waiting for space under the block policy).</summary>
+    public async ValueTask QueueReadyAsync(CancellationToken cancellationToken)
+    {
+        foreach (var batch in _ready) await Queue(batch, cancellationToken).ConfigureAwait(false);
+        _ready.Clear();
+    }
+
+    /// <summary>Queues everything: the full batches, then the open ones.</summary>
+    public async ValueTask QueueAllAsync(CancellationToken cancellationToken)
+    {
+        await QueueReadyAsync(cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < _open.Length; i++)
+        {
+            if (_open[i] is not { IsEmpty: false } batch) continue;
+            _open[i] = null;
+            await Queue(batch, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask Queue(MessageBatch batch, CancellationToken cancellationToken)
+    {
+        // A dropped batch (queue full under a drop policy) was counted by the queue and comes back to us.
+        if (!await queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false)) queue.Return(batch);
+    }
+
+    private MessageBatch Rent(DropPolicy policy)
+    {
+        var batch = queue.Rent();
+        batch.Source = source;
+        batch.Policy = policy;
+        return batch;
+    }
+
+    /// <summary>Returns unqueued batches to the pool (their messages were never accepted).</summary>
+    public void Release()
+    {
+        foreach (var batch in _ready) queue.Return(batch);
+        _ready.Clear();
+        for (var i = 0; i < _open.Length; i++)
+        {
+            if (_open[i] is { } batch) queue.Return(batch);
+            _open[i] = null;
+        }
+    }
+}
