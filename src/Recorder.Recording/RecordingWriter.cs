@@ -198,7 +198,12 @@ public sealed class RecordingWriter : IDisposable
                 Guarded(Tick);
                 Interlocked.Increment(ref _progress);
             }
-            Guarded(() => ReleaseUpTo(ulong.MaxValue));
+            // The last file ends with the final counters (drops, queue, disk) whatever the interval.
+            Guarded(() =>
+            {
+                if (_writer is not null && _options.DiagnosticsInterval > TimeSpan.Zero) WriteDiagnostics(_lastLogTime, _fileEpoch);
+                ReleaseUpTo(ulong.MaxValue);
+            });
             Guarded(() => CloseFile("shutdown"));
         }
         catch (Exception e)
@@ -351,10 +356,8 @@ public sealed class RecordingWriter : IDisposable
             Array.Resize(ref slots, Math.Max(channelId + 1, slots.Length * 2));
             _slots = slots;
         }
-        return slots[channelId] = new ChannelSlot(channel, _options.LatchedTopics.Contains(channel.Topic), _options.UsesProducerTime(channel.Topic))
-        {
-            DropsAtFileStart = _queue.Drops(channelId),
-        };
+        // DropsAtFileStart 0: drops before a topic's first message belong to the file that first sees it.
+        return slots[channelId] = new ChannelSlot(channel, _options.LatchedTopics.Contains(channel.Topic), _options.UsesProducerTime(channel.Topic));
     }
 
     private void WriteBatch(MessageBatch batch)
@@ -507,7 +510,6 @@ public sealed class RecordingWriter : IDisposable
             if (slot is null) continue;
             slot.InFile = false;
             slot.File.Reset();
-            slot.DropsAtFileStart = _queue.Drops(slot.Channel.Id);
         }
         _fileStartTime = startTime;
         _fileEpoch = epoch;
@@ -535,10 +537,16 @@ public sealed class RecordingWriter : IDisposable
         if (_writer is null || _file is null) return;
         Interlocked.Exchange(ref _busySinceTicks, Stopwatch.GetTimestamp());
         var topicStats = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        // A topic whose every message was dropped has no slot yet; its drops still belong in this file.
+        for (var id = 1; id <= _registry.ChannelCount; id++)
+            if (_queue.Drops((ushort)id) > 0) Slot((ushort)id);
         foreach (var slot in _slots)
         {
             if (slot is null) continue;
-            slot.File.Drops = _queue.Drops(slot.Channel.Id) - slot.DropsAtFileStart;
+            // Every drop is counted in exactly one file: the one open at, or next after, the drop.
+            var drops = _queue.Drops(slot.Channel.Id);
+            slot.File.Drops = drops - slot.DropsAtFileStart;
+            slot.DropsAtFileStart = drops;
             if (slot.File.Messages > 0 || slot.File.Drops > 0) topicStats[slot.Channel.Topic] = slot.File.ToJson();
         }
         _writer.WriteMetadata(new Metadata("recorder.topic_stats", topicStats));

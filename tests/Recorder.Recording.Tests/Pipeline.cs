@@ -31,7 +31,8 @@ public sealed class Pipeline : IDisposable
     /// <summary>Runs one MCAP producer session over the given bytes.</summary>
     public async Task<ProducerStats> Feed(byte[] stream, string name = "test", int segment = 4096, bool paced = false)
     {
-        var pipe = new Pipe();
+        // Paced: a small pipe, so reads stay small however the threads are scheduled (as a socket's would).
+        var pipe = paced ? new Pipe(new PipeOptions(pauseWriterThreshold: 2 * segment, resumeWriterThreshold: segment)) : new Pipe();
         var stats = new ProducerStats { Source = name };
         var session = new McapProducerSession(IngestOptions, Queue, Registry, stats, NullLogger.Instance).RunAsync(pipe.Reader, CancellationToken.None);
         for (var i = 0; i < stream.Length; i += segment)

@@ -1,0 +1,242 @@
+using System.Text;
+using System.Text.Json;
+using Recorder.Mcap;
+
+namespace Recorder.Recording.Tests;
+
+/// <summary>Streams standing in for a slow, failing or wedged disk.</summary>
+internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, TimeSpan delayPerWrite = default, ManualResetEventSlim? gate = null) : Stream
+{
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => inner.Length;
+    public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+    public override void Flush() => inner.Flush();
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        gate?.Wait();
+        if (delayPerWrite > TimeSpan.Zero) Thread.Sleep(delayPerWrite);
+        if (failAt(inner.Length + buffer.Length) is { } failure) throw failure;
+        inner.Write(buffer);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) inner.Dispose();
+        base.Dispose(disposing);
+    }
+}
+
+public class RobustnessTests
+{
+    private static Stream Create(string path) => new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 0);
+
+    private static List<JsonElement> Diagnostics(IEnumerable<string> files) =>
+        Files.Messages(files).Where(m => m.Topic == RecordingWriter.DiagnosticsTopic).Select(m => JsonDocument.Parse(m.Data).RootElement.Clone()).ToList();
+
+    private static ulong TopicStat(string file, string topic, string field)
+    {
+        using var reader = McapIndexedReader.Open(file);
+        var stats = reader.ReadMetadata(reader.MetadataIndexes.First(m => m.Name == "recorder.topic_stats"));
+        return stats.Values.TryGetValue(topic, out var json) ? JsonDocument.Parse(json).RootElement.GetProperty(field).GetUInt64() : 0;
+    }
+
+    [Theory]
+    [InlineData(DropPolicy.Block)]
+    [InlineData(DropPolicy.DropNewest)]
+    [InlineData(DropPolicy.DropOldest)]
+    public async Task A_stalled_disk_loses_nothing_with_block_and_counts_every_drop_otherwise(DropPolicy policy)
+    {
+        using var disk = new ManualResetEventSlim(false); // the disk does not answer until released
+        using var p = new Pipeline(
+            o => new RecordingOptions
+            {
+                Directory = o.Directory,
+                Fsync = FsyncPolicy.Never,
+                ChunkSize = 8 * 1024,
+                ChunkMaxAge = TimeSpan.FromMilliseconds(20),
+                Compression = McapCompression.None,
+                DiagnosticsInterval = TimeSpan.FromMilliseconds(20),
+                OpenFile = path => new FaultyStream(Create(path), _ => null, gate: disk),
+            },
+            ingest: new Recorder.Ingest.IngestOptions { SocketPath = null, DropPolicyFor = _ => policy },
+            queueBytes: 32 * 1024);
+        const int sent = 3000;
+        // Release the disk once the queue has pushed back (a stall or a drop), however slow this machine is.
+        var release = Task.Run(async () =>
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            while (p.Queue.Stalls == 0 && p.Queue.DroppedTotal == 0 && watch.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(5);
+            await Task.Delay(50);
+            disk.Set();
+        });
+        await p.Feed(ProducerStreams.Json("/fast", sent), "fast", segment: 2048, paced: true);
+        await release;
+        var files = await p.StopAsync();
+        var channel = FindChannel(p, "/fast");
+        var dropped = p.Queue.Drops(channel);
+        var status = p.Writer.Status();
+        var written = Files.Messages(files).Count(m => m.Topic == "/fast");
+
+        if (policy == DropPolicy.Block)
+        {
+            Assert.Equal(0UL, dropped);
+            Assert.Equal(sent, written);
+            Assert.True(p.Queue.Stalls > 0, "the producer should have been held back");
+        }
+        else
+        {
+            Assert.True(dropped > 0, $"a 32 KiB queue in front of a stalled disk must drop under {policy} (total {p.Queue.DroppedTotal}, written {written}, files {files.Count}, channel {channel})");
+            Assert.Equal(sent, written + (int)dropped); // every message is either in the file or counted
+            Assert.Equal(dropped, status.Topics.Single(t => t.Topic == "/fast").Drops);
+            Assert.Equal(dropped, (ulong)files.Sum(f => (long)TopicStat(f, "/fast", "drops")));
+            var diagnostics = Diagnostics(files);
+            Assert.NotEmpty(diagnostics);
+            Assert.Equal(dropped, diagnostics[^1].GetProperty("dropped_total").GetUInt64());
+            if (policy == DropPolicy.DropOldest)
+            {
+                // The newest messages survive: the last one sent is in the file.
+                Assert.Contains(Files.Messages(files), m => m.Topic == "/fast" && m.Sequence == sent - 1);
+            }
+        }
+    }
+
+    private static ushort FindChannel(Pipeline p, string topic)
+    {
+        for (ushort id = 1; id < 100; id++)
+            if (p.Registry.Channel(id)?.Topic == topic) return id;
+        throw new InvalidOperationException(topic);
+    }
+
+    [Fact]
+    public async Task Diagnostics_are_written_once_per_interval_with_queue_and_disk_numbers()
+    {
+        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, DiagnosticsInterval = TimeSpan.FromMilliseconds(100) });
+        for (var i = 0; i < 6; i++)
+        {
+            await p.Feed(ProducerStreams.Json("/a", 10, startSequence: i * 10), $"a{i}");
+            await Task.Delay(100);
+        }
+        var files = await p.StopAsync();
+        var diagnostics = Diagnostics(files);
+        Assert.InRange(diagnostics.Count, 3, 12);
+        var last = diagnostics[^1];
+        Assert.Equal("recording", last.GetProperty("state").GetString());
+        Assert.True(last.GetProperty("disk_free_bytes").GetInt64() > 0);
+        Assert.True(last.GetProperty("queue_capacity_bytes").GetInt64() > 0);
+        Assert.True(last.GetProperty("topics").GetProperty("/a").GetProperty("messages").GetUInt64() > 0);
+        var times = Files.Messages(files).Select(m => m.LogTime).ToList();
+        Assert.Equal(times.Order(), times);
+    }
+
+    [Fact]
+    public async Task A_full_disk_stops_writing_counts_every_message_and_resumes_with_the_gap_recorded()
+    {
+        var full = false;
+        using var p = new Pipeline(o => new RecordingOptions
+        {
+            Directory = o.Directory,
+            Fsync = FsyncPolicy.Never,
+            MinFreeBytes = 100 * 1024 * 1024,
+            FreeBytes = _ => full ? 1024 : 10L * 1024 * 1024 * 1024,
+        });
+        await p.Feed(ProducerStreams.Json("/a", 100), "before");
+        await WaitFor(() => p.Writer.Status().MessagesTotal >= 100); // written before the disk fills
+        full = true;
+        await WaitFor(() => p.Writer.Health == WriterHealth.DiskFull);
+        await p.Feed(ProducerStreams.Json("/a", 50, startSequence: 100), "during");
+        await WaitFor(() => p.Queue.DroppedTotal == 50); // counted, not written
+        Assert.Equal("disk_full", p.Writer.Status().State);
+        full = false;
+        await WaitFor(() => p.Writer.Health == WriterHealth.Ok);
+        await p.Feed(ProducerStreams.Json("/a", 100, startSequence: 150), "after");
+        var files = await p.StopAsync();
+
+        var written = Files.Messages(files).Where(m => m.Topic == "/a").Select(m => m.Sequence).ToList();
+        var dropped = p.Queue.Drops(FindChannel(p, "/a"));
+        Assert.Equal(250, written.Count + (int)dropped);
+        Assert.True(50UL == dropped, $"dropped {dropped}, total {p.Queue.DroppedTotal}, channel {FindChannel(p, "/a")}, written {written.Count}, files {files.Count}");
+        Assert.Equal(Enumerable.Range(0, 100).Concat(Enumerable.Range(150, 100)).Select(i => (uint)i), written);
+        Assert.Equal(2, files.Count);
+        Assert.Equal("disk_full", Files.DeviceMetadata(files[1]).Values["previous_file_end_reason"]);
+        Assert.Contains("50 messages not written", Files.DeviceMetadata(files[1]).Values["previous_gap"]);
+        var events = Files.Messages(files).Where(m => m.Topic == RecordingWriter.EventsTopic).Select(m => (Path.GetFileName(m.File), Encoding.UTF8.GetString(m.Data))).ToList();
+        Assert.True(events.Any(e => e.Item1 == Path.GetFileName(files[1]) && e.Item2.Contains("write_gap")), string.Join("\n", events));
+        Assert.Equal(50UL, TopicStat(files[1], "/a", "drops"));
+    }
+
+    [Fact]
+    public async Task Enospc_mid_file_is_survived_and_the_cut_off_file_is_finished_validly()
+    {
+        var failNext = 0; // 1: the next file fails after 20 KiB
+        using var p = new Pipeline(o => new RecordingOptions
+        {
+            Directory = o.Directory,
+            Fsync = FsyncPolicy.Never,
+            ChunkSize = 4 * 1024,
+            Compression = McapCompression.None,
+            OpenFile = path =>
+            {
+                var fail = Interlocked.Exchange(ref failNext, 0) == 1;
+                return new FaultyStream(Create(path), length => fail && length > 20 * 1024 ? new IOException("No space left on device", 28) : null);
+            },
+        });
+        failNext = 1;
+        await p.Feed(ProducerStreams.Json("/a", 2000), "a", segment: 1024, paced: true);
+        await WaitFor(() => p.Writer.Health == WriterHealth.Ok && p.Writer.FinishedFiles.Count >= 1);
+        await p.Feed(ProducerStreams.Json("/a", 100, startSequence: 2000), "b");
+        var files = await p.StopAsync();
+
+        Assert.True(files.Count >= 2);
+        foreach (var file in files) Assert.False(McapDoctor.Check(file).HasErrors, file);
+        var written = Files.Messages(files).Count(m => m.Topic == "/a");
+        var status = p.Writer.Status();
+        var dropped = (int)p.Queue.Drops(FindChannel(p, "/a"));
+        Assert.Equal(2100, written + dropped + (int)status.LostInOpenChunks);
+        Assert.True(written > 100, "what was on disk before the failure is kept, and writing resumed");
+    }
+
+    [Fact]
+    public async Task A_wedged_disk_is_reported_as_stalled()
+    {
+        using var gate = new ManualResetEventSlim(true);
+        using var p = new Pipeline(o => new RecordingOptions
+        {
+            Directory = o.Directory,
+            Fsync = FsyncPolicy.Never,
+            StallThreshold = TimeSpan.FromMilliseconds(200),
+            ChunkMaxAge = TimeSpan.FromMilliseconds(20),
+            OpenFile = path => new FaultyStream(Create(path), _ => null, gate: gate),
+        });
+        await p.Feed(ProducerStreams.Json("/a", 10));
+        await WaitFor(() => p.Writer.FinishedFiles.Count == 0 && p.Writer.Status().State == "recording");
+        gate.Reset(); // the disk stops answering
+        await p.Feed(ProducerStreams.Json("/a", 10, startSequence: 10));
+        await WaitFor(() => p.Writer.IsStalled);
+        Assert.Equal("stalled", p.Writer.Status().State);
+        var progress = p.Writer.Progress;
+        await Task.Delay(300);
+        Assert.Equal(progress, p.Writer.Progress); // a watchdog sees no progress
+        gate.Set();
+        await WaitFor(() => !p.Writer.IsStalled);
+        var files = await p.StopAsync();
+        Assert.Equal(20, Files.Messages(files).Count(m => m.Topic == "/a"));
+    }
+
+    private static async Task WaitFor(Func<bool> condition)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (watch.Elapsed > TimeSpan.FromSeconds(15)) throw new TimeoutException("condition not reached");
+            await Task.Delay(10);
+        }
+    }
+}
