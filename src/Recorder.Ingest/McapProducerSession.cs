@@ -22,7 +22,19 @@ public sealed class McapProducerSession
     private readonly ChannelRegistry _registry;
     private readonly ILogger _logger;
     private readonly Dictionary<ushort, (Schema Schema, ushort Global)> _schemas = new();
-    private readonly Dictionary<ushort, (Channel Channel, ushort Global, bool Selected, DropPolicy Policy)> _channels = new();
+    // Indexed by the producer's channel id: a message's lookup is one array read.
+    private ChannelEntry?[] _channels = new ChannelEntry?[16];
+
+    private sealed record ChannelEntry(Channel Channel, ushort Global, bool Selected, DropPolicy Policy);
+
+    private ChannelEntry? Lookup(ushort id) => id < _channels.Length ? _channels[id] : null;
+
+    private void Define(ChannelEntry entry)
+    {
+        var id = entry.Channel.Id;
+        if (id >= _channels.Length) Array.Resize(ref _channels, Math.Max(id + 1, Math.Min(_channels.Length * 2, ushort.MaxValue + 1)));
+        _channels[id] = entry;
+    }
 
     public McapProducerSession(IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
     {
@@ -117,7 +129,7 @@ public sealed class McapProducerSession
         {
             case McapOpcode.Message:
                 var message = record.ToMessage();
-                if (!_channels.TryGetValue(message.ChannelId, out var channel))
+                if (Lookup(message.ChannelId) is not { } channel)
                     return $"message on undeclared channel {message.ChannelId}";
                 if (!channel.Selected)
                 {
@@ -141,7 +153,7 @@ public sealed class McapProducerSession
 
             case McapOpcode.Channel:
                 var c = record.ToChannel();
-                if (_channels.TryGetValue(c.Id, out var existing))
+                if (Lookup(c.Id) is { } existing)
                     return existing.Channel.ContentEquals(c) ? null : $"channel {c.Id} ({c.Topic}) redefined with different content";
                 ushort schemaId = 0;
                 if (c.SchemaId != 0)
@@ -152,13 +164,13 @@ public sealed class McapProducerSession
                 if (!_options.SelectTopic(c.Topic))
                 {
                     IngestLog.TopicNotSelected(_logger, Stats.Source, c.Topic);
-                    _channels[c.Id] = (c, 0, false, DropPolicy.Block);
+                    Define(new ChannelEntry(c, 0, false, DropPolicy.Block));
                     return null;
                 }
                 var metadata = Merge(c.Metadata, _options.ConfiguredMetadata(c.Topic));
                 if (!_registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, schemaId, metadata, out var globalChannel))
                     return "the recording has no channel ids left";
-                _channels[c.Id] = (c, globalChannel, true, _options.DropPolicyFor(c.Topic));
+                Define(new ChannelEntry(c, globalChannel, true, _options.DropPolicyFor(c.Topic)));
                 return null;
 
             default:

@@ -23,7 +23,11 @@ public enum DropPolicy
 public sealed class MessageBatch
 {
     public const int EntryHeaderLength = 26;
-    public const int DefaultCapacity = 128 * 1024;
+    /// <summary>The most a batch grows to for many small messages; a single larger message gets a batch of its own size.</summary>
+    public const int MaxCapacity = 128 * 1024;
+
+    /// <summary>Batches start small: most reads carry a few KiB, and the queue counts capacity, not content.</summary>
+    public const int DefaultCapacity = 8 * 1024;
 
     private byte[] _buffer;
     private int _length;
@@ -52,8 +56,8 @@ public sealed class MessageBatch
     /// <summary>A control item instead of messages.</summary>
     public RecorderCommand? Command { get; set; }
 
-    /// <summary>Bytes this batch holds against the queue's capacity.</summary>
-    public int QueueBytes => Math.Max(_length, 1);
+    /// <summary>Bytes this batch holds against the queue's capacity: its memory, not just its content, so the queue bounds RSS.</summary>
+    public int QueueBytes => _buffer.Length;
 
     /// <summary>False when the message does not fit; an empty batch always takes it (growing for a large message).</summary>
     public bool TryAdd(ushort channelId, uint sequence, ulong producerLogTime, ulong publishTime, ReadOnlySpan<byte> data)
@@ -61,9 +65,13 @@ public sealed class MessageBatch
         var needed = EntryHeaderLength + data.Length;
         if (_buffer.Length - _length < needed)
         {
-            if (Count > 0) return false;
+            var wanted = _length + needed;
+            if (Count > 0 && wanted > MaxCapacity) return false;
+            // Grow by doubling (pooled), so memory follows what a read actually brought.
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(wanted, Math.Min(_buffer.Length * 2, MaxCapacity)));
+            _buffer.AsSpan(0, _length).CopyTo(bigger);
             ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = ArrayPool<byte>.Shared.Rent(needed);
+            _buffer = bigger;
         }
         var span = _buffer.AsSpan(_length, needed);
         BinaryPrimitives.WriteUInt16LittleEndian(span, channelId);
@@ -83,8 +91,8 @@ public sealed class MessageBatch
         Count = 0;
         Source = "";
         Policy = DropPolicy.Block;
-        // Do not keep a huge block for one large message forever.
-        if (_buffer.Length > 4 * DefaultCapacity)
+        // Pooled batches go back to the small size: the queue counts their capacity.
+        if (_buffer.Length > DefaultCapacity)
         {
             ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = ArrayPool<byte>.Shared.Rent(DefaultCapacity);

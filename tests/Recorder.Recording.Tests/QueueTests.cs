@@ -11,9 +11,10 @@ public class QueueTests
     }
 
     [Fact]
+    // The queue counts a batch's memory (8 KiB at least, doubling), not just its content.
     public async Task Drop_newest_drops_the_incoming_batch_and_counts_its_messages()
     {
-        var queue = new BatchQueue(10_000, new RecordingClock());
+        var queue = new BatchQueue(20_000, new RecordingClock());
         Assert.True(await queue.EnqueueAsync(Batch(queue, DropPolicy.DropNewest, 5, 8)));
         Assert.False(await queue.EnqueueAsync(Batch(queue, DropPolicy.DropNewest, 5, 4)));
         Assert.Equal(4UL, queue.Drops(5));
@@ -23,7 +24,7 @@ public class QueueTests
     [Fact]
     public async Task Drop_oldest_evicts_queued_batches_of_its_policy_oldest_first()
     {
-        var queue = new BatchQueue(10_000, new RecordingClock());
+        var queue = new BatchQueue(30_000, new RecordingClock());
         Assert.True(await queue.EnqueueAsync(Batch(queue, DropPolicy.DropOldest, 5, 4)));
         Assert.True(await queue.EnqueueAsync(Batch(queue, DropPolicy.Block, 6, 2)));
         Assert.True(await queue.EnqueueAsync(Batch(queue, DropPolicy.DropOldest, 5, 3)));
@@ -45,7 +46,7 @@ public class QueueTests
     [Fact]
     public async Task Block_waits_for_space_and_counts_a_stall()
     {
-        var queue = new BatchQueue(10_000, new RecordingClock());
+        var queue = new BatchQueue(20_000, new RecordingClock());
         Assert.True(await queue.EnqueueAsync(Batch(queue, DropPolicy.Block, 5, 8)));
         var waiting = queue.EnqueueAsync(Batch(queue, DropPolicy.Block, 5, 8)).AsTask();
         await Task.Delay(50);

@@ -22,6 +22,8 @@ public static class CommandLine
                                              stdin lines become messages on topic T
           status [--json] | split | mark TEXT | operator NAME     [--socket PATH | --config F]
                                              talk to the running daemon over its control socket
+          loadgen --socket PATH [--producers N] [--size BYTES] [--rate MSGS_PER_S|max] [--duration S] [--json]
+                                             N MCAP producers at a fixed rate or flat out; reports msgs/s and MB/s
 
         Inspect and repair MCAP files:
           info FILE [--json]                 summary: duration, topics, rates, schemas, chunks, compression
@@ -64,6 +66,7 @@ public static class CommandLine
                 "mark" => Control("mark", ["text"], rest, flags: [], stdout, stderr),
                 "operator" => Control("operator", ["name"], rest, flags: [], stdout, stderr),
                 "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: [], values: ["--config", "--device"]), stdout, stderr),
+                "loadgen" => LoadgenCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--socket", "--producers", "--size", "--rate", "--duration"]), stdout),
                 "version" or "--version" => Version(stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
