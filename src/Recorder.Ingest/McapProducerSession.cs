@@ -23,6 +23,7 @@ public sealed class McapProducerSession
     private readonly ILogger _logger;
     private readonly Dictionary<ushort, (Schema Schema, ushort Global)> _schemas = new();
     private readonly Dictionary<ushort, (Channel Channel, ushort Global, bool Selected)> _channels = new();
+    private int _selectionVersion;
 
     public McapProducerSession(IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
     {
@@ -46,11 +47,13 @@ public sealed class McapProducerSession
         });
         var batch = _queue.Rent();
         batch.Source = Stats.Source;
+        _selectionVersion = _options.SelectionVersion();
         try
         {
             while (true)
             {
                 var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (_options.SelectionVersion() is var version && version != _selectionVersion) Reselect(version);
                 var buffer = result.Buffer;
                 var status = McapReadStatus.NeedMoreData;
                 string? refusal = null;
@@ -167,8 +170,7 @@ public sealed class McapProducerSession
                     _channels[c.Id] = (c, 0, false);
                     return null;
                 }
-                var metadata = Merge(c.Metadata, _options.ConfiguredMetadata(c.Topic));
-                if (!_registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, schemaId, metadata, out var globalChannel))
+                if (!TryRegister(c, schemaId, out var globalChannel))
                     return "the recording has no channel ids left";
                 _channels[c.Id] = (c, globalChannel, true);
                 return null;
@@ -176,6 +178,28 @@ public sealed class McapProducerSession
             default:
                 // Headers, indexes, attachments, metadata and summaries from producers are not recorded.
                 return null;
+        }
+    }
+
+    private bool TryRegister(Channel c, ushort globalSchema, out ushort globalChannel) =>
+        _registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, globalSchema, Merge(c.Metadata, _options.ConfiguredMetadata(c.Topic)), out globalChannel);
+
+    /// <summary>The selection changed (a reload): select every declared channel again.</summary>
+    private void Reselect(int version)
+    {
+        _selectionVersion = version;
+        foreach (var (id, entry) in _channels.ToList())
+        {
+            var selected = _options.SelectTopic(entry.Channel.Topic);
+            if (selected == entry.Selected) continue;
+            var global = entry.Global;
+            if (selected && global == 0)
+            {
+                var schema = entry.Channel.SchemaId == 0 ? (ushort)0 : _schemas[entry.Channel.SchemaId].Global;
+                if (!TryRegister(entry.Channel, schema, out global)) continue; // no ids left: stays unselected
+            }
+            if (!selected) IngestLog.TopicNotSelected(_logger, Stats.Source, entry.Channel.Topic);
+            _channels[id] = (entry.Channel, global, selected);
         }
     }
 

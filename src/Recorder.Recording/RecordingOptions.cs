@@ -41,6 +41,15 @@ public sealed class RecordingOptions
     /// <summary>How long messages wait for stragglers when any topic uses producer time. Zero disables reordering.</summary>
     public TimeSpan ReorderWindow { get; init; }
 
+    /// <summary>
+    /// Channel metadata from configuration (tags, frame_id) per topic, applied over what the
+    /// producer declared when a channel enters a file. A reload that changes it therefore shows in
+    /// the next file (and for channels that first appear after the reload), never mid-channel.
+    /// </summary>
+    public Func<string, IReadOnlyDictionary<string, string>> ChannelMetadata { get; init; } = static _ => NoMetadata;
+
+    private static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
+
     /// <summary>The suffix an open file carries until it is finished and renamed.</summary>
     public const string ActiveSuffix = ".active";
 }

@@ -16,7 +16,7 @@ namespace Recorder.Recording;
 /// messages, and ends with `recorder.topic_stats`, Statistics and every index, then is renamed from
 /// its `.active` name: each file stands alone.
 /// </summary>
-public sealed class RecordingWriter : IDisposable
+public sealed partial class RecordingWriter : IDisposable
 {
     public const string EventsTopic = "/recorder/events";
 
@@ -24,7 +24,7 @@ public sealed class RecordingWriter : IDisposable
         {"type":"object","properties":{"type":{"type":"string"},"time_ns":{"type":"integer"}},"required":["type"]}
         """u8.ToArray();
 
-    private readonly RecordingOptions _options;
+    private RecordingOptions _options; // replaced on this thread by a ReconfigureCommand (RecordingWriter.Service.cs)
     private readonly BatchQueue _queue;
     private readonly ChannelRegistry _registry;
     private readonly ILogger _logger;
@@ -111,7 +111,9 @@ public sealed class RecordingWriter : IDisposable
         {
             while (true)
             {
-                if (_queue.TryDequeue(NextWait(), out var item))
+                var dequeued = _queue.TryDequeue(NextWait(), out var item);
+                BeginOperation(); // watchdog progress: RecordingWriter.Service.cs
+                if (dequeued)
                 {
                     try
                     {
@@ -130,6 +132,7 @@ public sealed class RecordingWriter : IDisposable
                 }
                 if (_reorder is not null) ReleaseUpTo(Watermark(_queue.Now()));
                 CutChunkIfOld();
+                EndOperation();
             }
             ReleaseUpTo(ulong.MaxValue);
             CloseFile("shutdown");
@@ -295,7 +298,7 @@ public sealed class RecordingWriter : IDisposable
         if (channel.Id >= _inFile.Length) Array.Resize(ref _inFile, Math.Max(channel.Id + 1, _inFile.Length * 2));
         if (_inFile[channel.Id]) return;
         if (channel.SchemaId != 0 && _registry.Schema(channel.SchemaId) is { } schema) _writer!.AddSchema(schema);
-        _writer!.AddChannel(channel);
+        _writer!.AddChannel(WithConfiguredMetadata(channel));
         _inFile[channel.Id] = true;
     }
 
@@ -416,6 +419,12 @@ public sealed class RecordingWriter : IDisposable
                 break;
             case EventCommand e:
                 WriteEvent(e.Type, e.Fields, Math.Max(time, _lastLogTime), epoch);
+                break;
+            case ReconfigureCommand reconfigure:
+                Reconfigure(reconfigure.Options);
+                break;
+            case StallWriterCommand stall:
+                Stall(stall.Duration);
                 break;
         }
     }

@@ -63,7 +63,8 @@ public static class CommandLine
                 "split" => Control("split", [], rest, flags: [], stdout, stderr),
                 "mark" => Control("mark", ["text"], rest, flags: [], stdout, stderr),
                 "operator" => Control("operator", ["name"], rest, flags: [], stdout, stderr),
-                "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: [], values: ["--config", "--device"]), stdout, stderr),
+                "reload" => Control("reload", [], rest, flags: [], stdout, stderr),
+                "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: ["--effective", "--quiet"], values: ["--config", "--device"]), stdout, stderr),
                 "version" or "--version" => Version(stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
