@@ -15,12 +15,15 @@ public static class ConfigFiles
 
     public static string Directory => Environment.GetEnvironmentVariable("RECORDER_CONFIG_DIR") is { Length: > 0 } dir ? dir : DefaultDirectory;
 
-    public static (string? Fleet, string? Device) Resolve(Arguments args) =>
-        (args.Value("--config") ?? Existing("fleet.yaml"), args.Value("--device") ?? Existing("device.yaml"));
+    public static (string? Fleet, string? Device) Resolve(Arguments args) => Resolve(args, Directory);
 
-    private static string? Existing(string name)
+    /// <summary>As <see cref="Resolve(Arguments)"/> with <paramref name="directory"/> in place of /etc/recorder.</summary>
+    public static (string? Fleet, string? Device) Resolve(Arguments args, string directory) =>
+        (args.Value("--config") ?? Existing(directory, "fleet.yaml"), args.Value("--device") ?? Existing(directory, "device.yaml"));
+
+    private static string? Existing(string directory, string name)
     {
-        var path = Path.Combine(Directory, name);
+        var path = Path.Combine(directory, name);
         return File.Exists(path) ? path : null;
     }
 
