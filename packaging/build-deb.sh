@@ -65,6 +65,7 @@ chmod 644 "$root/usr/share/doc/recorder/changelog.Debian.gz"
 for script in postinst prerm postrm; do install -m 755 "packaging/debian/$script" "$root/DEBIAN/$script"; done
 printf '/etc/recorder/fleet.yaml\n/etc/recorder/device.yaml\n' > "$root/DEBIAN/conffiles"
 
+# procps: /bin/kill for the unit's ExecReload=.
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: recorder
@@ -72,7 +73,7 @@ Version: $version
 Architecture: $arch
 Maintainer: Recorder <recorder@localhost>
 Installed-Size: $installed_size
-Depends: libc6 (>= 2.36), libssl3 | libssl3t64, ca-certificates, systemd
+Depends: libc6 (>= 2.36), libssl3 | libssl3t64, ca-certificates, systemd, procps
 Section: misc
 Priority: optional
 Description: on-device MCAP sensor recorder for robots and vehicles
