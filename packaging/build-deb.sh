@@ -38,8 +38,21 @@ fi
 if [ -z "$binary" ]; then
   publish_dir="$repo/artifacts/publish-$rid"
   rm -rf "$publish_dir"
+  cross=()
+  if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+    # Cross-linking on Debian with the GNU cross toolchain (gcc-aarch64-linux-gnu,
+    # binutils-aarch64-linux-gnu, libc6-dev-arm64-cross); clang is not needed. The ILCompiler passes
+    # clang's --target= to the linker, which gcc refuses: a wrapper drops it.
+    triple=aarch64-linux-gnu
+    command -v "$triple-gcc" >/dev/null || { echo "build-deb.sh: --arch $arch needs gcc-$triple, binutils-$triple and libc6-dev-arm64-cross" >&2; exit 1; }
+    wrapper="$repo/artifacts/cross/$triple-gcc"
+    mkdir -p "$(dirname "$wrapper")"
+    printf '#!/bin/sh\nfor a do shift; case "$a" in --target=*) ;; *) set -- "$@" "$a" ;; esac; done\nexec %s-gcc "$@"\n' "$triple" > "$wrapper"
+    chmod +x "$wrapper"
+    cross=(-p:CppCompilerAndLinker="$wrapper" -p:ObjCopyName="$triple-objcopy")
+  fi
   echo "publishing recorder for $rid (native AOT)"
-  dotnet publish src/Recorder/Recorder.csproj -c Release -r "$rid" -o "$publish_dir" -nologo -v q
+  dotnet publish src/Recorder/Recorder.csproj -c Release -r "$rid" -o "$publish_dir" -nologo -v q "${cross[@]}"
   binary="$publish_dir/recorder"
 fi
 [ -x "$binary" ] || { echo "build-deb.sh: no executable at $binary" >&2; exit 1; }

@@ -147,4 +147,58 @@ public sealed class SystemdTests
         Assert.StartsWith("unknown command 'test-stall'", response.GetProperty("error").GetString());
         Assert.Equal(0, d.Stop());
     }
+
+    /// <summary>
+    /// Runs `recorder run` on the embedded defaults with stdout a pipe; JOURNAL_STREAM names that
+    /// pipe's inode (as systemd names the journal socket's) or, with <paramref name="matching"/>
+    /// false, another one. Returns what it printed.
+    /// </summary>
+    private static string RunWithJournalStream(bool matching)
+    {
+        var dir = Directory.CreateTempSubdirectory("recorder-journal-").FullName;
+        try
+        {
+            var recorder = DaemonProcess.NativeBinary is { } native ? $"'{native}'" : $"dotnet '{Path.Combine(AppContext.BaseDirectory, "recorder.dll")}'";
+            var inode = matching ? "$(stat -L -c %i /proc/self/fd/3)" : "12345";
+            var info = new ProcessStartInfo("sh", ["-c", $"exec 3>&1; JOURNAL_STREAM=0:{inode} exec {recorder} run 2>&1"])
+            {
+                WorkingDirectory = dir,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            };
+            info.Environment["RECORDER_CONFIG_DIR"] = Path.Combine(dir, "none");
+            using var process = Process.Start(info)!;
+            var output = new StringBuilder();
+            process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+            process.BeginOutputReadLine();
+            var watch = Stopwatch.StartNew();
+            while (!File.Exists(Path.Combine(dir, "run", "control.sock")) && watch.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(20);
+            Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)));
+            process.WaitForExit();
+            Assert.Equal(0, process.ExitCode);
+            lock (output) return output.ToString();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Logs_carry_journal_priorities_when_stdout_is_the_journal_stream()
+    {
+        var lines = RunWithJournalStream(matching: true).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("<6>recorder[302] Recorder ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l == "<6>recorder[304] Stopped cleanly");
+        Assert.All(lines, l => Assert.Matches(@"^<[0-7]>", l));
+    }
+
+    [Fact]
+    public void Logs_stay_plain_when_JOURNAL_STREAM_names_another_stream()
+    {
+        var output = RunWithJournalStream(matching: false);
+        Assert.Matches(@"(?m)^\d{4}-\d\d-\d\dT[0-9:.]+Z info: recorder\[304\] Stopped cleanly", output);
+        Assert.DoesNotContain("<6>", output, StringComparison.Ordinal);
+    }
 }

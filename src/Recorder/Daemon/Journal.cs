@@ -19,9 +19,13 @@ public static class Journal
         if (colon < 0 || !ulong.TryParse(stream.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var inode)) return false;
         try
         {
+            // "socket:[INODE]" (or "pipe:[INODE]"): the same stream when the inode matches.
             var target = new FileInfo("/proc/self/fd/1").LinkTarget;
             if (target is null) return true;
-            return target == string.Create(CultureInfo.InvariantCulture, $"socket:[{inode}]");
+            var open = target.IndexOf('[', StringComparison.Ordinal);
+            return open >= 0 && target.EndsWith(']')
+                && ulong.TryParse(target.AsSpan(open + 1, target.Length - open - 2), NumberStyles.None, CultureInfo.InvariantCulture, out var actual)
+                && actual == inode;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -29,6 +29,7 @@ public sealed class RecorderHost
     private BatchQueue? _queue;
     private ChannelRegistry? _registry;
     private IngestOptions? _ingestOptions;
+    private bool _running; // under _reloadLock: from READY until the shutdown begins
 
     public RecorderHost(RecorderSettings settings, ILoggerFactory loggers, bool demo)
     {
@@ -136,6 +137,17 @@ public sealed class RecorderHost
 
     public async Task<int> RunAsync(CancellationToken externalStop = default)
     {
+        // Signals first: a SIGTERM that arrives as soon as the sockets exist must stop cleanly.
+        var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult("SIGTERM"); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult("SIGINT"); });
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true; // the default would terminate
+            _ = Task.Run(() => Reload("SIGHUP"));
+        });
+        using var external = externalStop.Register(() => stop.TrySetResult("requested"));
+
         var settings = Current;
         var clock = new RecordingClock();
         _registry = new ChannelRegistry();
@@ -167,15 +179,7 @@ public sealed class RecorderHost
         using var demoStop = new CancellationTokenSource();
         var demo = _demo ? DemoProducers.RunAsync(settings.Ingest.Socket, _logger, demoStop.Token) : Task.CompletedTask;
 
-        var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult("SIGTERM"); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult("SIGINT"); });
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
-        {
-            c.Cancel = true; // the default would terminate
-            _ = Task.Run(() => Reload("SIGHUP"));
-        });
-        using var external = externalStop.Register(() => stop.TrySetResult("requested"));
+        lock (_reloadLock) _running = true;
 
         // The sockets accept and the writer runs: recording can start.
         SystemdNotifier.Notify("READY=1\nSTATUS=" + StatusLine(writer));
@@ -193,6 +197,7 @@ public sealed class RecorderHost
         {
             DaemonLog.Stopping(_logger, stop.Task.Result);
         }
+        lock (_reloadLock) _running = false;
         SystemdNotifier.Notify("STOPPING=1\nSTATUS=stopping: finishing the open file");
 
         demoStop.Cancel();
@@ -238,7 +243,7 @@ public sealed class RecorderHost
     {
         lock (_reloadLock)
         {
-            if (_queue is null) return new ReloadOutcome(false, ["the recorder is not running"]);
+            if (!_running) return new ReloadOutcome(false, ["the recorder is not running yet (or any more); nothing reloaded"]);
             DaemonLog.Reloading(_logger, trigger);
             SystemdNotifier.Notify("RELOADING=1\nSTATUS=reloading the configuration");
             var result = LoadConfiguration?.Invoke() ?? ConfigLoader.Load(Current.FleetFile, Current.DeviceFile, new SystemHostProbe());
@@ -270,7 +275,7 @@ public sealed class RecorderHost
             }
 
             // 1. The writer's options, in queue order: what came before is written under the old ones.
-            _queue.EnqueueCommand(new ReconfigureCommand(RecordingOptionsFor(next)));
+            _queue!.EnqueueCommand(new ReconfigureCommand(RecordingOptionsFor(next)));
             // 2. Topic selection; connected producers re-select at their next read.
             Volatile.Write(ref _current, next);
             Interlocked.Increment(ref _selectionVersion);
