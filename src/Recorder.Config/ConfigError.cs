@@ -29,4 +29,13 @@ public sealed record ConfigLoadResult(RecorderSettings? Settings, IReadOnlyList<
 {
     /// <summary>True when the configuration is valid and <see cref="Settings"/> is set.</summary>
     public bool Succeeded => Settings is not null && Errors.Count == 0;
+
+    /// <summary>
+    /// Problems that do not stop the daemon (a device file without <c>device_id</c>, a quota
+    /// larger than the volume), in the same order and format as <see cref="Errors"/>.
+    /// </summary>
+    public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
+
+    /// <summary>Where each value came from, by key path; for <see cref="EffectiveConfig"/>.</summary>
+    internal Loading.SourceMap? Sources { get; init; }
 }

@@ -12,9 +12,11 @@ namespace Recorder.Config;
 /// validation pass runs over the merged settings. Only a YAML syntax error stops the reading of
 /// its file (the other file is still read).
 /// </para>
-/// Nothing here touches the file system beyond reading the two files: paths (sockets, FIFOs,
-/// <c>software_version_file</c>, the recordings directory) are not checked for existence, and
-/// relative paths stay relative to the daemon's working directory. Loading never throws for bad
+/// The device file may also set any fleet key; it wins (see <c>ConfigMapper.ReadDevice</c>).
+/// Nothing here touches the file system beyond reading the two files unless an
+/// <see cref="IHostProbe"/> is given: then sockets, FIFOs and the recordings directory are
+/// checked against read-only mounts and the quota against the volume. Paths are not checked for
+/// existence, and relative paths stay relative to the daemon's working directory. Loading never throws for bad
 /// input; for a reload, load again and keep the old settings unless <see cref="ConfigLoadResult.Succeeded"/>.
 /// </summary>
 public static class ConfigLoader
@@ -25,12 +27,20 @@ public static class ConfigLoader
     /// <c>./run/control.sock</c>, device_id = the host name, operator <c>unassigned</c>, fleet
     /// <c>default</c>). Errors name each file as given here.
     /// </summary>
-    public static ConfigLoadResult Load(string? fleetPath, string? devicePath)
+    public static ConfigLoadResult Load(string? fleetPath, string? devicePath) => Load(fleetPath, devicePath, host: null);
+
+    /// <summary>
+    /// As <see cref="Load(string?, string?)"/>, then, when <paramref name="host"/> is given, the
+    /// checks against the machine the daemon runs on (<see cref="IHostProbe"/>): a socket, FIFO or
+    /// the recordings directory inside a read-only path is an error, a quota larger than the
+    /// volume a warning. <c>recorder run</c>, <c>config check</c> and a reload pass <see cref="SystemHostProbe"/>.
+    /// </summary>
+    public static ConfigLoadResult Load(string? fleetPath, string? devicePath, IHostProbe? host)
     {
         var errors = new List<ConfigError>();
         var fleet = fleetPath is null ? null : Read(fleetPath, errors);
         var device = devicePath is null ? null : Read(devicePath, errors);
-        return Build(fleetPath, fleet, devicePath, device, errors);
+        return Build(fleetPath, fleet, devicePath, device, errors, host);
     }
 
     /// <summary>
@@ -41,8 +51,9 @@ public static class ConfigLoader
     /// <param name="deviceYaml">The device file's content, or null.</param>
     /// <param name="fleetFile">The name errors give the fleet file.</param>
     /// <param name="deviceFile">The name errors give the device file.</param>
-    public static ConfigLoadResult LoadFromText(string? fleetYaml, string? deviceYaml, string fleetFile = "fleet.yaml", string deviceFile = "device.yaml") =>
-        Build(fleetYaml is null ? null : fleetFile, fleetYaml, deviceYaml is null ? null : deviceFile, deviceYaml, []);
+    /// <param name="host">The machine to check against, or null to skip those checks.</param>
+    public static ConfigLoadResult LoadFromText(string? fleetYaml, string? deviceYaml, string fleetFile = "fleet.yaml", string deviceFile = "device.yaml", IHostProbe? host = null) =>
+        Build(fleetYaml is null ? null : fleetFile, fleetYaml, deviceYaml is null ? null : deviceFile, deviceYaml, [], host);
 
     private static string? Read(string path, List<ConfigError> errors)
     {
@@ -61,9 +72,10 @@ public static class ConfigLoader
         return null;
     }
 
-    private static ConfigLoadResult Build(string? fleetFile, string? fleetText, string? deviceFile, string? deviceText, List<ConfigError> errors)
+    private static ConfigLoadResult Build(string? fleetFile, string? fleetText, string? deviceFile, string? deviceText, List<ConfigError> errors, IHostProbe? host)
     {
         var map = new SourceMap();
+        var warnings = new List<ConfigError>();
         var settings = new RecorderSettings { FleetFile = fleetFile, DeviceFile = deviceFile };
 
         if (fleetFile is not null)
@@ -78,7 +90,7 @@ public static class ConfigLoader
         {
             var reader = new YamlReader(deviceFile, errors, map);
             if (deviceText is not null && reader.TryLoad(deviceText, out var root))
-                settings = settings with { Device = ConfigMapper.ReadDevice(reader, root, settings.Device) };
+                settings = ConfigMapper.ReadDevice(reader, root, settings, warnings);
             else
                 FailAll(map, ConfigMapper.DeviceKeys);
         }
@@ -86,15 +98,22 @@ public static class ConfigLoader
         // One pass over everything. Values of a file that could not be read or parsed count as
         // failed, so no cross-check judges the defaults standing in for them.
         new ConfigValidator(settings, map, errors).Run();
+        if (host is not null) new HostChecks(settings, map, host, errors, warnings).Run();
 
-        var ordered = errors
-            .OrderBy(e => e.File == fleetFile ? 0 : e.File == deviceFile ? 1 : 2)
-            .ThenBy(e => e.Line)
-            .ThenBy(e => e.Column)
-            .ToList()
-            .AsReadOnly();
-        return new ConfigLoadResult(ordered.Count == 0 ? settings : null, ordered);
+        var ordered = Order(errors, fleetFile, deviceFile);
+        return new ConfigLoadResult(ordered.Count == 0 ? settings : null, ordered)
+        {
+            Warnings = Order(warnings, fleetFile, deviceFile),
+            Sources = map,
+        };
     }
+
+    private static System.Collections.ObjectModel.ReadOnlyCollection<ConfigError> Order(List<ConfigError> list, string? fleetFile, string? deviceFile) => list
+        .OrderBy(e => e.File == fleetFile ? 0 : e.File == deviceFile ? 1 : 2)
+        .ThenBy(e => e.Line)
+        .ThenBy(e => e.Column)
+        .ToList()
+        .AsReadOnly();
 
     private static void FailAll(SourceMap map, string[] keys)
     {

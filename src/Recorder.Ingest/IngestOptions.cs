@@ -27,6 +27,13 @@ public sealed class IngestOptions
     /// <summary>Topic selection (ingest.include / ingest.exclude); everything by default.</summary>
     public Func<string, bool> SelectTopic { get; init; } = static _ => true;
 
+    /// <summary>
+    /// Changes whenever <see cref="SelectTopic"/>'s answers may have changed (a reload). Connected
+    /// producers then select their channels again at their next read: a topic newly included starts
+    /// recording, one newly excluded stops, without the producer reconnecting.
+    /// </summary>
+    public Func<int> SelectionVersion { get; init; } = static () => 0;
+
     /// <summary>Channel metadata from configuration (tags, frame_id); it wins over what a producer sends.</summary>
     public Func<string, IReadOnlyDictionary<string, string>> ConfiguredMetadata { get; init; } = static _ => NoMetadata;
 

@@ -27,6 +27,8 @@ public sealed class McapProducerSession
 
     private sealed record ChannelEntry(Channel Channel, ushort Global, bool Selected, DropPolicy Policy);
 
+    private int _selectionVersion;
+
     private ChannelEntry? Lookup(ushort id) => id < _channels.Length ? _channels[id] : null;
 
     private void Define(ChannelEntry entry)
@@ -57,11 +59,13 @@ public sealed class McapProducerSession
             ValidateCrcs = true,
         });
         var batches = new ProducerBatches(_queue, Stats.Source);
+        _selectionVersion = _options.SelectionVersion();
         try
         {
             while (true)
             {
                 var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (_options.SelectionVersion() is var version && version != _selectionVersion) Reselect(version);
                 var buffer = result.Buffer;
                 var status = McapReadStatus.NeedMoreData;
                 string? refusal = null;
@@ -167,8 +171,7 @@ public sealed class McapProducerSession
                     Define(new ChannelEntry(c, 0, false, DropPolicy.Block));
                     return null;
                 }
-                var metadata = Merge(c.Metadata, _options.ConfiguredMetadata(c.Topic));
-                if (!_registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, schemaId, metadata, out var globalChannel))
+                if (!TryRegister(c, schemaId, out var globalChannel))
                     return "the recording has no channel ids left";
                 Define(new ChannelEntry(c, globalChannel, true, _options.DropPolicyFor(c.Topic)));
                 return null;
@@ -176,6 +179,29 @@ public sealed class McapProducerSession
             default:
                 // Headers, indexes, attachments, metadata and summaries from producers are not recorded.
                 return null;
+        }
+    }
+
+    private bool TryRegister(Channel c, ushort globalSchema, out ushort globalChannel) =>
+        _registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, globalSchema, Merge(c.Metadata, _options.ConfiguredMetadata(c.Topic)), out globalChannel);
+
+    /// <summary>The selection changed (a reload): select every declared channel again.</summary>
+    private void Reselect(int version)
+    {
+        _selectionVersion = version;
+        foreach (var entry in _channels)
+        {
+            if (entry is null) continue;
+            var selected = _options.SelectTopic(entry.Channel.Topic);
+            if (selected == entry.Selected) continue;
+            var global = entry.Global;
+            if (selected && global == 0)
+            {
+                var schema = entry.Channel.SchemaId == 0 ? (ushort)0 : _schemas[entry.Channel.SchemaId].Global;
+                if (!TryRegister(entry.Channel, schema, out global)) continue; // no ids left: stays unselected
+            }
+            if (!selected) IngestLog.TopicNotSelected(_logger, Stats.Source, entry.Channel.Topic);
+            Define(entry with { Global = global, Selected = selected, Policy = _options.DropPolicyFor(entry.Channel.Topic) });
         }
     }
 

@@ -14,7 +14,7 @@ public enum FsyncPolicy
 }
 
 /// <summary>The recording stage's options, with every default in one place. The host maps configuration onto it.</summary>
-public sealed class RecordingOptions
+public sealed record RecordingOptions
 {
     /// <summary>Root directory: files go to &lt;Directory&gt;/&lt;device_id&gt;/&lt;YYYY-MM-DD&gt;/.</summary>
     public string Directory { get; init; } = "recordings";
@@ -65,6 +65,15 @@ public sealed class RecordingOptions
 
     /// <summary>A write that takes longer than this makes the writer report itself stalled.</summary>
     public TimeSpan StallThreshold { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Channel metadata from configuration (tags, frame_id) per topic, applied over what the
+    /// producer declared when a channel enters a file. A reload that changes it therefore shows in
+    /// the next file (and for channels that first appear after the reload), never mid-channel.
+    /// </summary>
+    public Func<string, IReadOnlyDictionary<string, string>> ChannelMetadata { get; init; } = static _ => NoMetadata;
+
+    private static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
 
     /// <summary>The suffix an open file carries until it is finished and renamed.</summary>
     public const string ActiveSuffix = ".active";

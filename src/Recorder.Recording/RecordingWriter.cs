@@ -30,7 +30,7 @@ public enum WriterHealth
 /// message it could not write per topic, finishes the cut-off file validly once space returns, and
 /// says so in the next file (events, metadata, diagnostics).</para>
 /// </summary>
-public sealed class RecordingWriter : IDisposable
+public sealed partial class RecordingWriter : IDisposable
 {
     public const string EventsTopic = "/recorder/events";
     public const string DiagnosticsTopic = "/recorder/diagnostics";
@@ -43,7 +43,7 @@ public sealed class RecordingWriter : IDisposable
         {"type":"object","properties":{"time_ns":{"type":"integer"},"state":{"type":"string"},"queue_bytes":{"type":"integer"},"queue_capacity_bytes":{"type":"integer"},"dropped_total":{"type":"integer"},"write_latency_ms_max":{"type":"number"},"disk_free_bytes":{"type":"integer"},"topics":{"type":"object"}}}
         """u8.ToArray();
 
-    private readonly RecordingOptions _options;
+    private RecordingOptions _options; // replaced on this thread by a ReconfigureCommand (RecordingWriter.Service.cs)
     private readonly BatchQueue _queue;
     private readonly ChannelRegistry _registry;
     private readonly ILogger _logger;
@@ -88,8 +88,6 @@ public sealed class RecordingWriter : IDisposable
     private long _failedSinceTicks;
     private string? _lastError;
     private volatile bool _stopping;
-    private long _busySinceTicks;
-    private long _progress;
     private volatile WriterHealth _health = WriterHealth.Ok;
     private long _lastStatusTicks = Stopwatch.GetTimestamp();
 
@@ -120,7 +118,7 @@ public sealed class RecordingWriter : IDisposable
     private sealed class ChannelSlot(Channel channel, bool latched, bool producerTime)
     {
         public Channel Channel { get; } = channel;
-        public bool Latched { get; } = latched;
+        public bool Latched { get; set; } = latched; // a reload may change the latched set
         public bool ProducerTime { get; } = producerTime;
         public bool InFile;
         public readonly TopicStats File = new();
@@ -146,18 +144,8 @@ public sealed class RecordingWriter : IDisposable
 
     public WriterHealth Health => _health;
 
-    /// <summary>Completed units of work (batches, chunk cuts, ticks): a watchdog sees the write path move.</summary>
-    public long Progress => Interlocked.Read(ref _progress);
-
     /// <summary>True while one write has taken longer than the stall threshold: a wedged disk, reported not hidden.</summary>
-    public bool IsStalled
-    {
-        get
-        {
-            var since = Interlocked.Read(ref _busySinceTicks);
-            return since != 0 && Stopwatch.GetElapsedTime(since) > _options.StallThreshold;
-        }
-    }
+    public bool IsStalled => Progress.BusyFor(Stopwatch.GetTimestamp()) > _options.StallThreshold;
 
     public void Start()
     {
@@ -180,7 +168,9 @@ public sealed class RecordingWriter : IDisposable
         {
             while (true)
             {
-                if (_queue.TryDequeue(NextWait(), out var item))
+                var dequeued = _queue.TryDequeue(NextWait(), out var item);
+                BeginOperation(); // watchdog progress: RecordingWriter.Service.cs
+                if (dequeued)
                 {
                     try
                     {
@@ -196,7 +186,7 @@ public sealed class RecordingWriter : IDisposable
                     break;
                 }
                 Guarded(Tick);
-                Interlocked.Increment(ref _progress);
+                EndOperation();
             }
             // The last file ends with the final counters (drops, queue, disk) whatever the interval.
             Guarded(() =>
@@ -248,10 +238,6 @@ public sealed class RecordingWriter : IDisposable
         catch (Exception e) when (e is IOException or McapException or UnauthorizedAccessException)
         {
             OnWriteFailure(e, batch);
-        }
-        finally
-        {
-            Interlocked.Exchange(ref _busySinceTicks, 0);
         }
     }
 
@@ -337,13 +323,10 @@ public sealed class RecordingWriter : IDisposable
             _ => false,
         };
         var started = Stopwatch.GetTimestamp();
-        Interlocked.Exchange(ref _busySinceTicks, started);
         _writer.Flush(toDisk);
-        Interlocked.Exchange(ref _busySinceTicks, 0);
         var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         if (ms > _maxWriteLatencyMs) _maxWriteLatencyMs = ms;
         if (toDisk) _lastFsyncTicks = Stopwatch.GetTimestamp();
-        Interlocked.Increment(ref _progress);
     }
 
     private ChannelSlot? Slot(ushort channelId)
@@ -377,7 +360,6 @@ public sealed class RecordingWriter : IDisposable
             }
             ReleaseUpTo(Watermark(logTime));
         }
-        Interlocked.Increment(ref _progress);
     }
 
     private ulong Watermark(ulong now) => now > _reorderWindowNs ? now - _reorderWindowNs : 0;
@@ -466,7 +448,7 @@ public sealed class RecordingWriter : IDisposable
         if (slot.InFile) return;
         var channel = slot.Channel;
         if (channel.SchemaId != 0 && _registry.Schema(channel.SchemaId) is { } schema) _writer!.AddSchema(schema);
-        _writer!.AddChannel(channel);
+        _writer!.AddChannel(WithConfiguredMetadata(channel));
         slot.InFile = true;
     }
 
@@ -496,7 +478,6 @@ public sealed class RecordingWriter : IDisposable
         }
         _finalPath = final;
         _activePath = final + RecordingOptions.ActiveSuffix;
-        Interlocked.Exchange(ref _busySinceTicks, Stopwatch.GetTimestamp());
         _file = _options.OpenFile(_activePath);
         _writer = new McapWriter(_file, new McapWriterOptions
         {
@@ -535,7 +516,6 @@ public sealed class RecordingWriter : IDisposable
     private void CloseFile(string reason)
     {
         if (_writer is null || _file is null) return;
-        Interlocked.Exchange(ref _busySinceTicks, Stopwatch.GetTimestamp());
         var topicStats = new SortedDictionary<string, string>(StringComparer.Ordinal);
         // A topic whose every message was dropped has no slot yet; its drops still belong in this file.
         for (var id = 1; id <= _registry.ChannelCount; id++)
@@ -567,7 +547,6 @@ public sealed class RecordingWriter : IDisposable
         _writer = null;
         _file = null;
         _activePath = null;
-        Interlocked.Increment(ref _progress);
         FileFinished?.Invoke(_finalPath!);
     }
 
@@ -614,6 +593,12 @@ public sealed class RecordingWriter : IDisposable
                 break;
             case DiagnosticsCommand:
                 if (_writer is not null) WriteDiagnostics(Math.Max(time, _lastLogTime), epoch);
+                break;
+            case ReconfigureCommand reconfigure:
+                Reconfigure(reconfigure.Options);
+                break;
+            case StallWriterCommand stall:
+                Stall(stall.Duration);
                 break;
         }
     }

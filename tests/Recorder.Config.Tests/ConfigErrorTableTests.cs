@@ -57,10 +57,31 @@ public sealed class ConfigErrorTableTests
             ["fleet.yaml:2:1: unknown key 'device_id' (it belongs in the device file)"]
         },
         {
-            "fleet key in the device file",
+            "a fleet key the device file overrides is checked there",
+            "recording: { chunk: { size: 1MiB } }",
+            "device_id: rt-1\nrecording: { chunk: { size: 1GiB } }",
+            ["device.yaml:2:29: recording.chunk.size must be between 1KiB and 64MiB, got 1GiB"]
+        },
+        {
+            "unknown key in the device file lists device and fleet keys",
             null,
-            "device_id: rt-1\nrecording: { dir: /r }",
-            ["device.yaml:2:1: unknown key 'recording' (it belongs in the fleet file)"]
+            "device_id: rt-1\nstorge: { max_bytes: 1GiB }\nflavour: x",
+            [
+                "device.yaml:2:1: unknown key 'storge' (did you mean 'storage'?)",
+                "device.yaml:3:1: unknown key 'flavour' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata)",
+            ]
+        },
+        {
+            "a device topic list replaces the fleet's, and its errors name the device file",
+            "topics:\n  - { topic: /a, fifo: /run/r/a, format: jsonl }\n  - { topic: /b, fifo: /run/r/b, format: jsonl }",
+            "device_id: rt-1\ntopics:\n  - { topic: /c, fifo: /run/r/c, format: jsonl }\n  - { topic: /d, fifo: /run/r/c, format: jsonl }",
+            ["device.yaml:4:24: topics[1].fifo '/run/r/c' is the same path as topics[0].fifo (device.yaml:3:24); every input needs its own path"]
+        },
+        {
+            "a device ingest socket on a fleet FIFO's path",
+            "topics:\n  - { topic: /a, fifo: /run/r/a, format: jsonl }",
+            "device_id: rt-1\ningest: { socket: /run/r/a }",
+            ["fleet.yaml:2:24: topics[0].fifo '/run/r/a' is the same path as ingest.socket (device.yaml:2:19); every input needs its own path"]
         },
         {
             "unknown key in a topic",
@@ -385,18 +406,6 @@ public sealed class ConfigErrorTableTests
         },
 
         // ---- device file ------------------------------------------------------------------------
-        {
-            "device file without device_id",
-            null,
-            "# device\ndevice_version: rev-a\noperator: alice",
-            ["device.yaml:2:1: missing required key 'device_id'"]
-        },
-        {
-            "empty device file",
-            null,
-            "",
-            ["device.yaml:1:1: missing required key 'device_id'"]
-        },
         {
             "device_id that cannot name a directory",
             null,

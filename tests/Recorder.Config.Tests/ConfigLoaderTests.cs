@@ -67,8 +67,8 @@ public sealed class ConfigLoaderTests : IDisposable
     [Fact]
     public void Example_files_load_with_zero_errors_and_their_values()
     {
-        var fleetPath = RepoPaths.Config("fleet.yaml");
-        var devicePath = RepoPaths.Config("device.yaml");
+        var fleetPath = RepoPaths.Config("fleet.example.yaml");
+        var devicePath = RepoPaths.Config("device.example.yaml");
         var result = ConfigLoader.Load(fleetPath, devicePath);
         Assert.True(result.Succeeded, string.Join("\n", result.Errors));
         var s = result.Settings!;
@@ -83,7 +83,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(2L << 30, s.Recording.SplitSize);
         Assert.Equal(TimeSpan.FromMinutes(10), s.Recording.SplitDuration);
         Assert.Equal(FsyncMode.Chunk, s.Recording.Fsync);
-        Assert.Equal(200L << 30, s.Storage.MaxBytes);
+        Assert.Equal(100L << 30, s.Storage.MaxBytes); // the device file overrides the fleet's 200GiB
         Assert.Equal(5L << 30, s.Storage.MinFreeBytes);
         Assert.Equal(WhenFull.Stop, s.Storage.WhenFull);
         Assert.Equal("/run/recorder/ingest.sock", s.Ingest.Socket);
@@ -208,7 +208,6 @@ public sealed class ConfigLoaderTests : IDisposable
             "fleet.yaml:10:28: topics[1]: format 'h264' needs a fifo (topics without one arrive on the ingest socket as MCAP)",
             "fleet.yaml:11:20: unknown key 'fram_id' in 'topics[2]' (did you mean 'frame_id'?)",
             "fleet.yaml:12:24: metadata.required[0]: 'vehicle' is required but device.yaml does not set it",
-            "device.yaml:1:1: missing required key 'device_id'",
             "device.yaml:3:24: software_version and software_version_file are both set; keep one",
         ], result.Errors.Select(e => e.ToString()));
         Assert.Null(result.Settings);
@@ -243,7 +242,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(
         [
             $"{missing}: no such file",
-            $"{device}:2:1: unknown key 'bogus' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra)",
+            $"{device}:2:1: unknown key 'bogus' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata)",
         ], result.Errors.Select(e => e.ToString()));
     }
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Recorder.Cli;
 
 namespace Recorder.Tests;
@@ -34,7 +35,7 @@ public sealed class ConfigCommandTests : IDisposable
     [Fact]
     public void Check_of_the_example_files_prints_config_ok_and_a_summary()
     {
-        var (code, output, err) = Run("config", "check", "--config", RepoConfig("fleet.yaml"), "--device", RepoConfig("device.yaml"));
+        var (code, output, err) = Run("config", "check", "--config", RepoConfig("fleet.example.yaml"), "--device", RepoConfig("device.example.yaml"));
         Assert.Equal(0, code);
         Assert.Equal("", err);
         var lines = output.Split('\n');
@@ -42,7 +43,7 @@ public sealed class ConfigCommandTests : IDisposable
         Assert.Contains("fleet:     east-robotaxi (", output);
         Assert.Contains("device:    rt-0042, compute-rev-c, vehicle 0042, operator unassigned (", output);
         Assert.Contains("recording: /var/lib/recorder/recordings; chunk 1MiB or 1s, lz4; split 2GiB or 10m; fsync chunk", output);
-        Assert.Contains("storage:   max 200GiB, keep 5GiB free, when full stop", output);
+        Assert.Contains("storage:   max 100GiB, keep 5GiB free, when full stop", output);
         Assert.Contains("control:   /run/recorder/control.sock", output);
         Assert.Contains("topics:    4", output);
         Assert.Contains("  /camera/front: fifo /run/recorder/camera_front.h264 (h264), frame_id=camera_front, sensitivity=pii", output);
@@ -73,7 +74,7 @@ public sealed class ConfigCommandTests : IDisposable
         [
             $"{fleet}:3:5: unknown key 'chunk_sise' in 'recording' (did you mean 'chunk'?)",
             $"{fleet}:4:20: recording.split.size: expected a size like 512MiB or 2GiB, got 'lots'",
-            $"{device}:1:1: missing required key 'device_id'",
+            $"{device}:1:1: warning: device_id is not set; this device records as its host name '{Environment.MachineName}'",
         ], err.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
     }
 
@@ -107,5 +108,44 @@ public sealed class ConfigCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains($"recorder: {message}", err);
         Assert.Contains("config check [--config FLEET.yaml] [--device DEVICE.yaml]", err);
+    }
+
+    [Fact]
+    public void Check_prints_warnings_and_still_exits_zero()
+    {
+        var device = Write("device.yaml", "vehicle: v7\n");
+        var (code, output, err) = Run("config", "check", "--device", device, "--quiet");
+        Assert.Equal(0, code);
+        Assert.Equal("", output);
+        Assert.Equal($"{device}:1:1: warning: device_id is not set; this device records as its host name '{Environment.MachineName}'{Environment.NewLine}", err);
+    }
+
+    [Fact]
+    public void Check_effective_prints_the_merged_configuration_with_the_source_of_each_value()
+    {
+        var fleet = Write("fleet.yaml", "fleet: west\nrecording: { dir: /data/r, chunk: { size: 2MiB } }\n");
+        var device = Write("device.yaml", "device_id: rt-5\nrecording: { chunk: { size: 4MiB } }\n");
+        var (code, output, err) = Run("config", "check", "--config", fleet, "--device", device, "--effective");
+        Assert.Equal(0, code);
+        Assert.Equal("", err);
+        Assert.StartsWith($"# effective configuration: the embedded defaults, then {fleet}, then {device}", output);
+        Assert.Matches($@"\n  dir: ""/data/r"" +# {Regex.Escape(fleet)}:2:19\n", output);
+        Assert.Matches($@"\n    size: 4MiB +# {Regex.Escape(device)}:2:29\n", output);
+        Assert.Matches(@"\n    max_age: 1s +# default\n", output);
+        Assert.Matches($@"\ndevice_id: ""rt-5"" +# {Regex.Escape(device)}:1:12\n", output);
+    }
+
+    [Fact]
+    public void Default_files_are_the_etc_recorder_ones_that_exist()
+    {
+        var args = Arguments.Parse([], [], ["--config", "--device"]);
+        Assert.Equal((null, null), ConfigFiles.Resolve(args, _dir));
+        var fleet = Write("fleet.yaml", "fleet: x\n");
+        Assert.Equal((fleet, null), ConfigFiles.Resolve(args, _dir));
+        var device = Write("device.yaml", "device_id: d\n");
+        Assert.Equal((fleet, device), ConfigFiles.Resolve(args, _dir));
+        var given = Arguments.Parse(["--config", "/x/f.yaml"], [], ["--config", "--device"]);
+        Assert.Equal(("/x/f.yaml", device), ConfigFiles.Resolve(given, _dir));
+        Assert.Equal("/etc/recorder", ConfigFiles.DefaultDirectory);
     }
 }

@@ -22,18 +22,29 @@ public sealed class DaemonProcess : IDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
-    private DaemonProcess(string root, string[] args)
+    /// <summary>
+    /// The binary under test: $RECORDER_BINARY (e.g. the native AOT build, as CI runs the systemd
+    /// tests a second time) or, by default, this build's recorder.dll under `dotnet`.
+    /// </summary>
+    public static string? NativeBinary => Environment.GetEnvironmentVariable("RECORDER_BINARY") is { Length: > 0 } path ? Path.GetFullPath(path) : null;
+
+    private DaemonProcess(string root, string[] args, IReadOnlyDictionary<string, string>? environment = null)
     {
         Root = root;
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(NativeBinary ?? "dotnet")
         {
             WorkingDirectory = root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "recorder.dll"));
+        if (NativeBinary is null) info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "recorder.dll"));
         foreach (var a in args) info.ArgumentList.Add(a);
+        // Never the machine's /etc/recorder files: only what a test passes.
+        info.Environment["RECORDER_CONFIG_DIR"] = Path.Combine(root, "no-etc-recorder");
+        foreach (var name in new[] { "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM", "RECORDER_TEST_HOOKS" }) info.Environment.Remove(name);
+        if (environment is not null)
+            foreach (var (name, value) in environment) info.Environment[name] = value;
         _process = new Process { StartInfo = info };
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
@@ -42,11 +53,13 @@ public sealed class DaemonProcess : IDisposable
         _process.BeginErrorReadLine();
     }
 
-    /// <summary>Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the control socket.</summary>
-    public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false,
-        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }")
+    /// <summary>The fleet file the daemon was started with; <see cref="WriteFleet"/> rewrites it for a reload.</summary>
+    public string FleetFile => Path.Combine(Root, "fleet.yaml");
+
+    /// <summary>Writes the fleet file: the test's recording directory and sockets, plus <paramref name="fleetExtra"/> YAML.</summary>
+    public static void WriteFleet(string root, string fleetExtra = "", string recording = "",
+        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "")
     {
-        var root = Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
         var fleet = $$"""
             fleet: test-fleet
             recording:
@@ -54,11 +67,20 @@ public sealed class DaemonProcess : IDisposable
               chunk: {{chunk}}
               fsync: never
             {{recording}}
-            ingest: { socket: {{Path.Combine(root, "ingest.sock")}}, queue: 64MiB }
+            ingest: { socket: {{Path.Combine(root, "ingest.sock")}}, queue: 64MiB{{ingestExtra}} }
             control_socket: {{Path.Combine(root, "control.sock")}}
             {{fleetExtra}}
             """;
         File.WriteAllText(Path.Combine(root, "fleet.yaml"), fleet);
+    }
+
+    /// <summary>Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the control socket.</summary>
+    public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false,
+        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "",
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var root = Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
+        WriteFleet(root, fleetExtra, recording, chunk, ingestExtra);
         File.WriteAllText(Path.Combine(root, "device.yaml"), """
             device_id: test-0001
             device_version: rev-t
@@ -68,10 +90,16 @@ public sealed class DaemonProcess : IDisposable
             """);
         string[] args = ["run", "--config", Path.Combine(root, "fleet.yaml"), "--device", Path.Combine(root, "device.yaml")];
         if (demo) args = [.. args, "--demo"];
-        var daemon = new DaemonProcess(root, args);
+        var daemon = new DaemonProcess(root, args, environment);
         daemon.WaitFor(() => File.Exists(daemon.ControlSocket), TimeSpan.FromSeconds(30), "the control socket");
         return daemon;
     }
+
+    public int Pid => _process.Id;
+
+    /// <summary>Sends a signal by name (HUP, TERM, ...), as systemd's ExecReload=/bin/kill -HUP $MAINPID does.</summary>
+    public void Signal(string name) =>
+        Process.Start("kill", ["-" + name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
 
     /// <summary>Starts `recorder run` with no files at all: embedded defaults under <paramref name="workingDirectory"/>.</summary>
     public static DaemonProcess StartWithDefaults(string workingDirectory, bool demo)

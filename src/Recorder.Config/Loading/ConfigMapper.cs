@@ -21,42 +21,107 @@ internal static class ConfigMapper
     private static readonly string[] TopicKeys = ["topic", "latched", "drop", "fifo", "format", "frame_id", "tags", "json_schema", "timestamps"];
     private static readonly string[] MetadataKeys = ["required"];
 
-    /// <summary>Reads a fleet file's root onto <paramref name="settings"/>.</summary>
+    /// <summary>Reads a fleet file's root onto <paramref name="settings"/>. Device keys are errors here.</summary>
     public static RecorderSettings ReadFleet(YamlReader r, YamlNode? root, RecorderSettings settings)
     {
         var s = settings;
         foreach (var (key, value, path) in r.Keys(root, "", FleetKeys, key => DeviceKeys.Contains(key) ? "it belongs in the device file" : null))
+            s = ReadFleetKey(r, key, value, path, s);
+        return PlaceControlSocket(r, s);
+    }
+
+    /// <summary>
+    /// Reads a device file's root onto <paramref name="settings"/> (the fleet file already applied).
+    /// Besides the device keys it may set any fleet key, with the same rules as the fleet file: a
+    /// key it names overrides the fleet's value (a mapping key by key, a list as a whole), and
+    /// errors in those keys name the device file. <c>device_id</c> is optional: without it the
+    /// device is named after the host, which is reported as a warning.
+    /// </summary>
+    public static RecorderSettings ReadDevice(YamlReader r, YamlNode? root, RecorderSettings settings, List<ConfigError> warnings)
+    {
+        var s = settings;
+        var d = settings.Device;
+        var fleetKeysSet = false;
+        foreach (var (key, value, path) in r.Keys(root, "", AllDeviceFileKeys))
         {
+            if (FleetKeys.Contains(key))
+            {
+                s = ReadFleetKey(r, key, value, path, s);
+                fleetKeysSet = true;
+                continue;
+            }
             switch (key)
             {
-                case "fleet":
-                    if (r.String(value, path, out var fleet)) s = s with { Fleet = fleet };
+                case "device_id":
+                    if (r.String(value, path, out var id)) d = d with { DeviceId = id };
                     break;
-                case "recording":
-                    s = s with { Recording = ReadRecording(r, value, path, s.Recording) };
+                case "device_version":
+                    if (r.String(value, path, out var version)) d = d with { DeviceVersion = version };
                     break;
-                case "storage":
-                    s = s with { Storage = ReadStorage(r, value, path, s.Storage) };
+                case "vehicle":
+                    if (r.OptionalString(value, path, out var vehicle)) d = d with { Vehicle = vehicle };
                     break;
-                case "ingest":
-                    s = s with { Ingest = ReadIngest(r, value, path, s.Ingest) };
+                case "software_version":
+                    if (r.OptionalString(value, path, out var software)) d = d with { SoftwareVersion = software };
                     break;
-                case "control_socket":
-                    if (r.String(value, path, out var control)) s = s with { ControlSocket = control };
+                case "software_version_file":
+                    if (r.OptionalString(value, path, out var softwareFile)) d = d with { SoftwareVersionFile = softwareFile };
                     break;
-                case "topics":
-                    s = s with { Topics = ReadTopics(r, value, path) };
+                case "operator":
+                    if (r.String(value, path, out var op)) d = d with { Operator = op };
                     break;
-                case "metadata":
-                    s = s with { Metadata = ReadMetadata(r, value, path, s.Metadata) };
+                case "extra":
+                    if (r.StringMap(value, path, out var extra)) d = d with { Extra = new ReadOnlyDictionary<string, string>(extra) };
                     break;
             }
         }
-        // The control socket sits beside the ingest socket unless the file places it.
-        if (!r.Map.IsSet("control_socket") && r.Map.IsSet("ingest.socket") && !r.Map.Failed("ingest.socket"))
-            s = s with { ControlSocket = Path.Combine(Path.GetDirectoryName(s.Ingest.Socket) ?? "", "control.sock") };
+        if (fleetKeysSet) s = PlaceControlSocket(r, s);
+        if (!r.Map.IsSet("device_id") && (root is null || root is YamlMappingNode || YamlReader.IsNull(root)))
+        {
+            var line = root is null || YamlReader.IsNull(root) ? 1 : (int)root.Start.Line;
+            var column = root is null || YamlReader.IsNull(root) ? 1 : (int)root.Start.Column;
+            warnings.Add(new ConfigError(r.File, line, column, $"device_id is not set; this device records as its host name '{d.DeviceId}'"));
+        }
+        return s with { Device = d };
+    }
+
+    /// <summary>The keys a device file may contain: its own, then every fleet key.</summary>
+    public static readonly string[] AllDeviceFileKeys = [.. DeviceKeys, .. FleetKeys];
+
+    private static RecorderSettings ReadFleetKey(YamlReader r, string key, YamlNode value, string path, RecorderSettings s)
+    {
+        switch (key)
+        {
+            case "fleet":
+                if (r.String(value, path, out var fleet)) s = s with { Fleet = fleet };
+                break;
+            case "recording":
+                s = s with { Recording = ReadRecording(r, value, path, s.Recording) };
+                break;
+            case "storage":
+                s = s with { Storage = ReadStorage(r, value, path, s.Storage) };
+                break;
+            case "ingest":
+                s = s with { Ingest = ReadIngest(r, value, path, s.Ingest) };
+                break;
+            case "control_socket":
+                if (r.String(value, path, out var control)) s = s with { ControlSocket = control };
+                break;
+            case "topics":
+                s = s with { Topics = ReadTopics(r, value, path) };
+                break;
+            case "metadata":
+                s = s with { Metadata = ReadMetadata(r, value, path, s.Metadata) };
+                break;
+        }
         return s;
     }
+
+    /// <summary>The control socket sits beside the ingest socket unless a file places it.</summary>
+    private static RecorderSettings PlaceControlSocket(YamlReader r, RecorderSettings s) =>
+        !r.Map.IsSet("control_socket") && r.Map.IsSet("ingest.socket") && !r.Map.Failed("ingest.socket")
+            ? s with { ControlSocket = Path.Combine(Path.GetDirectoryName(s.Ingest.Socket) ?? "", "control.sock") }
+            : s;
 
     private static RecordingSettings ReadRecording(YamlReader r, YamlNode node, string path, RecordingSettings settings)
     {
@@ -221,47 +286,6 @@ internal static class ConfigMapper
         foreach (var (key, value, keyPath) in r.Keys(node, path, MetadataKeys))
         {
             if (key == "required" && r.StringList(value, keyPath, out var required)) s = s with { Required = required.AsReadOnly() };
-        }
-        return s;
-    }
-
-    /// <summary>Reads a device file's root onto <paramref name="settings"/>; <c>device_id</c> is required.</summary>
-    public static DeviceSettings ReadDevice(YamlReader r, YamlNode? root, DeviceSettings settings)
-    {
-        var s = settings;
-        foreach (var (key, value, path) in r.Keys(root, "", DeviceKeys, key => FleetKeys.Contains(key) ? "it belongs in the fleet file" : null))
-        {
-            switch (key)
-            {
-                case "device_id":
-                    if (r.String(value, path, out var id)) s = s with { DeviceId = id };
-                    break;
-                case "device_version":
-                    if (r.String(value, path, out var version)) s = s with { DeviceVersion = version };
-                    break;
-                case "vehicle":
-                    if (r.OptionalString(value, path, out var vehicle)) s = s with { Vehicle = vehicle };
-                    break;
-                case "software_version":
-                    if (r.OptionalString(value, path, out var software)) s = s with { SoftwareVersion = software };
-                    break;
-                case "software_version_file":
-                    if (r.OptionalString(value, path, out var softwareFile)) s = s with { SoftwareVersionFile = softwareFile };
-                    break;
-                case "operator":
-                    if (r.String(value, path, out var op)) s = s with { Operator = op };
-                    break;
-                case "extra":
-                    if (r.StringMap(value, path, out var extra)) s = s with { Extra = new ReadOnlyDictionary<string, string>(extra) };
-                    break;
-            }
-        }
-        if (!r.Map.IsSet("device_id") && (root is null || root is YamlMappingNode || YamlReader.IsNull(root)))
-        {
-            var line = root is null || YamlReader.IsNull(root) ? 1 : (int)root.Start.Line;
-            var column = root is null || YamlReader.IsNull(root) ? 1 : (int)root.Start.Column;
-            r.Map.Fail("device_id");
-            r.Error(line, column, "missing required key 'device_id'");
         }
         return s;
     }

@@ -18,6 +18,22 @@ internal sealed class SourceMap
 
     public void Set(string path, Location location) => _locations[path] = location;
 
+    /// <summary>
+    /// A later file sets <paramref name="path"/> again (the device file overriding a fleet key):
+    /// forget where the earlier value and, for a list or mapping that is replaced whole, everything
+    /// below it came from, and whether it failed; the new value's reading records them afresh.
+    /// </summary>
+    public void Replace(string path, bool whole)
+    {
+        _failed.Remove(path);
+        if (!whole) return;
+        foreach (var key in _locations.Keys.Where(k => IsBelow(k, path)).ToList()) _locations.Remove(key);
+        _failed.RemoveWhere(k => IsBelow(k, path));
+    }
+
+    private static bool IsBelow(string key, string path) =>
+        key.Length > path.Length && key.StartsWith(path, StringComparison.Ordinal) && key[path.Length] is '.' or '[';
+
     public Location? Get(string path) => _locations.TryGetValue(path, out var location) ? location : null;
 
     public bool IsSet(string path) => _locations.ContainsKey(path);

@@ -105,6 +105,9 @@ internal sealed class YamlReader(string file, List<ConfigError> errors, SourceMa
                 continue;
             }
             var childPath = path.Length == 0 ? key : path + "." + key;
+            // A key set by an earlier file (the device file overriding the fleet file) is replaced;
+            // a list is replaced whole, a mapping key by key.
+            Map.Replace(childPath, whole: value is YamlSequenceNode);
             Map.Set(childPath, LocationOf(value));
             yield return (key, value, childPath);
         }

@@ -9,44 +9,26 @@ public static class CommandLine
     public const int ExitError = 1;
     public const int ExitUsage = 2;
 
-    private const string Usage = """
-        usage: recorder <command> [options]
-
-        Record:
-          run [--config FLEET.yaml] [--device DEVICE.yaml] [--demo]
-                                             the daemon; without files it runs on embedded defaults
-                                             (recordings under ./recordings, sockets under ./run)
-          demo [--socket PATH | --config F] [--duration S]
-                                             built-in producers (IMU, GPS, diagnostics) into a running daemon
-          publish --topic T [--encoding json] [--socket PATH | --config F]
-                                             stdin lines become messages on topic T
-          status [--json] | split | mark TEXT | operator NAME     [--socket PATH | --config F]
-                                             talk to the running daemon over its control socket
-          loadgen --socket PATH [--producers N] [--size BYTES] [--rate MSGS_PER_S|max] [--duration S] [--json]
-                                             N MCAP producers at a fixed rate or flat out; reports msgs/s and MB/s
-
-        Inspect and repair MCAP files:
-          info FILE [--json]                 summary: duration, topics, rates, schemas, chunks, compression
-          cat FILE [--topic T]... [--start NS] [--end NS] [--json]
-                                             print messages in log-time order
-          doctor FILE [--strict]             check a file against the spec; exit 1 on errors
-          recover IN -o OUT                  rebuild a valid, indexed file from a truncated or damaged one
-                                             (exit 0 nothing lost, 3 recovered with loss, 1 nothing recoverable)
-          version                            print the version
-
-        Configuration:
-          config check [--config FLEET.yaml] [--device DEVICE.yaml]
-                                             check the configuration (embedded defaults for a file not given):
-                                             every error as file:line:column: message and exit 1, or a summary
-
-        """;
+    private const string Usage = Help.Usage;
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        if (args.Length == 0 || args[0] is "help" or "-h" or "--help")
+        if (args.Length == 0 || args[0] is "-h" or "--help" || (args[0] == "help" && args.Length == 1))
         {
             (args.Length == 0 ? stderr : stdout).Write(Usage);
             return args.Length == 0 ? ExitUsage : ExitOk;
+        }
+        if (args[0] == "help" || args.Skip(1).Any(a => a is "--help" or "-h"))
+        {
+            var topic = args[0] == "help" ? args[1] : args[0];
+            if (Help.For(topic) is { } text)
+            {
+                stdout.Write(text);
+                return ExitOk;
+            }
+            if (args[0] != "help") stdout.Write(Usage); // a verb without a page of its own: the usage covers it
+            else stderr.Write($"recorder: no help for '{topic}'\n{Usage}");
+            return args[0] == "help" ? ExitUsage : ExitOk;
         }
         try
         {
@@ -65,7 +47,8 @@ public static class CommandLine
                 "split" => Control("split", [], rest, flags: [], stdout, stderr),
                 "mark" => Control("mark", ["text"], rest, flags: [], stdout, stderr),
                 "operator" => Control("operator", ["name"], rest, flags: [], stdout, stderr),
-                "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: [], values: ["--config", "--device"]), stdout, stderr),
+                "reload" => Control("reload", [], rest, flags: [], stdout, stderr),
+                "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: ["--effective", "--quiet"], values: ["--config", "--device"]), stdout, stderr),
                 "loadgen" => LoadgenCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--socket", "--producers", "--size", "--rate", "--duration"]), stdout),
                 "version" or "--version" => Version(stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),

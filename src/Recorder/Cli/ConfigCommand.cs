@@ -3,9 +3,12 @@ using Recorder.Config;
 namespace Recorder.Cli;
 
 /// <summary>
-/// `recorder config check [--config FLEET.yaml] [--device DEVICE.yaml]`: loads the configuration
-/// the daemon would run with (embedded defaults for a file not given) and prints every error, one
-/// per line as file:line:column: message, on stderr (exit 1), or "config ok" and a summary (exit 0).
+/// `recorder config check [--config FLEET.yaml] [--device DEVICE.yaml] [--effective] [--quiet]`:
+/// loads the configuration the daemon would run with (see <see cref="ConfigFiles"/> for which
+/// files), checks it against this machine too, and prints every error and every warning on
+/// stderr, one per line as <c>file:line:column: message</c> (warnings as
+/// <c>file:line:column: warning: message</c>). Exit 1 on errors; otherwise "config ok" and a
+/// summary (or, with --effective, the merged configuration as YAML) on stdout and exit 0.
 /// </summary>
 public static class ConfigCommand
 {
@@ -15,15 +18,17 @@ public static class ConfigCommand
         if (args.Positionals[0] != "check") throw new UsageException($"unknown config command '{args.Positionals[0]}' (expected check)");
         if (args.Positionals.Count > 1) throw new UsageException($"config check takes no file arguments; use --config FLEET.yaml --device DEVICE.yaml, not '{args.Positionals[1]}'");
 
-        var result = ConfigLoader.Load(args.Value("--config"), args.Value("--device"));
-        if (!result.Succeeded)
-        {
-            foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
-            return CommandLine.ExitError;
-        }
-        WriteSummary(result.Settings!, stdout);
+        var result = ConfigFiles.Load(args, checkHost: true);
+        foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
+        foreach (var warning in result.Warnings) stderr.WriteLine(Warning(warning));
+        if (!result.Succeeded) return CommandLine.ExitError;
+        if (args.Has("--effective")) stdout.Write(EffectiveConfig.ToYaml(result));
+        else if (!args.Has("--quiet")) WriteSummary(result.Settings!, stdout);
         return CommandLine.ExitOk;
     }
+
+    /// <summary><c>file:line:column: warning: message</c>.</summary>
+    public static string Warning(ConfigError warning) => (warning with { Message = "warning: " + warning.Message }).ToString();
 
     private static void WriteSummary(RecorderSettings s, TextWriter stdout)
     {

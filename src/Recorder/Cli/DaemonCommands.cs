@@ -14,27 +14,48 @@ public static class DaemonCommands
 {
     private static RecorderSettings? LoadSettings(Arguments args, TextWriter stderr)
     {
-        var result = ConfigLoader.Load(args.Value("--config"), args.Value("--device"));
+        var result = ConfigFiles.Load(args, checkHost: false);
         if (result.Errors.Count == 0) return result.Settings;
         foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
         return null;
     }
 
-    public static ILoggerFactory Loggers(LogLevel level = LogLevel.Information) => LoggerFactory.Create(b => b
-        .SetMinimumLevel(level)
-        .AddSimpleConsole(o =>
+    /// <summary>
+    /// Console logging: under systemd (stdout is the journal) the systemd format, one line per
+    /// event with a <c>&lt;N&gt;</c> syslog priority prefix that journald turns into the entry's
+    /// priority (no timestamp: the journal has its own); otherwise single lines with UTC times.
+    /// </summary>
+    public static ILoggerFactory Loggers(LogLevel level = LogLevel.Information) => LoggerFactory.Create(b =>
+    {
+        b.SetMinimumLevel(level);
+        if (Journal.StdoutIsJournal())
         {
-            o.SingleLine = true;
-            o.UseUtcTimestamp = true;
-            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-        }));
+            b.AddSystemdConsole(o =>
+            {
+                o.IncludeScopes = false;
+                o.TimestampFormat = null;
+            });
+        }
+        else
+        {
+            b.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            });
+        }
+    });
 
     public static int Run(Arguments args, TextWriter stderr)
     {
-        var settings = LoadSettings(args, stderr);
-        if (settings is null) return CommandLine.ExitError;
+        // The same checks as `config check`, against this machine: a daemon that cannot create its sockets does not start.
+        var result = ConfigFiles.Load(args, checkHost: true);
+        foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
+        foreach (var warning in result.Warnings) stderr.WriteLine(ConfigCommand.Warning(warning));
+        if (!result.Succeeded) return CommandLine.ExitError;
         using var loggers = Loggers(args.Has("--verbose") ? LogLevel.Debug : LogLevel.Information);
-        return new RecorderHost(settings, loggers, args.Has("--demo")).RunAsync().GetAwaiter().GetResult();
+        return new RecorderHost(result.Settings!, loggers, args.Has("--demo")).RunAsync().GetAwaiter().GetResult();
     }
 
     /// <summary>The ingest socket: --socket, else the configuration's.</summary>

@@ -32,6 +32,16 @@ public sealed class ControlServer : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>Runs a reload for the `reload` command; null: the command is refused.</summary>
+    public Func<ReloadOutcome>? Reload { get; init; }
+
+    /// <summary>
+    /// TEST ONLY: with RECORDER_TEST_HOOKS=1 in the daemon's environment the hidden `test-stall`
+    /// command (field `seconds`) blocks the writer thread, as a hung disk would, to prove the
+    /// watchdog. Without it the command does not exist.
+    /// </summary>
+    public bool TestHooks { get; init; } = Environment.GetEnvironmentVariable("RECORDER_TEST_HOOKS") == "1";
+
     public void Start()
     {
         _listener = UnixSockets.Listen(_path, UnixSockets.OwnerAndGroup, backlog: 16);
@@ -134,8 +144,19 @@ public sealed class ControlServer : IAsyncDisposable
                     if (Field("key") is not { Length: > 0 } key || Field("value") is not { } value) return ControlProtocol.Error("set needs 'key' and 'value'");
                     _queue.EnqueueCommand(new SetMetadataCommand(key, value));
                     return ControlProtocol.Ok(w => w.WriteStringValue("set"));
+                case "reload":
+                    if (Reload is null) return ControlProtocol.Error("reload is not available");
+                    var outcome = Reload();
+                    if (!outcome.Applied) return ControlProtocol.Error(string.Join("\n", outcome.Messages));
+                    return ControlProtocol.Ok(w => w.WriteStringValue(string.Join("\n", outcome.Messages)));
+                case "test-stall" when TestHooks:
+                    if (!double.TryParse(Field("seconds"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0 || seconds > 600)
+                        return ControlProtocol.Error("test-stall needs 'seconds' between 0 and 600");
+                    DaemonLog.TestStallRequested(_logger, seconds);
+                    _queue.EnqueueCommand(new StallWriterCommand(TimeSpan.FromSeconds(seconds)));
+                    return ControlProtocol.Ok(w => w.WriteStringValue("writer stalled"));
                 default:
-                    return ControlProtocol.Error($"unknown command '{cmd.GetString()}' (status, split, mark, operator, set)");
+                    return ControlProtocol.Error($"unknown command '{cmd.GetString()}' (status, split, mark, operator, set, reload)");
             }
         }
     }

@@ -28,4 +28,31 @@ internal static partial class DaemonLog
 
     [LoggerMessage(307, LogLevel.Error, "The writer failed; stopping")]
     public static partial void WriterFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(308, LogLevel.Information, "Reloading the configuration ({Trigger})")]
+    public static partial void Reloading(ILogger logger, string trigger);
+
+    [LoggerMessage(309, LogLevel.Information, "Configuration reloaded: {Topics} topics, {Added} FIFO inputs added, {Removed} removed")]
+    public static partial void Reloaded(ILogger logger, int topics, int added, int removed);
+
+    [LoggerMessage(310, LogLevel.Error, "Configuration error: {Error}")]
+    public static partial void ConfigError(ILogger logger, string error);
+
+    [LoggerMessage(311, LogLevel.Warning, "Configuration warning: {Warning}")]
+    public static partial void ConfigWarning(ILogger logger, string warning);
+
+    [LoggerMessage(312, LogLevel.Error, "Reload rejected ({Errors} errors); the previous configuration stays in force")]
+    public static partial void ReloadRejected(ILogger logger, int errors);
+
+    [LoggerMessage(313, LogLevel.Warning, "Changed in the configuration but only applied by a restart: {Keys}")]
+    public static partial void ReloadNeedsRestart(ILogger logger, string keys);
+
+    [LoggerMessage(314, LogLevel.Information, "FIFO input {Path} ({Topic}) removed by the reload")]
+    public static partial void FifoRemoved(ILogger logger, string path, string topic);
+
+    [LoggerMessage(315, LogLevel.Information, "systemd watchdog: pinging every {Interval} s / 2 while no writer operation takes longer than {StallLimit} s")]
+    public static partial void WatchdogEnabled(ILogger logger, double interval, double stallLimit);
+
+    [LoggerMessage(316, LogLevel.Warning, "Test hook: writer stall of {Seconds} s requested over the control socket")]
+    public static partial void TestStallRequested(ILogger logger, double seconds);
 }

@@ -11,21 +11,39 @@ namespace Recorder.Daemon;
 
 /// <summary>
 /// Wires the stages together for `recorder run`: configuration → ingest (socket, FIFOs) → bounded
-/// queue → writer, plus the control socket and, with --demo, the demo producers. Stops on SIGTERM
-/// or SIGINT: ingest first, then the writer drains the queue and finishes the open file.
+/// queue → writer, plus the control socket and, with --demo, the demo producers. Tells systemd
+/// READY once the sockets accept, pings its watchdog while the writer makes progress, reloads on
+/// SIGHUP (or the `reload` control command), and stops on SIGTERM or SIGINT: ingest first, then
+/// the writer drains the queue and finishes the open file.
 /// </summary>
 public sealed class RecorderHost
 {
-    private readonly RecorderSettings _settings;
     private readonly ILoggerFactory _loggers;
     private readonly bool _demo;
+    private readonly ILogger _logger;
+    private readonly object _reloadLock = new();
+    private readonly Dictionary<FifoInputOptions, FifoIngest> _fifos = new();
+    private RecorderSettings _current;
+    private int _selectionVersion;
+    private RecordingOptions? _initialRecording;
+    private BatchQueue? _queue;
+    private ChannelRegistry? _registry;
+    private IngestOptions? _ingestOptions;
+    private bool _running; // under _reloadLock: from READY until the shutdown begins
 
     public RecorderHost(RecorderSettings settings, ILoggerFactory loggers, bool demo)
     {
-        _settings = settings;
+        _current = settings;
         _loggers = loggers;
         _demo = demo;
+        _logger = loggers.CreateLogger("recorder");
     }
+
+    /// <summary>Where a reload reads the configuration from; by default (null) the files the settings were loaded from, checked against this machine.</summary>
+    public Func<ConfigLoadResult>? LoadConfiguration { get; init; }
+
+    /// <summary>The settings in force (after reloads).</summary>
+    public RecorderSettings Current => Volatile.Read(ref _current);
 
     public static RecordingOptions RecordingOptionsFrom(RecorderSettings s) => new()
     {
@@ -54,30 +72,48 @@ public sealed class RecorderHost
         ReorderWindow = s.Ingest.Timestamps == TimestampMode.Producer || s.Topics.Any(t => t.Timestamps == TimestampMode.Producer)
             ? s.Ingest.ReorderWindow
             : TimeSpan.Zero,
+        // Configured channel metadata is applied by the writer as a channel enters a file, so a reload reaches the next file.
+        ChannelMetadata = s.ChannelMetadataFor,
     };
 
+    /// <summary>Ingest options for <paramref name="s"/>. Channel metadata is not here: the writer applies it (<see cref="RecordingOptions.ChannelMetadata"/>).</summary>
     public static IngestOptions IngestOptionsFrom(RecorderSettings s) => new()
     {
         SocketPath = s.Ingest.Socket,
         SelectTopic = s.Ingest.Selects,
-        ConfiguredMetadata = s.ChannelMetadataFor,
-        DropPolicyFor = topic => (s.FindTopic(topic)?.Drop ?? Config.DropPolicy.Block) switch
-        {
-            Config.DropPolicy.DropOldest => Recording.DropPolicy.DropOldest,
-            Config.DropPolicy.DropNewest => Recording.DropPolicy.DropNewest,
-            _ => Recording.DropPolicy.Block,
-        },
-        Fifos = s.Topics.Where(t => t.Fifo is not null).Select(t => new FifoInputOptions(t.Fifo!, t.Topic, t.Format switch
+        DropPolicyFor = topic => DropPolicyOf(s, topic),
+        Fifos = FifosFrom(s),
+    };
+
+    private static Recording.DropPolicy DropPolicyOf(RecorderSettings s, string topic) => (s.FindTopic(topic)?.Drop ?? Config.DropPolicy.Block) switch
+    {
+        Config.DropPolicy.DropOldest => Recording.DropPolicy.DropOldest,
+        Config.DropPolicy.DropNewest => Recording.DropPolicy.DropNewest,
+        _ => Recording.DropPolicy.Block,
+    };
+
+    private static List<FifoInputOptions> FifosFrom(RecorderSettings s) =>
+        s.Topics.Where(t => t.Fifo is not null).Select(t => new FifoInputOptions(t.Fifo!, t.Topic, t.Format switch
         {
             InputFormat.Jsonl => FifoFormat.Jsonl,
             InputFormat.H264 => FifoFormat.H264,
             InputFormat.H265 => FifoFormat.H265,
             _ => FifoFormat.Mcap,
-        }, t.JsonSchema)).ToList(),
-    };
+        }, t.JsonSchema)).ToList();
 
     /// <summary>The values of `recorder.device`: configuration plus what only the running machine knows.</summary>
     public static DeviceIdentity IdentityFrom(RecorderSettings s)
+    {
+        var values = ConfiguredIdentity(s);
+        values["recorder_version"] = Cli.BuildInfo.Version;
+        values["hostname"] = Environment.MachineName;
+        values["boot_id"] = ReadFirstLine("/proc/sys/kernel/random/boot_id") ?? "unknown";
+        values["session_id"] = Guid.NewGuid().ToString("N");
+        return new DeviceIdentity(s.Device.DeviceId, values);
+    }
+
+    /// <summary>The `recorder.device` values that come from configuration (a reload compares these).</summary>
+    private static Dictionary<string, string> ConfiguredIdentity(RecorderSettings s)
     {
         var d = s.Device;
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -85,14 +121,10 @@ public sealed class RecorderHost
         values["device_id"] = d.DeviceId;
         values["device_version"] = d.DeviceVersion;
         values["software_version"] = SoftwareVersion(d);
-        values["recorder_version"] = Cli.BuildInfo.Version;
         values["fleet"] = s.Fleet;
         values["vehicle"] = d.Vehicle ?? "";
         values["operator"] = d.Operator;
-        values["hostname"] = Environment.MachineName;
-        values["boot_id"] = ReadFirstLine("/proc/sys/kernel/random/boot_id") ?? "unknown";
-        values["session_id"] = Guid.NewGuid().ToString("N");
-        return new DeviceIdentity(d.DeviceId, values);
+        return values;
     }
 
     private static string SoftwareVersion(DeviceSettings d)
@@ -116,61 +148,225 @@ public sealed class RecorderHost
 
     public async Task<int> RunAsync(CancellationToken externalStop = default)
     {
-        var logger = _loggers.CreateLogger("recorder");
-        var clock = new RecordingClock();
-        var registry = new ChannelRegistry();
-        var queue = new BatchQueue(_settings.Ingest.QueueBytes, clock);
-        var identity = IdentityFrom(_settings);
-        using var writer = new RecordingWriter(RecordingOptionsFrom(_settings), queue, registry, identity, _loggers.CreateLogger("recorder.recording"));
-        writer.Start();
-        DaemonLog.Started(logger, Cli.BuildInfo.Version, identity.DeviceId, Path.GetFullPath(_settings.Recording.Dir));
-
-        var ingestOptions = IngestOptionsFrom(_settings);
-        var ingestLogger = _loggers.CreateLogger("recorder.ingest");
-        var socket = new UnixSocketIngest(ingestOptions, queue, registry, ingestLogger);
-        socket.Start();
-        var fifos = ingestOptions.Fifos.Select(f => new FifoIngest(f, ingestOptions, queue, registry, ingestLogger)).ToList();
-        foreach (var fifo in fifos) fifo.Start();
-        var control = new ControlServer(_settings.ControlSocket, writer, queue, socket, _loggers.CreateLogger("recorder.control"));
-        control.Start();
-
-        using var demoStop = new CancellationTokenSource();
-        var demo = _demo ? DemoProducers.RunAsync(_settings.Ingest.Socket, logger, demoStop.Token) : Task.CompletedTask;
-
+        // Signals first: a SIGTERM that arrives as soon as the sockets exist must stop cleanly.
         var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult("SIGTERM"); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult("SIGINT"); });
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true; // the default would terminate
+            _ = Task.Run(() => Reload("SIGHUP"));
+        });
         using var external = externalStop.Register(() => stop.TrySetResult("requested"));
-        SystemdNotifier.Notify("READY=1\nSTATUS=recording");
+
+        var settings = Current;
+        var clock = new RecordingClock();
+        _registry = new ChannelRegistry();
+        var queue = _queue = new BatchQueue(settings.Ingest.QueueBytes, clock);
+        var identity = IdentityFrom(settings);
+        _initialRecording = RecordingOptionsFrom(settings);
+        using var writer = new RecordingWriter(_initialRecording, queue, _registry, identity, _loggers.CreateLogger("recorder.recording"));
+        writer.Start();
+        DaemonLog.Started(_logger, Cli.BuildInfo.Version, identity.DeviceId, Path.GetFullPath(settings.Recording.Dir));
+
+        // Selection and FIFOs follow reloads: the options read the settings in force.
+        _ingestOptions = new IngestOptions
+        {
+            SocketPath = settings.Ingest.Socket,
+            SelectTopic = topic => Current.Ingest.Selects(topic),
+            DropPolicyFor = topic => DropPolicyOf(Current, topic),
+            SelectionVersion = () => Volatile.Read(ref _selectionVersion),
+            Fifos = FifosFrom(settings),
+        };
+        var ingestLogger = _loggers.CreateLogger("recorder.ingest");
+        var socket = new UnixSocketIngest(_ingestOptions, queue, _registry, ingestLogger);
+        socket.Start();
+        lock (_reloadLock) ApplyFifos(FifosFrom(settings));
+        var control = new ControlServer(settings.ControlSocket, writer, queue, socket, _loggers.CreateLogger("recorder.control"))
+        {
+            Reload = () => Reload("control command"),
+        };
+        control.Start();
+
+        using var demoStop = new CancellationTokenSource();
+        var demo = _demo ? DemoProducers.RunAsync(settings.Ingest.Socket, _logger, demoStop.Token) : Task.CompletedTask;
+
+        lock (_reloadLock) _running = true;
+
+        // The sockets accept and the writer runs: recording can start.
+        SystemdNotifier.Notify("READY=1\nSTATUS=" + StatusLine(writer));
+        await using var watchdog = Watchdog.FromEnvironment(() => writer.Progress, () => StatusLine(writer), _loggers.CreateLogger("recorder.watchdog"));
+        if (watchdog is not null) DaemonLog.WatchdogEnabled(_logger, watchdog.Interval.TotalSeconds, watchdog.StallLimit.TotalSeconds);
 
         var finished = await Task.WhenAny(stop.Task, writer.Stopped).ConfigureAwait(false);
         var exitCode = 0;
         if (finished == writer.Stopped)
         {
             exitCode = 1;
-            if (writer.Stopped.Exception is { } failure) DaemonLog.WriterFailed(logger, failure.InnerException ?? failure);
+            if (writer.Stopped.Exception is { } failure) DaemonLog.WriterFailed(_logger, failure.InnerException ?? failure);
         }
         else
         {
-            DaemonLog.Stopping(logger, stop.Task.Result);
+            DaemonLog.Stopping(_logger, stop.Task.Result);
         }
-        SystemdNotifier.Notify("STOPPING=1");
+        lock (_reloadLock) _running = false;
+        SystemdNotifier.Notify("STOPPING=1\nSTATUS=stopping: finishing the open file");
 
         demoStop.Cancel();
         await demo.ConfigureAwait(false);
         await control.DisposeAsync().ConfigureAwait(false);
         await socket.DisposeAsync().ConfigureAwait(false);
-        foreach (var fifo in fifos) fifo.Dispose();
+        lock (_reloadLock)
+        {
+            foreach (var fifo in _fifos.Values) fifo.Dispose();
+            _fifos.Clear();
+        }
         try
         {
             await writer.StopAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or IOException or McapException)
         {
-            DaemonLog.WriterFailed(logger, e);
+            DaemonLog.WriterFailed(_logger, e);
             exitCode = 1;
         }
-        if (exitCode == 0) DaemonLog.Stopped(logger);
+        if (exitCode == 0) DaemonLog.Stopped(_logger);
         return exitCode;
     }
+
+    private static string StatusLine(RecordingWriter writer)
+    {
+        var p = writer.Status();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{p.State}: {p.MessagesTotal} messages, {p.FilesFinished} files finished, queue {p.QueueBytes * 100 / Math.Max(1, p.QueueCapacityBytes)}%");
+    }
+
+    /// <summary>
+    /// Reloads the configuration: validates the new files first (and against this machine); on
+    /// failure logs every error and keeps the settings in force. On success applies, without
+    /// dropping a message or restarting the open file: the recording options (chunking, splits,
+    /// fsync, directory, compression and channel tags for the next file, the latched set) in queue
+    /// order, then the topic selection for connected producers, then the FIFO inputs (new ones
+    /// start, removed ones stop, unchanged ones keep running), then changed device metadata.
+    /// Settings bound at start-up (the sockets, the queue, timestamps) keep their old values and a
+    /// warning says they need a restart. Serialised; safe from any thread.
+    /// </summary>
+    public ReloadOutcome Reload(string trigger)
+    {
+        lock (_reloadLock)
+        {
+            if (!_running) return new ReloadOutcome(false, ["the recorder is not running yet (or any more); nothing reloaded"]);
+            DaemonLog.Reloading(_logger, trigger);
+            SystemdNotifier.Notify("RELOADING=1\nSTATUS=reloading the configuration");
+            var result = LoadConfiguration?.Invoke() ?? ConfigLoader.Load(Current.FleetFile, Current.DeviceFile, new SystemHostProbe());
+            var messages = new List<string>();
+            foreach (var warning in result.Warnings)
+            {
+                DaemonLog.ConfigWarning(_logger, warning.ToString());
+                messages.Add(Cli.ConfigCommand.Warning(warning));
+            }
+            if (!result.Succeeded)
+            {
+                foreach (var error in result.Errors)
+                {
+                    DaemonLog.ConfigError(_logger, error.ToString());
+                    messages.Insert(0, error.ToString());
+                }
+                DaemonLog.ReloadRejected(_logger, result.Errors.Count);
+                SystemdNotifier.Notify("READY=1\nSTATUS=reload rejected (" + result.Errors.Count.ToString(CultureInfo.InvariantCulture) + " errors); previous configuration kept");
+                return new ReloadOutcome(false, messages);
+            }
+
+            var old = Current;
+            var (next, restartOnly) = KeepStartupSettings(old, result.Settings!);
+            if (restartOnly.Count > 0)
+            {
+                var keys = string.Join(", ", restartOnly);
+                DaemonLog.ReloadNeedsRestart(_logger, keys);
+                messages.Add($"changed but only applied by a restart: {keys}");
+            }
+
+            // 1. The writer's options, in queue order: what came before is written under the old ones.
+            _queue!.EnqueueCommand(new ReconfigureCommand(RecordingOptionsFor(next)));
+            // 2. Topic selection; connected producers re-select at their next read.
+            Volatile.Write(ref _current, next);
+            Interlocked.Increment(ref _selectionVersion);
+            // 3. FIFO inputs.
+            var (added, removed) = ApplyFifos(FifosFrom(next));
+            // 4. Device metadata that the configuration changed (runtime changes such as `recorder operator` stay otherwise).
+            var before = ConfiguredIdentity(old);
+            foreach (var (key, value) in ConfiguredIdentity(next))
+                if (key != "device_id" && (!before.TryGetValue(key, out var was) || was != value)) _queue.EnqueueCommand(new SetMetadataCommand(key, value));
+
+            DaemonLog.Reloaded(_logger, next.Topics.Count, added, removed);
+            messages.Insert(0, string.Create(CultureInfo.InvariantCulture, $"reloaded: {next.Topics.Count} topics, {added} FIFO inputs added, {removed} removed"));
+            SystemdNotifier.Notify("READY=1\nSTATUS=configuration reloaded");
+            return new ReloadOutcome(true, messages);
+        }
+    }
+
+    /// <summary>The new settings with the values bound at start-up put back, and the keys that differed.</summary>
+    private static (RecorderSettings Settings, List<string> RestartOnly) KeepStartupSettings(RecorderSettings old, RecorderSettings next)
+    {
+        var keys = new List<string>();
+        if (next.Ingest.Socket != old.Ingest.Socket) keys.Add("ingest.socket");
+        if (next.ControlSocket != old.ControlSocket) keys.Add("control_socket");
+        if (next.Ingest.QueueBytes != old.Ingest.QueueBytes) keys.Add("ingest.queue");
+        if (next.Ingest.Timestamps != old.Ingest.Timestamps) keys.Add("ingest.timestamps");
+        if (next.Ingest.ReorderWindow != old.Ingest.ReorderWindow) keys.Add("ingest.reorder_window");
+        if (!ProducerTimeTopics(old).SetEquals(ProducerTimeTopics(next))) keys.Add("topics[].timestamps");
+        if (next.Device.DeviceId != old.Device.DeviceId) keys.Add("device_id");
+        var kept = next with
+        {
+            ControlSocket = old.ControlSocket,
+            Ingest = next.Ingest with
+            {
+                Socket = old.Ingest.Socket,
+                QueueBytes = old.Ingest.QueueBytes,
+                Timestamps = old.Ingest.Timestamps,
+                ReorderWindow = old.Ingest.ReorderWindow,
+            },
+            Device = next.Device with { DeviceId = old.Device.DeviceId },
+        };
+        return (kept, keys);
+
+        static HashSet<string> ProducerTimeTopics(RecorderSettings s) =>
+            s.Topics.Where(t => (t.Timestamps ?? s.Ingest.Timestamps) == TimestampMode.Producer).Select(t => t.Topic).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>Recording options for reloaded settings; reordering stays as the writer was built with.</summary>
+    private RecordingOptions RecordingOptionsFor(RecorderSettings s)
+    {
+        var initial = _initialRecording!;
+        return RecordingOptionsFrom(s) with
+        {
+            UsesProducerTime = initial.UsesProducerTime,
+            ReorderWindow = initial.ReorderWindow,
+        };
+    }
+
+    /// <summary>Starts the FIFO inputs not running yet and stops those no longer configured. Under the reload lock.</summary>
+    private (int Added, int Removed) ApplyFifos(List<FifoInputOptions> wanted)
+    {
+        var removed = 0;
+        foreach (var (options, fifo) in _fifos.Where(p => !wanted.Contains(p.Key)).ToList())
+        {
+            fifo.Dispose();
+            _fifos.Remove(options);
+            DaemonLog.FifoRemoved(_logger, options.Path, options.Topic);
+            removed++;
+        }
+        var added = 0;
+        foreach (var options in wanted.Where(w => !_fifos.ContainsKey(w)))
+        {
+            var fifo = new FifoIngest(options, _ingestOptions!, _queue!, _registry!, _loggers.CreateLogger("recorder.ingest"));
+            fifo.Start(); // a refused input (e.g. video in this build) logs why and stays listed
+            _fifos[options] = fifo;
+            added++;
+        }
+        return (added, removed);
+    }
 }
+
+/// <summary>The result of a reload: whether it applied, and its errors, warnings and summary as lines.</summary>
+public sealed record ReloadOutcome(bool Applied, IReadOnlyList<string> Messages);
