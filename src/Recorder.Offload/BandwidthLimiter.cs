@@ -2,7 +2,7 @@ namespace Recorder.Offload;
 
 /// <summary>
 /// A token bucket shared by every upload: <c>offload.bandwidth</c> bytes per second in total,
-/// with a burst of a quarter second. 0 is unlimited.
+/// with a burst of 50 ms worth (at least 64 KiB), so the link, not a burst, sets the pace. 0 is unlimited.
 /// </summary>
 public sealed class BandwidthLimiter
 {
@@ -22,7 +22,7 @@ public sealed class BandwidthLimiter
 
     public long BytesPerSecond => _bytesPerSecond;
 
-    private double Burst => Math.Max(_bytesPerSecond / 4.0, 64 * 1024);
+    private double Burst => Math.Max(_bytesPerSecond / 20.0, 64 * 1024);
 
     /// <summary>Waits until <paramref name="bytes"/> may be sent. Never waits when unlimited.</summary>
     public async ValueTask WaitAsync(int bytes, CancellationToken cancellationToken)
