@@ -37,6 +37,7 @@ public sealed class OffloadService : IAsyncDisposable
     private bool _paused;
     private bool _manualSession;
     private bool _started;
+    private int _disposed;
     private int _deleted;
     private long _bytesVerified;
     private DateTimeOffset? _lastProbe;
@@ -745,6 +746,7 @@ public sealed class OffloadService : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         lock (_lock) _session.Cancel();
         var loops = new[] { _dispatcher, _prober, _scanner }.Where(t => t is not null).Cast<Task>().ToList();

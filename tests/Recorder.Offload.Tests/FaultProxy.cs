@@ -126,7 +126,7 @@ public sealed class FaultProxy : IDisposable
 
     private async Task Serve(Socket client, CancellationToken token)
     {
-        Track(client);
+        if (!Track(client, token)) return;
         var (inject, cutAt, stallAt) = Draw();
         if (inject)
         {
@@ -134,7 +134,11 @@ public sealed class FaultProxy : IDisposable
             return;
         }
         var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        Track(upstream);
+        if (!Track(upstream, token))
+        {
+            Close(client);
+            return;
+        }
         try
         {
             await upstream.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _upstreamPort), token);
@@ -212,9 +216,19 @@ public sealed class FaultProxy : IDisposable
         Close(client);
     }
 
-    private void Track(Socket s)
+    /// <summary>Registers a live socket, unless the proxy went down meanwhile (then it is closed at once).</summary>
+    private bool Track(Socket s, CancellationToken token)
     {
-        lock (_lock) _live.Add(s);
+        lock (_lock)
+        {
+            if (token.IsCancellationRequested)
+            {
+                s.Dispose();
+                return false;
+            }
+            _live.Add(s);
+            return true;
+        }
     }
 
     private void Close(params Socket[] sockets)
