@@ -25,4 +25,7 @@ internal static partial class RecordingLog
 
     [LoggerMessage(106, LogLevel.Error, "Message on unknown global channel {ChannelId} dropped")]
     public static partial void UnknownChannel(ILogger logger, int channelId);
+
+    [LoggerMessage(107, LogLevel.Warning, "A FileFinished handler failed for {Path}: {Reason}")]
+    public static partial void FileFinishedHandlerFailed(ILogger logger, string path, string reason);
 }

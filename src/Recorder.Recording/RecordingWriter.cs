@@ -88,6 +88,13 @@ public sealed class RecordingWriter : IDisposable
     /// <summary>Completes when the writer has drained the queue and finished its last file.</summary>
     public Task Stopped => _stopped.Task;
 
+    /// <summary>
+    /// Raised on the writer thread after a file was finished and renamed from <c>.active</c> to its
+    /// final name, with that name. Handlers must be quick (hand the path on); an exception they throw
+    /// is logged and does not stop recording.
+    /// </summary>
+    public event Action<string>? FileFinished;
+
     /// <summary>Files finished so far, in order (for tests and the status).</summary>
     public List<string> FinishedFiles { get; } = new();
 
@@ -386,6 +393,14 @@ public sealed class RecordingWriter : IDisposable
         FinishedFiles.Add(_finalPath!);
         _filesFinished++;
         RecordingLog.FileFinished(_logger, _finalPath!, messages, bytes, chunks, reason);
+        try
+        {
+            FileFinished?.Invoke(_finalPath!);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            RecordingLog.FileFinishedHandlerFailed(_logger, _finalPath!, e.Message);
+        }
         _previousEndReason = reason;
         _writer = null;
         _file = null;

@@ -22,6 +22,9 @@ public static class CommandLine
                                              stdin lines become messages on topic T
           status [--json] | split | mark TEXT | operator NAME     [--socket PATH | --config F]
                                              talk to the running daemon over its control socket
+          offload now|pause|resume|status [--json]     [--socket PATH | --config F]
+                                             offload to the depot: start a session now, pause, resume;
+                                             status is live (per file: progress, rate, ETA) in a terminal
 
         Inspect and repair MCAP files:
           info FILE [--json]                 summary: duration, topics, rates, schemas, chunks, compression
@@ -63,6 +66,7 @@ public static class CommandLine
                 "split" => Control("split", [], rest, flags: [], stdout, stderr),
                 "mark" => Control("mark", ["text"], rest, flags: [], stdout, stderr),
                 "operator" => Control("operator", ["name"], rest, flags: [], stdout, stderr),
+                "offload" => OffloadCommand.Run(rest, stdout, stderr),
                 "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: [], values: ["--config", "--device"]), stdout, stderr),
                 "version" or "--version" => Version(stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),

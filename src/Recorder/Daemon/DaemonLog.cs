@@ -28,4 +28,7 @@ internal static partial class DaemonLog
 
     [LoggerMessage(307, LogLevel.Error, "The writer failed; stopping")]
     public static partial void WriterFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(308, LogLevel.Error, "Offload is configured but cannot start: {Reason}; recording without it")]
+    public static partial void OffloadFailed(ILogger logger, string reason);
 }
