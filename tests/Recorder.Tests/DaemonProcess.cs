@@ -44,9 +44,9 @@ public sealed class DaemonProcess : IDisposable
 
     /// <summary>Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the control socket.</summary>
     public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false,
-        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }")
+        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string? root = null)
     {
-        var root = Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
+        root ??= Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
         var fleet = $$"""
             fleet: test-fleet
             recording:
@@ -93,6 +93,16 @@ public sealed class DaemonProcess : IDisposable
     }
 
     public bool IsRunning => !_process.HasExited;
+
+    /// <summary>SIGKILL, as a power cut would stop it; the directory stays for a restart.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    /// <summary>Keeps the directory when disposed (for a restart in the same place).</summary>
+    public bool KeepRoot { get; set; }
 
     /// <summary>One control request; returns the parsed response.</summary>
     public JsonElement Control(string command, params (string, string)[] fields)
@@ -141,6 +151,7 @@ public sealed class DaemonProcess : IDisposable
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
         _process.Dispose();
+        if (KeepRoot) return;
         try
         {
             Directory.Delete(Root, recursive: true);
