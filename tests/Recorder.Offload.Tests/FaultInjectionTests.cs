@@ -39,8 +39,8 @@ public sealed class FaultInjectionTests(ITestOutputHelper output) : IDisposable
         }
 
         using var proxy = new FaultProxy(depot.Port, new FaultPlan(
-            CutProbability: 0.95, MaxCutOffset: 1536 << 10, StallProbability: 0.15, StallDuration: TimeSpan.FromMilliseconds(1500),
-            Error503Probability: 0.1, MaxFaults: 60), seed: 7);
+            CutProbability: 1.0, MaxCutOffset: 2 << 20, StallProbability: 0.1, StallDuration: TimeSpan.FromMilliseconds(1500),
+            Error503Probability: 0.1, MaxFaults: 40), seed: 7);
         var violations = new List<string>();
         var deleted = 0;
         var options = Samples.Options(_recordings, proxy.Through(depot.Url)) with
