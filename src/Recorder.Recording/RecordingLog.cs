@@ -34,4 +34,7 @@ internal static partial class RecordingLog
 
     [LoggerMessage(109, LogLevel.Warning, "Writing again after {Cause}: {Messages} messages were not written over {Seconds:0.0} s")]
     public static partial void Resumed(ILogger logger, string cause, ulong messages, double seconds);
+
+    [LoggerMessage(110, LogLevel.Warning, "A FileFinished handler failed for {Path}: {Reason}")]
+    public static partial void FileFinishedHandlerFailed(ILogger logger, string path, string reason);
 }

@@ -139,8 +139,24 @@ public sealed partial class RecordingWriter : IDisposable
     /// <summary>Files finished so far, in order (for tests and the status).</summary>
     public List<string> FinishedFiles { get; } = new();
 
-    /// <summary>Raised on the writer thread after a file is finished and renamed (offload picks it up).</summary>
+    /// <summary>
+    /// Raised on the writer thread after a file was finished and renamed from <c>.active</c> to its
+    /// final name (or recovered), with that name. Handlers must be quick (hand the path on); an
+    /// exception they throw is logged and does not stop recording.
+    /// </summary>
     public event Action<string>? FileFinished;
+
+    private void RaiseFileFinished(string path)
+    {
+        try
+        {
+            FileFinished?.Invoke(path);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            RecordingLog.FileFinishedHandlerFailed(_logger, path, e.Message);
+        }
+    }
 
     public WriterHealth Health => _health;
 
@@ -547,7 +563,7 @@ public sealed partial class RecordingWriter : IDisposable
         _writer = null;
         _file = null;
         _activePath = null;
-        FileFinished?.Invoke(_finalPath!);
+        RaiseFileFinished(_finalPath!);
     }
 
     /// <summary>
@@ -787,7 +803,7 @@ public sealed partial class RecordingWriter : IDisposable
         _device["recovered_previous_file"] = Path.GetFileName(final);
         RecordingLog.RecoveredLeftover(_logger, final, result.Messages, result.ExitCode);
         FinishedFiles.Add(final);
-        FileFinished?.Invoke(final);
+        RaiseFileFinished(final);
         return result;
     }
 

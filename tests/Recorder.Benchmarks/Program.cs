@@ -4,5 +4,9 @@ namespace Recorder.Benchmarks;
 
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args is ["offload-cuts", ..]) OffloadCuts.Run(args[1..]).GetAwaiter().GetResult();
+        else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

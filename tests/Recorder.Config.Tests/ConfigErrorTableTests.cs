@@ -454,6 +454,95 @@ public sealed class ConfigErrorTableTests
             ["fleet.yaml:1:24: metadata.required[0]: 'vehicle' is required but there is no device file to set it"]
         },
 
+        // ---- offload ----------------------------------------------------------------------------
+        {
+            "offload without an endpoint",
+            "offload:\n  token_file: /etc/recorder/depot.token\n",
+            null,
+            ["fleet.yaml:2:3: offload.endpoint is required (the depot's tus URL, e.g. https://depot.example/files)"]
+        },
+        {
+            "offload over plain http without insecure",
+            "offload: { endpoint: http://depot.lan/files, token_file: /t }",
+            null,
+            ["fleet.yaml:1:22: offload.endpoint uses http://; TLS is required unless offload.insecure: true (for tests on loopback)"]
+        },
+        {
+            "offload endpoint with credentials in the URL",
+            "offload: { endpoint: 'https://robot:hunter2@depot.lan/files', token_file: /t }",
+            null,
+            ["fleet.yaml:1:22: offload.endpoint must not carry credentials (user:password@); use offload.token_file or a client certificate"]
+        },
+        {
+            "offload endpoint that is not a URL",
+            "offload: { endpoint: depot.lan, token_file: /t }",
+            null,
+            ["fleet.yaml:1:22: offload.endpoint must be an absolute http:// or https:// URL, got 'depot.lan'"]
+        },
+        {
+            "offload without credentials, and a certificate without its key",
+            "offload:\n  endpoint: https://depot.lan/files\n  ca: /etc/recorder/depot-ca.pem\n",
+            null,
+            ["fleet.yaml:2:3: offload needs credentials: offload.token_file, or offload.client_certificate with offload.client_key"]
+        },
+        {
+            "offload client certificate without its key",
+            "offload: { endpoint: https://depot.lan/files, client_certificate: /etc/recorder/device.crt }",
+            null,
+            ["fleet.yaml:1:67: offload.client_certificate needs offload.client_key"]
+        },
+        {
+            "offload networkmanager presence without SSIDs",
+            "offload: { endpoint: https://d/files, token_file: /t, presence: networkmanager }",
+            null,
+            ["fleet.yaml:1:65: offload.presence networkmanager needs offload.ssids (the depot Wi-Fi networks)"]
+        },
+        {
+            "offload SSIDs with probe presence",
+            "offload: { endpoint: https://d/files, token_file: /t, ssids: [depot-a] }",
+            null,
+            ["fleet.yaml:1:62: offload.ssids only applies to presence networkmanager (presence is probe)"]
+        },
+        {
+            "offload presence misspelt",
+            "offload: { endpoint: https://d/files, token_file: /t, presence: network_manager }",
+            null,
+            ["fleet.yaml:1:65: offload.presence must be one of probe, networkmanager, manual, got 'network_manager' (did you mean 'networkmanager'?)"]
+        },
+        {
+            "offload counts out of range and not numbers",
+            "offload:\n  endpoint: https://d/files\n  token_file: /t\n  parallel: 0\n  enter_after: many\n  leave_after: 1000\n",
+            null,
+            [
+                "fleet.yaml:4:13: offload.parallel must be between 1 and 16, got 0",
+                "fleet.yaml:5:16: offload.enter_after: expected a whole number, got 'many'",
+                "fleet.yaml:6:16: offload.leave_after must be between 1 and 100, got 1000",
+            ]
+        },
+        {
+            "offload durations and sizes out of range",
+            "offload:\n  endpoint: https://d/files\n  token_file: /t\n  probe_interval: 10ms\n  retry: { min: 10m, max: 1m }\n  chunk_size: 1KiB\n  bandwidth: 100\n",
+            null,
+            [
+                "fleet.yaml:4:19: offload.probe_interval must be between 100ms and 1h, got 10ms",
+                "fleet.yaml:5:17: offload.retry.min (10m) must not be larger than offload.retry.max (1m)",
+                "fleet.yaml:6:15: offload.chunk_size must be between 64KiB and 4GiB, got 1KiB",
+                "fleet.yaml:7:14: offload.bandwidth must be 0 (unlimited) or at least 1KiB per second, got 100",
+            ]
+        },
+        {
+            "offload unknown key",
+            "offload: { endpoint: https://d/files, token_file: /t, delete_after_uplaod: true }",
+            null,
+            ["fleet.yaml:1:55: unknown key 'delete_after_uplaod' in 'offload' (did you mean 'delete_after_upload'?)"]
+        },
+        {
+            "offload enabled not a boolean stops the offload checks",
+            "offload: { enabled: maybe }",
+            null,
+            ["fleet.yaml:1:21: offload.enabled: expected true or false, got 'maybe'"]
+        },
+
         // ---- YAML syntax ------------------------------------------------------------------------
         {
             "unterminated quoted string",

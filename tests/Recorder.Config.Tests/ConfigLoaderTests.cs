@@ -115,6 +115,84 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Offload_is_absent_by_default_and_every_key_maps_onto_its_settings()
+    {
+        Assert.Null(LoadOk(null).Offload);
+        var defaults = LoadOk("offload: { endpoint: https://depot.lan/files, token_file: /etc/recorder/depot.token }").Offload!;
+        Assert.Equal(new OffloadSettings { Endpoint = "https://depot.lan/files", TokenFile = "/etc/recorder/depot.token" }, defaults);
+        Assert.True(defaults.Enabled);
+        Assert.Equal(OffloadPresence.Probe, defaults.Presence);
+        Assert.Equal(TimeSpan.FromSeconds(30), defaults.ProbeInterval);
+        Assert.Equal(2, defaults.EnterAfter);
+        Assert.Equal(3, defaults.LeaveAfter);
+        Assert.Equal(1, defaults.Parallel);
+        Assert.Equal(0, defaults.Bandwidth);
+        Assert.Equal(16L << 20, defaults.ChunkSize);
+        Assert.Equal(TimeSpan.FromSeconds(60), defaults.InactivityTimeout);
+        Assert.False(defaults.DeleteAfterUpload);
+        Assert.False(defaults.Insecure);
+
+        var o = LoadOk("""
+            offload:
+              enabled: true
+              endpoint: http://127.0.0.1:1080/files
+              insecure: true
+              presence: networkmanager
+              ssids: [depot-a, depot-b]
+              probe_interval: 10s
+              probe_timeout: 2s
+              enter_after: 3
+              leave_after: 4
+              parallel: 2
+              bandwidth: 20MB
+              chunk_size: 8MiB
+              inactivity_timeout: 30s
+              retry: { min: 500ms, max: 2m }
+              delete_after_upload: true
+              rescan_interval: 1m
+              state_dir: /var/lib/recorder/offload
+              token_file: /etc/recorder/depot.token
+              client_certificate: /etc/recorder/device.crt
+              client_key: /etc/recorder/device.key
+              ca: /etc/recorder/depot-ca.pem
+            """).Offload!;
+        Assert.Equal(OffloadPresence.NetworkManager, o.Presence);
+        Assert.Equal(["depot-a", "depot-b"], o.Ssids);
+        Assert.Equal(TimeSpan.FromSeconds(10), o.ProbeInterval);
+        Assert.Equal(TimeSpan.FromSeconds(2), o.ProbeTimeout);
+        Assert.Equal((3, 4, 2), (o.EnterAfter, o.LeaveAfter, o.Parallel));
+        Assert.Equal(20_000_000, o.Bandwidth);
+        Assert.Equal(8L << 20, o.ChunkSize);
+        Assert.Equal(TimeSpan.FromSeconds(30), o.InactivityTimeout);
+        Assert.Equal((TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(2)), (o.RetryMin, o.RetryMax));
+        Assert.True(o.DeleteAfterUpload);
+        Assert.Equal(TimeSpan.FromMinutes(1), o.RescanInterval);
+        Assert.Equal("/var/lib/recorder/offload", o.StateDir);
+        Assert.Equal(("/etc/recorder/device.crt", "/etc/recorder/device.key", "/etc/recorder/depot-ca.pem"), (o.ClientCertificate, o.ClientKey, o.Ca));
+        Assert.True(o.Insecure);
+
+        // Turned off, the section keeps its values and is not checked further.
+        Assert.False(LoadOk("offload: { enabled: false }").Offload!.Enabled);
+    }
+
+    [Fact]
+    public void The_commented_offload_section_of_the_example_fleet_file_loads_when_uncommented()
+    {
+        var lines = File.ReadAllLines(RepoPaths.Config("fleet.yaml"));
+        var start = Array.FindIndex(lines, l => l == "# offload:");
+        Assert.True(start > 0, "fleet.yaml has no commented offload: section");
+        var section = lines.Skip(start).TakeWhile(l => l.StartsWith('#')).Select(l => l.Length > 2 ? l[2..] : "").ToList();
+        var result = ConfigLoader.LoadFromText(string.Join('\n', lines.Take(start).Concat(section)), null);
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        var o = result.Settings!.Offload!;
+        Assert.Equal("https://depot.example/files", o.Endpoint);
+        Assert.Equal("/etc/recorder/depot.token", o.TokenFile);
+        Assert.Equal("/etc/recorder/depot-ca.pem", o.Ca);
+        Assert.Equal(OffloadPresence.Probe, o.Presence);
+        Assert.Null(ConfigLoader.Load(RepoPaths.Config("fleet.yaml"), null).Settings!.Offload);
+    }
+
+    [Fact]
     public void A_file_overrides_only_the_keys_it_names()
     {
         var s = LoadOk("recording:\n  chunk: { size: 4MiB }\nstorage: { when_full: delete_oldest }");

@@ -4,8 +4,8 @@ using System.Text.Json.Nodes;
 namespace Recorder.Mcap.Tests;
 
 /// <summary>
-/// Runs the scripts in tests/interop with Node.js against @mcap/core, Foxglove's own reader and
-/// writer. The first use installs the pinned packages (npm ci), so a fresh checkout needs nothing
+/// Runs the scripts in tests/interop with Node.js: @mcap/core (Foxglove's own reader and writer)
+/// and the test depot (@tus/server + @tus/file-store). The first use installs the pinned packages (npm ci), so a fresh checkout needs nothing
 /// but node and npm on PATH.
 /// </summary>
 public static class NodeInterop
@@ -17,7 +17,10 @@ public static class NodeInterop
     private static string Install()
     {
         var dir = Path.Combine(RepoPaths.Root, "tests", "interop");
-        if (!File.Exists(Path.Combine(dir, "node_modules", "@mcap", "core", "package.json")))
+        // Every pinned package must be there; a checkout from before a package was added needs npm ci again.
+        if (!File.Exists(Path.Combine(dir, "node_modules", "@mcap", "core", "package.json"))
+            || !File.Exists(Path.Combine(dir, "node_modules", "@tus", "server", "package.json"))
+            || !File.Exists(Path.Combine(dir, "node_modules", "@tus", "file-store", "package.json")))
         {
             var (code, output, error) = Run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], dir, TimeSpan.FromMinutes(5));
             if (code != 0) throw new InvalidOperationException($"npm ci failed ({code}): {output}\n{error}");

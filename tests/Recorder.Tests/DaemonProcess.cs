@@ -77,9 +77,9 @@ public sealed class DaemonProcess : IDisposable
     /// <summary>Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the control socket.</summary>
     public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false,
         string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "",
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, string? root = null)
     {
-        var root = Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
+        root ??= Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
         WriteFleet(root, fleetExtra, recording, chunk, ingestExtra);
         File.WriteAllText(Path.Combine(root, "device.yaml"), """
             device_id: test-0001
@@ -121,6 +121,16 @@ public sealed class DaemonProcess : IDisposable
     }
 
     public bool IsRunning => !_process.HasExited;
+
+    /// <summary>SIGKILL, as a power cut would stop it; the directory stays for a restart.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    /// <summary>Keeps the directory when disposed (for a restart in the same place).</summary>
+    public bool KeepRoot { get; set; }
 
     /// <summary>One control request; returns the parsed response.</summary>
     public JsonElement Control(string command, params (string, string)[] fields)
@@ -169,6 +179,7 @@ public sealed class DaemonProcess : IDisposable
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
         _process.Dispose();
+        if (KeepRoot) return;
         try
         {
             Directory.Delete(Root, recursive: true);

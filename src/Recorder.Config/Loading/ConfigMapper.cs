@@ -11,7 +11,7 @@ namespace Recorder.Config.Loading;
 /// </summary>
 internal static class ConfigMapper
 {
-    public static readonly string[] FleetKeys = ["fleet", "recording", "storage", "ingest", "control_socket", "topics", "metadata"];
+    public static readonly string[] FleetKeys = ["fleet", "recording", "storage", "ingest", "control_socket", "topics", "metadata", "offload"];
     public static readonly string[] DeviceKeys = ["device_id", "device_version", "vehicle", "software_version", "software_version_file", "operator", "extra"];
     private static readonly string[] RecordingKeys = ["dir", "chunk", "split", "fsync"];
     private static readonly string[] ChunkKeys = ["size", "max_age", "compression"];
@@ -20,6 +20,13 @@ internal static class ConfigMapper
     private static readonly string[] IngestKeys = ["socket", "queue", "timestamps", "reorder_window", "include", "exclude"];
     private static readonly string[] TopicKeys = ["topic", "latched", "drop", "fifo", "format", "frame_id", "tags", "json_schema", "timestamps"];
     private static readonly string[] MetadataKeys = ["required"];
+    private static readonly string[] OffloadKeys =
+    [
+        "enabled", "endpoint", "presence", "probe_interval", "probe_timeout", "enter_after", "leave_after", "ssids", "parallel", "bandwidth",
+        "chunk_size", "inactivity_timeout", "retry", "delete_after_upload", "rescan_interval", "state_dir", "token_file", "client_certificate",
+        "client_key", "ca", "insecure",
+    ];
+    private static readonly string[] RetryKeys = ["min", "max"];
 
     /// <summary>Reads a fleet file's root onto <paramref name="settings"/>. Device keys are errors here.</summary>
     public static RecorderSettings ReadFleet(YamlReader r, YamlNode? root, RecorderSettings settings)
@@ -72,6 +79,9 @@ internal static class ConfigMapper
                     break;
                 case "extra":
                     if (r.StringMap(value, path, out var extra)) d = d with { Extra = new ReadOnlyDictionary<string, string>(extra) };
+                    break;
+                case "offload":
+                    s = s with { Offload = ReadOffload(r, value, path, s.Offload ?? new OffloadSettings()) };
                     break;
             }
         }
@@ -286,6 +296,126 @@ internal static class ConfigMapper
         foreach (var (key, value, keyPath) in r.Keys(node, path, MetadataKeys))
         {
             if (key == "required" && r.StringList(value, keyPath, out var required)) s = s with { Required = required.AsReadOnly() };
+        }
+        return s;
+    }
+
+    private static OffloadSettings ReadOffload(YamlReader r, YamlNode node, string path, OffloadSettings settings)
+    {
+        var s = settings;
+        foreach (var (key, value, keyPath) in r.Keys(node, path, OffloadKeys))
+        {
+            switch (key)
+            {
+                case "enabled":
+                    if (r.Bool(value, keyPath, out var enabled)) s = s with { Enabled = enabled };
+                    break;
+                case "endpoint":
+                    if (r.String(value, keyPath, out var endpoint)) s = s with { Endpoint = endpoint };
+                    break;
+                case "presence":
+                    if (r.Enum(value, keyPath, YamlNames.Presences, out var presence)) s = s with { Presence = presence };
+                    break;
+                case "probe_interval":
+                    if (r.Duration(value, keyPath, out var interval)) s = s with { ProbeInterval = interval };
+                    break;
+                case "probe_timeout":
+                    if (r.Duration(value, keyPath, out var probeTimeout)) s = s with { ProbeTimeout = probeTimeout };
+                    break;
+                case "enter_after":
+                    if (r.Int(value, keyPath, out var enter)) s = s with { EnterAfter = enter };
+                    break;
+                case "leave_after":
+                    if (r.Int(value, keyPath, out var leave)) s = s with { LeaveAfter = leave };
+                    break;
+                case "ssids":
+                    if (r.StringList(value, keyPath, out var ssids)) s = s with { Ssids = ssids.AsReadOnly() };
+                    break;
+                case "parallel":
+                    if (r.Int(value, keyPath, out var parallel)) s = s with { Parallel = parallel };
+                    break;
+                case "bandwidth":
+                    if (r.Size(value, keyPath, out var bandwidth)) s = s with { Bandwidth = bandwidth };
+                    break;
+                case "chunk_size":
+                    if (r.Size(value, keyPath, out var chunk)) s = s with { ChunkSize = chunk };
+                    break;
+                case "inactivity_timeout":
+                    if (r.Duration(value, keyPath, out var inactivity)) s = s with { InactivityTimeout = inactivity };
+                    break;
+                case "retry":
+                    foreach (var (retryKey, retryValue, retryPath) in r.Keys(value, keyPath, RetryKeys))
+                    {
+                        if (!r.Duration(retryValue, retryPath, out var delay)) continue;
+                        s = retryKey == "min" ? s with { RetryMin = delay } : s with { RetryMax = delay };
+                    }
+                    break;
+                case "delete_after_upload":
+                    if (r.Bool(value, keyPath, out var delete)) s = s with { DeleteAfterUpload = delete };
+                    break;
+                case "rescan_interval":
+                    if (r.Duration(value, keyPath, out var rescan)) s = s with { RescanInterval = rescan };
+                    break;
+                case "state_dir":
+                    if (r.OptionalString(value, keyPath, out var stateDir)) s = s with { StateDir = stateDir };
+                    break;
+                case "token_file":
+                    if (r.OptionalString(value, keyPath, out var token)) s = s with { TokenFile = token };
+                    break;
+                case "client_certificate":
+                    if (r.OptionalString(value, keyPath, out var cert)) s = s with { ClientCertificate = cert };
+                    break;
+                case "client_key":
+                    if (r.OptionalString(value, keyPath, out var clientKey)) s = s with { ClientKey = clientKey };
+                    break;
+                case "ca":
+                    if (r.OptionalString(value, keyPath, out var ca)) s = s with { Ca = ca };
+                    break;
+                case "insecure":
+                    if (r.Bool(value, keyPath, out var insecure)) s = s with { Insecure = insecure };
+                    break;
+            }
+        }
+        return s;
+    }
+
+    /// <summary>Reads a device file's root onto <paramref name="settings"/>; <c>device_id</c> is required.</summary>
+    public static DeviceSettings ReadDevice(YamlReader r, YamlNode? root, DeviceSettings settings)
+    {
+        var s = settings;
+        foreach (var (key, value, path) in r.Keys(root, "", DeviceKeys, key => FleetKeys.Contains(key) ? "it belongs in the fleet file" : null))
+        {
+            switch (key)
+            {
+                case "device_id":
+                    if (r.String(value, path, out var id)) s = s with { DeviceId = id };
+                    break;
+                case "device_version":
+                    if (r.String(value, path, out var version)) s = s with { DeviceVersion = version };
+                    break;
+                case "vehicle":
+                    if (r.OptionalString(value, path, out var vehicle)) s = s with { Vehicle = vehicle };
+                    break;
+                case "software_version":
+                    if (r.OptionalString(value, path, out var software)) s = s with { SoftwareVersion = software };
+                    break;
+                case "software_version_file":
+                    if (r.OptionalString(value, path, out var softwareFile)) s = s with { SoftwareVersionFile = softwareFile };
+                    break;
+                case "operator":
+                    if (r.String(value, path, out var op)) s = s with { Operator = op };
+                    break;
+                case "extra":
+                    if (r.StringMap(value, path, out var extra)) s = s with { Extra = new ReadOnlyDictionary<string, string>(extra) };
+                    break;
+            }
+        }
+        if (!r.Map.IsSet("device_id") && (root is null || root is YamlMappingNode || YamlReader.IsNull(root)))
+        {
+            var line = root is null || YamlReader.IsNull(root) ? 1 : (int)root.Start.Line;
+            var column = root is null || YamlReader.IsNull(root) ? 1 : (int)root.Start.Column;
+            r.Map.Fail("device_id");
+            r.Error(line, column, "missing required key 'device_id'");
         }
         return s;
     }

@@ -35,6 +35,77 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
         Inputs();
         Device();
         Metadata();
+        Offload();
+    }
+
+    public const int MaxParallel = 16;
+    public const long MinOffloadChunkSize = 64L << 10;
+    public const long MaxOffloadChunkSize = 4L << 30;
+    public const long MinBandwidth = 1L << 10;
+    public static readonly TimeSpan MinOffloadInterval = TimeSpan.FromMilliseconds(100);
+
+    private void Offload()
+    {
+        if (_s.Offload is not { } o || Skip("offload")) return;
+        if (!o.Enabled || Skip("offload.enabled")) return;
+        if (!map.IsSet("offload.endpoint"))
+        {
+            Error("offload.endpoint is required (the depot's tus URL, e.g. https://depot.example/files)", "offload");
+        }
+        else if (!Skip("offload.endpoint"))
+        {
+            if (!Uri.TryCreate(o.Endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+                Error($"offload.endpoint must be an absolute http:// or https:// URL, got '{o.Endpoint}'", "offload.endpoint");
+            else if (uri.UserInfo.Length > 0)
+                Error("offload.endpoint must not carry credentials (user:password@); use offload.token_file or a client certificate", "offload.endpoint");
+            else if (uri.Scheme == Uri.UriSchemeHttp && !o.Insecure && !Skip("offload.insecure"))
+                Error("offload.endpoint uses http://; TLS is required unless offload.insecure: true (for tests on loopback)", "offload.endpoint");
+        }
+        if (o.TokenFile is null && o.ClientCertificate is null && !Skip("offload.token_file", "offload.client_certificate"))
+            Error("offload needs credentials: offload.token_file, or offload.client_certificate with offload.client_key", "offload");
+        if (o.ClientCertificate is not null && o.ClientKey is null && !Skip("offload.client_key"))
+            Error("offload.client_certificate needs offload.client_key", "offload.client_certificate");
+        if (o.ClientKey is not null && o.ClientCertificate is null && !Skip("offload.client_certificate"))
+            Error("offload.client_key needs offload.client_certificate", "offload.client_key");
+        foreach (var (key, value) in new[] { ("token_file", o.TokenFile), ("client_certificate", o.ClientCertificate), ("client_key", o.ClientKey), ("ca", o.Ca), ("state_dir", o.StateDir) })
+            if (value is { Length: 0 }) Error($"offload.{key} must not be empty (leave it out instead)", "offload." + key);
+        if (!Skip("offload.presence", "offload.ssids"))
+        {
+            if (o.Presence == OffloadPresence.NetworkManager && o.Ssids.Count == 0)
+                Error("offload.presence networkmanager needs offload.ssids (the depot Wi-Fi networks)", map.IsSet("offload.presence") ? "offload.presence" : "offload");
+            if (o.Presence != OffloadPresence.NetworkManager && o.Ssids.Count > 0)
+                Error($"offload.ssids only applies to presence networkmanager (presence is {YamlNames.Of(o.Presence)})", "offload.ssids");
+            for (var n = 0; n < o.Ssids.Count; n++)
+                if (o.Ssids[n].Length == 0) Error($"{Indexed("offload.ssids", n)} must not be empty", Indexed("offload.ssids", n));
+        }
+        IntRange("offload.parallel", o.Parallel, 1, MaxParallel);
+        IntRange("offload.enter_after", o.EnterAfter, 1, 100);
+        IntRange("offload.leave_after", o.LeaveAfter, 1, 100);
+        DurationRange("offload.probe_interval", o.ProbeInterval, MinOffloadInterval, TimeSpan.FromHours(1));
+        DurationRange("offload.probe_timeout", o.ProbeTimeout, MinOffloadInterval, TimeSpan.FromMinutes(1));
+        DurationRange("offload.inactivity_timeout", o.InactivityTimeout, MinOffloadInterval, TimeSpan.FromHours(1));
+        DurationRange("offload.rescan_interval", o.RescanInterval, MinOffloadInterval, TimeSpan.FromHours(1));
+        DurationRange("offload.retry.min", o.RetryMin, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
+        DurationRange("offload.retry.max", o.RetryMax, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
+        if (!Skip("offload.retry.min", "offload.retry.max") && o.RetryMin > o.RetryMax)
+            Error($"offload.retry.min ({GotDuration("offload.retry.min", o.RetryMin)}) must not be larger than offload.retry.max ({GotDuration("offload.retry.max", o.RetryMax)})",
+                "offload.retry.min", "offload.retry.max");
+        if (!Skip("offload.chunk_size") && (o.ChunkSize < MinOffloadChunkSize || o.ChunkSize > MaxOffloadChunkSize))
+            Error($"offload.chunk_size must be between {Units.FormatSize(MinOffloadChunkSize)} and {Units.FormatSize(MaxOffloadChunkSize)}, got {GotSize("offload.chunk_size", o.ChunkSize)}", "offload.chunk_size");
+        if (!Skip("offload.bandwidth") && o.Bandwidth != 0 && o.Bandwidth < MinBandwidth)
+            Error($"offload.bandwidth must be 0 (unlimited) or at least {Units.FormatSize(MinBandwidth)} per second, got {GotSize("offload.bandwidth", o.Bandwidth)}", "offload.bandwidth");
+    }
+
+    private void IntRange(string path, int value, int min, int max)
+    {
+        if (!Skip(path) && (value < min || value > max))
+            Error(string.Create(CultureInfo.InvariantCulture, $"{path} must be between {min} and {max}, got {value}"), path);
+    }
+
+    private void DurationRange(string path, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (!Skip(path) && (value < min || value > max))
+            Error($"{path} must be between {Units.FormatDuration(min)} and {Units.FormatDuration(max)}, got {GotDuration(path, value)}", path);
     }
 
     private void Recording()

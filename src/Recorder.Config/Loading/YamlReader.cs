@@ -189,6 +189,16 @@ internal sealed class YamlReader(string file, List<ConfigError> errors, SourceMa
         }
     }
 
+    /// <summary>A whole number (range checks are the validation pass's).</summary>
+    public bool Int(YamlNode node, string path, out int value)
+    {
+        value = 0;
+        if (!Scalar(node, path, "a whole number", out var text)) return false;
+        if (int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out value)) return true;
+        Fail(node, path, $"{path}: expected a whole number, got '{text}'");
+        return false;
+    }
+
     public bool Size(YamlNode node, string path, out long bytes)
     {
         bytes = 0;

@@ -36,6 +36,9 @@ public sealed record RecorderSettings
     /// <summary><c>metadata:</c> rules for the device metadata.</summary>
     public MetadataSettings Metadata { get; init; } = new();
 
+    /// <summary><c>offload:</c> uploads to the depot; null (the default) when the fleet file has no such section.</summary>
+    public OffloadSettings? Offload { get; init; }
+
     /// <summary>The device file's settings.</summary>
     public DeviceSettings Device { get; init; } = new();
 

@@ -24,6 +24,12 @@ public static class YamlNames
     internal static readonly (string Name, InputFormat Value)[] InputFormats =
         [("mcap", InputFormat.Mcap), ("jsonl", InputFormat.Jsonl), ("h264", InputFormat.H264), ("h265", InputFormat.H265)];
 
+    internal static readonly (string Name, OffloadPresence Value)[] Presences =
+        [("probe", OffloadPresence.Probe), ("networkmanager", OffloadPresence.NetworkManager), ("manual", OffloadPresence.Manual)];
+
+    /// <summary><c>probe</c>, <c>networkmanager</c> or <c>manual</c>.</summary>
+    public static string Of(OffloadPresence value) => Find(Presences, value);
+
     /// <summary><c>none</c>, <c>lz4</c> or <c>zstd</c>.</summary>
     public static string Of(ChunkCompression value) => Find(Compressions, value);
 

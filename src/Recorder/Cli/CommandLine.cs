@@ -50,6 +50,7 @@ public static class CommandLine
                 "reload" => Control("reload", [], rest, flags: [], stdout, stderr),
                 "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: ["--effective", "--quiet"], values: ["--config", "--device"]), stdout, stderr),
                 "loadgen" => LoadgenCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--socket", "--producers", "--size", "--rate", "--duration"]), stdout),
+                "offload" => OffloadCommand.Run(rest, stdout, stderr),
                 "version" or "--version" => Version(stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };

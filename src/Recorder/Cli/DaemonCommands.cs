@@ -135,8 +135,8 @@ public static class DaemonCommands
             return CommandLine.ExitError;
         }
         var result = root.GetProperty("result");
-        if (command != "status") stdout.WriteLine(result.GetString());
-        else if (json) stdout.WriteLine(result.GetRawText());
+        if (result.ValueKind == JsonValueKind.String) stdout.WriteLine(result.GetString());
+        else if (json || command != "status") stdout.WriteLine(result.GetRawText());
         else PrintStatus(result, stdout);
         return CommandLine.ExitOk;
     }
@@ -149,6 +149,7 @@ public static class DaemonCommands
         o.WriteLine($"queue:     {InfoCommand.Bytes((ulong)s.GetProperty("queue_bytes").GetInt64())} of {InfoCommand.Bytes((ulong)s.GetProperty("queue_capacity_bytes").GetInt64())}, {s.GetProperty("queue_stalls").GetInt64()} stalls");
         o.WriteLine($"disk free: {InfoCommand.Bytes((ulong)Math.Max(0, s.GetProperty("disk_free_bytes").GetInt64()))}");
         o.WriteLine($"producers: {s.GetProperty("producers").GetInt32()} connected, {s.GetProperty("producers_refused").GetInt64()} refused");
+        if (s.TryGetProperty("offload", out var offload) && offload.GetString() is { } offloadState) o.WriteLine($"offload:   {offloadState} (recorder offload status)");
         o.WriteLine("topics:");
         foreach (var t in s.GetProperty("topics").EnumerateArray())
             o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,

@@ -18,6 +18,9 @@ public static class Help
                                              stdin lines become messages on topic T
           status [--json] | split | mark TEXT | operator NAME | reload     [--socket PATH | --config F]
                                              talk to the running daemon over its control socket
+          offload now|pause|resume|status [--json]     [--socket PATH | --config F]
+                                             offload to the depot: start a session now, pause, resume;
+                                             status is live (per file: progress, rate, ETA) in a terminal
           loadgen --socket PATH [--producers N] [--size BYTES] [--rate MSGS_PER_S|max] [--duration S] [--json]
                                              N MCAP producers at a fixed rate or flat out; reports msgs/s and MB/s
 

@@ -5,6 +5,7 @@ using System.Runtime.Versioning;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Recorder.Ingest;
+using Recorder.Offload;
 using Recorder.Recording;
 
 namespace Recorder.Daemon;
@@ -18,13 +19,15 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly BatchQueue _queue;
     private readonly UnixSocketIngest? _ingest;
     private readonly ILogger _logger;
+    private readonly OffloadService? _offload;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _clients = new();
     private Socket? _listener;
     private Task? _loop;
 
-    public ControlServer(string path, RecordingWriter writer, BatchQueue queue, UnixSocketIngest? ingest, ILogger logger)
+    public ControlServer(string path, RecordingWriter writer, BatchQueue queue, UnixSocketIngest? ingest, ILogger logger, OffloadService? offload = null)
     {
+        _offload = offload;
         _path = path;
         _writer = writer;
         _queue = queue;
@@ -155,10 +158,78 @@ public sealed class ControlServer : IAsyncDisposable
                     DaemonLog.TestStallRequested(_logger, seconds);
                     _queue.EnqueueCommand(new StallWriterCommand(TimeSpan.FromSeconds(seconds)));
                     return ControlProtocol.Ok(w => w.WriteStringValue("writer stalled"));
+                case "offload":
+                    return Offload(Field("action"));
                 default:
-                    return ControlProtocol.Error($"unknown command '{cmd.GetString()}' (status, split, mark, operator, set, reload)");
+                    return ControlProtocol.Error($"unknown command '{cmd.GetString()}' (status, split, mark, operator, set, reload, offload)");
             }
         }
+    }
+
+    private byte[] Offload(string? action)
+    {
+        if (_offload is null) return ControlProtocol.Error("offload is not configured (no offload: section in the fleet file, or offload.enabled: false, or it failed to start: see the log)");
+        switch (action)
+        {
+            case "now":
+                _offload.Now();
+                return ControlProtocol.Ok(w => w.WriteStringValue("offload session started"));
+            case "pause":
+                _offload.Pause();
+                return ControlProtocol.Ok(w => w.WriteStringValue("offload paused"));
+            case "resume":
+                _offload.Resume();
+                return ControlProtocol.Ok(w => w.WriteStringValue("offload resumed"));
+            case "status":
+                return ControlProtocol.Ok(w => WriteOffloadStatus(w, _offload.Status()));
+            default:
+                return ControlProtocol.Error("offload needs 'action': now, pause, resume or status");
+        }
+    }
+
+    internal static void WriteOffloadStatus(Utf8JsonWriter w, OffloadStatus s)
+    {
+        w.WriteStartObject();
+        w.WriteString("state", s.State);
+        w.WriteString("presence", s.Presence);
+        w.WriteBoolean("in_range", s.InRange);
+        w.WriteBoolean("paused", s.Paused);
+        w.WriteBoolean("session", s.Session);
+        w.WriteNumber("probe_successes", s.ProbeSuccesses);
+        w.WriteNumber("probe_failures", s.ProbeFailures);
+        if (s.LastProbe is { } last) w.WriteString("last_probe", last);
+        else w.WriteNull("last_probe");
+        w.WriteString("last_probe_error", s.LastProbeError);
+        w.WriteNumber("pending", s.Pending);
+        w.WriteNumber("active", s.Active);
+        w.WriteNumber("verified", s.Verified);
+        w.WriteNumber("deleted", s.Deleted);
+        w.WriteNumber("failed", s.Failed);
+        w.WriteNumber("bytes_pending", s.BytesPending);
+        w.WriteNumber("bytes_sent", s.BytesSent);
+        w.WriteNumber("bytes_verified", s.BytesVerified);
+        w.WriteNumber("rate_bps", s.RateBytesPerSecond);
+        if (s.EtaSeconds is { } eta) w.WriteNumber("eta_s", eta);
+        else w.WriteNull("eta_s");
+        w.WriteString("last_error", s.LastError);
+        w.WriteStartArray("files");
+        foreach (var f in s.Files)
+        {
+            w.WriteStartObject();
+            w.WriteString("file", f.File);
+            w.WriteString("kind", f.Kind);
+            w.WriteNumber("size", f.Size);
+            w.WriteNumber("offset", f.Offset);
+            w.WriteString("state", f.State);
+            w.WriteNumber("rate_bps", f.RateBytesPerSecond);
+            if (f.EtaSeconds is { } feta) w.WriteNumber("eta_s", feta);
+            else w.WriteNull("eta_s");
+            w.WriteBoolean("marks", f.Marks);
+            w.WriteString("error", f.Error);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     private void WriteStatus(Utf8JsonWriter w)
@@ -182,6 +253,7 @@ public sealed class ControlServer : IAsyncDisposable
         w.WriteNumber("dropped_total", s.DroppedTotal);
         w.WriteNumber("lost_in_open_chunks", s.LostInOpenChunks);
         w.WriteBoolean("stalled", _writer.IsStalled);
+        w.WriteString("offload", _offload?.Status().State);
         w.WriteStartArray("topics");
         foreach (var t in s.Topics)
         {

@@ -55,4 +55,7 @@ internal static partial class DaemonLog
 
     [LoggerMessage(316, LogLevel.Warning, "Test hook: writer stall of {Seconds} s requested over the control socket")]
     public static partial void TestStallRequested(ILogger logger, double seconds);
+
+    [LoggerMessage(317, LogLevel.Error, "Offload is configured but cannot start: {Reason}; recording without it")]
+    public static partial void OffloadFailed(ILogger logger, string reason);
 }

@@ -5,6 +5,7 @@ using Recorder.Config;
 using Recorder.Demo;
 using Recorder.Ingest;
 using Recorder.Mcap;
+using Recorder.Offload;
 using Recorder.Recording;
 
 namespace Recorder.Daemon;
@@ -101,6 +102,44 @@ public sealed class RecorderHost
             _ => FifoFormat.Mcap,
         }, t.JsonSchema)).ToList();
 
+    /// <summary>The offload stage's options from the <c>offload:</c> section; null when it is absent or disabled.</summary>
+    public static OffloadOptions? OffloadOptionsFrom(RecorderSettings s)
+    {
+        if (s.Offload is not { Enabled: true } o) return null;
+        return new OffloadOptions
+        {
+            Endpoint = new Uri(o.Endpoint),
+            RecordingsDirectory = s.Recording.Dir,
+            DeviceId = s.Device.DeviceId,
+            StateDirectory = o.StateDir,
+            Presence = o.Presence switch
+            {
+                OffloadPresence.NetworkManager => PresenceMode.NetworkManager,
+                OffloadPresence.Manual => PresenceMode.Manual,
+                _ => PresenceMode.Probe,
+            },
+            ProbeInterval = o.ProbeInterval,
+            ProbeTimeout = o.ProbeTimeout,
+            EnterAfter = o.EnterAfter,
+            LeaveAfter = o.LeaveAfter,
+            Ssids = o.Ssids,
+            Parallel = o.Parallel,
+            Bandwidth = o.Bandwidth,
+            ChunkSize = o.ChunkSize,
+            InactivityTimeout = o.InactivityTimeout,
+            RetryMin = o.RetryMin,
+            RetryMax = o.RetryMax,
+            DeleteAfterUpload = o.DeleteAfterUpload,
+            MinFreeBytes = s.Storage.MinFreeBytes,
+            RescanInterval = o.RescanInterval,
+            TokenFile = o.TokenFile,
+            ClientCertificateFile = o.ClientCertificate,
+            ClientKeyFile = o.ClientKey,
+            CaFile = o.Ca,
+            Insecure = o.Insecure,
+        };
+    }
+
     /// <summary>The values of `recorder.device`: configuration plus what only the running machine knows.</summary>
     public static DeviceIdentity IdentityFrom(RecorderSettings s)
     {
@@ -182,7 +221,25 @@ public sealed class RecorderHost
         var socket = new UnixSocketIngest(_ingestOptions, queue, _registry, ingestLogger);
         socket.Start();
         lock (_reloadLock) ApplyFifos(FifosFrom(settings));
-        var control = new ControlServer(settings.ControlSocket, writer, queue, socket, _loggers.CreateLogger("recorder.control"))
+        OffloadService? offload = null;
+        if (OffloadOptionsFrom(settings) is { } offloadOptions)
+        {
+            try
+            {
+                offload = new OffloadService(offloadOptions, _loggers.CreateLogger("recorder.offload"));
+                writer.FileFinished += offload.NotifyFinished;
+                offload.Start();
+            }
+            catch (Exception e) when (e is OffloadJournalException or IOException or UnauthorizedAccessException or ArgumentException
+                or System.Security.Cryptography.CryptographicException)
+            {
+                // Recording goes on without offload; the status says why.
+                DaemonLog.OffloadFailed(_logger, e.Message);
+                if (offload is not null) await offload.DisposeAsync().ConfigureAwait(false);
+                offload = null;
+            }
+        }
+        var control = new ControlServer(settings.ControlSocket, writer, queue, socket, _loggers.CreateLogger("recorder.control"), offload)
         {
             Reload = () => Reload("control command"),
         };
@@ -230,6 +287,7 @@ public sealed class RecorderHost
             DaemonLog.WriterFailed(_logger, e);
             exitCode = 1;
         }
+        if (offload is not null) await offload.DisposeAsync().ConfigureAwait(false);
         if (exitCode == 0) DaemonLog.Stopped(_logger);
         return exitCode;
     }

@@ -1,0 +1,828 @@
+using System.Globalization;
+using System.Net.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Recorder.Offload;
+
+/// <summary>
+/// The offload stage: knows every finished file (the writer's notifications plus a periodic
+/// rescan), decides when the depot is in range (probe, NetworkManager or manual, with
+/// hysteresis), uploads files in order (recordings with marks first, then oldest) over tus with
+/// resume, and deletes a local file only after the depot confirmed the complete upload, verified
+/// its SHA-256, the journal recorded that durably, and the retention policy allows it. A
+/// <c>.mcap</c> and its <c>.vidx</c> travel together.
+/// </summary>
+public sealed class OffloadService : IAsyncDisposable
+{
+    private readonly OffloadOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly IWifiState? _wifi;
+    private readonly DepotConnection _depot;
+    private readonly TusClient _client;
+    private readonly OffloadJournal _journal;
+    private readonly Hysteresis _presence;
+    private readonly object _lock = new();
+    private readonly Dictionary<string, Item> _items = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _busyGroups = new(StringComparer.Ordinal);
+    private readonly List<Task> _workers = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _wakeDispatcher = new(0);
+    private readonly SemaphoreSlim _wakePresence = new(0);
+    private readonly SemaphoreSlim _wakeScanner = new(0);
+    private readonly Random _random = new();
+    private CancellationTokenSource _session = new();
+    private TusServerInfo? _serverInfo;
+    private bool _paused;
+    private bool _manualSession;
+    private bool _started;
+    private int _disposed;
+    private int _deleted;
+    private long _bytesVerified;
+    private DateTimeOffset? _lastProbe;
+    private string? _lastProbeError;
+    private string? _lastError;
+    private Task? _dispatcher;
+    private Task? _prober;
+    private Task? _scanner;
+
+    public OffloadService(OffloadOptions options, ILogger? logger = null, TimeProvider? time = null, IWifiState? wifi = null,
+        Action<SocketsHttpHandler>? configureHandler = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+        _wifi = options.Presence == PresenceMode.NetworkManager ? wifi ?? new NetworkManagerWifi() : null;
+        _presence = new Hysteresis(options.EnterAfter, options.LeaveAfter);
+        _depot = new DepotConnection(options, configureHandler);
+        _client = new TusClient(_depot.Handler, options.Endpoint, _depot.Token, options.InactivityTimeout, new BandwidthLimiter(options.Bandwidth, _time), _time);
+        _journal = OffloadJournal.Open(options.StatePath, out var info);
+        JournalInfo = info;
+        _session.Cancel(); // no session until the depot is in range
+    }
+
+    /// <summary>What opening the journal found (records replayed, torn bytes cut).</summary>
+    public JournalOpenInfo JournalInfo { get; }
+
+    /// <summary>Raised just before a local file is deleted, with its path and the SHA-256 the depot verified.</summary>
+    public event Action<string, string>? Deleting;
+
+    /// <summary>Raised when the depot comes into range (true) or leaves it (false).</summary>
+    public event Action<bool>? PresenceChanged;
+
+    /// <summary>Raised when a file is verified by the depot (path, sha256 hex).</summary>
+    public event Action<string, string>? FileVerified;
+
+    /// <summary>Upload body bytes handed to the network by this service (re-sent bytes included).</summary>
+    public long BytesSent => _client.BytesSent;
+
+    public OffloadOptions Options => _options;
+
+    public void Start()
+    {
+        if (_started) throw new InvalidOperationException("already started");
+        _started = true;
+        foreach (var entry in _journal.Entries.Values)
+        {
+            var path = Path.Combine(_options.RecordingsDirectory, entry.Key);
+            var file = new RecordingFile(path, entry.Key, entry.Kind, entry.Recording, entry.Size, entry.MtimeNs, entry.StartNs, entry.EndNs, entry.Marks);
+            _items[entry.Key] = new Item(file)
+            {
+                Sha256 = entry.Sha256,
+                Url = entry.Url is null ? null : new Uri(entry.Url),
+                Offset = entry.Offset,
+                Verified = entry.Verified,
+            };
+        }
+        OffloadLog.Started(_logger, _options.Endpoint.GetLeftPart(UriPartial.Path), Name(_options.Presence), _options.Parallel, _journal.Path, _items.Count, JournalInfo.DiscardedBytes);
+        Rescan();
+        _scanner = Task.Run(ScanLoop);
+        _prober = Task.Run(PresenceLoop);
+        _dispatcher = Task.Run(DispatchLoop);
+    }
+
+    /// <summary>The recording stage finished <paramref name="path"/> (called after the rename).</summary>
+    public void NotifyFinished(string path)
+    {
+        _ = path;
+        _wakeScanner.Release();
+    }
+
+    /// <summary><c>recorder offload now</c>: start a session at once, whatever the presence says; parked files get another try.</summary>
+    public void Now()
+    {
+        OffloadLog.Command(_logger, "now");
+        lock (_lock)
+        {
+            _manualSession = true;
+            _paused = false;
+            foreach (var item in _items.Values) item.ResetSession();
+            if (_presence.Force(true)) OnPresenceChangedLocked(true, "offload now");
+            else StartSessionLocked();
+        }
+        _wakeScanner.Release();
+        _wakeDispatcher.Release();
+    }
+
+    /// <summary><c>recorder offload pause</c>: in-flight uploads stop (they resume from the depot's offset later).</summary>
+    public void Pause()
+    {
+        OffloadLog.Command(_logger, "pause");
+        lock (_lock)
+        {
+            _paused = true;
+            _session.Cancel();
+        }
+    }
+
+    /// <summary><c>recorder offload resume</c>.</summary>
+    public void Resume()
+    {
+        OffloadLog.Command(_logger, "resume");
+        lock (_lock)
+        {
+            _paused = false;
+            if (_presence.InRange) StartSessionLocked();
+        }
+        _wakeDispatcher.Release();
+    }
+
+    // ---- discovery -----------------------------------------------------------------------------
+
+    private async Task ScanLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await _wakeScanner.WaitAsync(_options.RescanInterval, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            try
+            {
+                while (_wakeScanner.CurrentCount > 0) _wakeScanner.Wait(0);
+                Rescan();
+                RelieveDiskPressure();
+                _journal.CompactIfLarge();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                OffloadLog.LoopFailed(_logger, e.Message, e);
+            }
+        }
+    }
+
+    /// <summary>Brings the items in line with the disk: new finished files, changed ones, vanished ones.</summary>
+    internal void Rescan()
+    {
+        var root = _options.RecordingsDirectory;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in RecordingCatalog.Scan(root))
+        {
+            var key = RecordingCatalog.KeyOf(root, path);
+            seen.Add(key);
+            Item? known;
+            lock (_lock) _items.TryGetValue(key, out known);
+            if (known is not null)
+            {
+                if (known.Busy) continue;
+                var now = new FileInfo(path);
+                if (now.Exists && now.Length == known.File.Size && (now.LastWriteTimeUtc - DateTime.UnixEpoch).Ticks * 100 == known.File.MtimeNs) continue;
+                // Replaced on disk (recovered, rewritten): it is a new file; the old upload is abandoned.
+                _journal.Append(new ForgottenRecord(key), durable: false);
+                lock (_lock) _items.Remove(key);
+            }
+            if (RecordingCatalog.Describe(root, path) is not { } file) continue;
+            lock (_lock) _items[key] = new Item(file);
+        }
+        List<Item> vanished;
+        lock (_lock) vanished = _items.Values.Where(i => !seen.Contains(i.File.Key) && !i.Busy).ToList();
+        foreach (var item in vanished)
+        {
+            _journal.Append(new ForgottenRecord(item.File.Key), durable: false);
+            lock (_lock) _items.Remove(item.File.Key);
+        }
+        _wakeDispatcher.Release();
+    }
+
+    // ---- presence ------------------------------------------------------------------------------
+
+    private async Task PresenceLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            bool probe;
+            lock (_lock) probe = _options.Presence != PresenceMode.Manual || _manualSession;
+            if (probe)
+            {
+                var (ok, reason) = await ProbeAsync().ConfigureAwait(false);
+                if (_stop.IsCancellationRequested) break;
+                Observe(ok, ok ? "probe succeeded" : reason);
+            }
+            try
+            {
+                await _wakePresence.WaitAsync(_options.ProbeInterval, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task<(bool Ok, string Reason)> ProbeAsync()
+    {
+        try
+        {
+            if (_wifi is not null)
+            {
+                IReadOnlyList<string> ssids;
+                try
+                {
+                    ssids = await _wifi.ActiveSsidsAsync(_stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    return Probed(false, $"NetworkManager unavailable: {e.Message}");
+                }
+                if (!SsidMatch.Any(ssids, _options.Ssids))
+                    return Probed(false, ssids.Count == 0 ? "no active Wi-Fi connection" : $"on Wi-Fi {string.Join(", ", ssids)}, not a depot SSID");
+            }
+            var info = await _client.OptionsAsync(_options.ProbeTimeout, _stop.Token).ConfigureAwait(false);
+            lock (_lock) _serverInfo = info;
+            return Probed(true, "");
+        }
+        catch (TusException e)
+        {
+            return Probed(false, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            return (false, "stopping");
+        }
+    }
+
+    private (bool, string) Probed(bool ok, string reason)
+    {
+        lock (_lock)
+        {
+            _lastProbe = _time.GetUtcNow();
+            _lastProbeError = ok ? null : reason;
+        }
+        if (!ok) OffloadLog.ProbeFailed(_logger, reason);
+        return (ok, reason);
+    }
+
+    /// <summary>One presence outcome (a probe, or an upload request reaching or failing to reach the depot).</summary>
+    private void Observe(bool ok, string reason)
+    {
+        lock (_lock)
+        {
+            if (_presence.Observe(ok)) OnPresenceChangedLocked(_presence.InRange, reason);
+        }
+    }
+
+    private void OnPresenceChangedLocked(bool inRange, string reason)
+    {
+        if (inRange)
+        {
+            OffloadLog.EnteredRange(_logger, reason);
+            foreach (var item in _items.Values) item.ResetSession();
+            StartSessionLocked();
+        }
+        else
+        {
+            OffloadLog.LeftRange(_logger, reason);
+            _session.Cancel();
+            _manualSession = false;
+        }
+        var handler = PresenceChanged;
+        if (handler is not null) ThreadPool.QueueUserWorkItem(static s => s.Item1(s.inRange), (handler, inRange), preferLocal: false);
+        _wakeDispatcher.Release();
+    }
+
+    private void StartSessionLocked()
+    {
+        if (_paused || !_session.IsCancellationRequested) return;
+        _session.Dispose();
+        _session = new CancellationTokenSource();
+        _wakeDispatcher.Release();
+    }
+
+    // ---- dispatch ------------------------------------------------------------------------------
+
+    private async Task DispatchLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await _wakeDispatcher.WaitAsync(TimeSpan.FromSeconds(1), _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            lock (_lock)
+            {
+                _workers.RemoveAll(t => t.IsCompleted);
+                if (_paused || !_presence.InRange || _session.IsCancellationRequested) continue;
+                var token = _session.Token;
+                while (_workers.Count < _options.Parallel && NextGroupLocked() is { } group)
+                {
+                    _busyGroups.Add(group[0].File.GroupKey);
+                    foreach (var item in group) item.Busy = true;
+                    _workers.Add(Task.Run(() => UploadGroupAsync(group, token)));
+                }
+                if (_workers.Count == 0 && _manualSession && !HasWorkLocked())
+                {
+                    // A manual session ends when everything it could do is done.
+                    _manualSession = false;
+                    if (_options.Presence == PresenceMode.Manual && _presence.Force(false)) OnPresenceChangedLocked(false, "offload now: queue done");
+                }
+            }
+        }
+    }
+
+    private bool HasWorkLocked() => _items.Values.Any(i => !i.Verified && !i.Parked);
+
+    /// <summary>The next recording to upload: marks first, then oldest; its .mcap first, then its .vidx.</summary>
+    private List<Item>? NextGroupLocked()
+    {
+        var groups = _items.Values
+            .GroupBy(i => i.File.GroupKey, StringComparer.Ordinal)
+            .Where(g => !_busyGroups.Contains(g.Key) && g.Any(i => !i.Verified && !i.Parked))
+            .Select(g => g.OrderBy(i => i.File.Kind).ToList())
+            .ToList();
+        if (groups.Count == 0) return null;
+        groups.Sort((a, b) => Compare(a[0].File, b[0].File));
+        return groups[0];
+    }
+
+    /// <summary>The upload order: files with <c>recorder.mark</c> first, then by start time (oldest first), then by path.</summary>
+    public static int Compare(RecordingFile a, RecordingFile b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        if (a.Marks != b.Marks) return a.Marks ? -1 : 1;
+        var sa = a.StartNs != 0 ? a.StartNs : (ulong)Math.Max(a.MtimeNs, 0);
+        var sb = b.StartNs != 0 ? b.StartNs : (ulong)Math.Max(b.MtimeNs, 0);
+        var byTime = sa.CompareTo(sb);
+        return byTime != 0 ? byTime : string.CompareOrdinal(a.Key, b.Key);
+    }
+
+    private async Task UploadGroupAsync(List<Item> group, CancellationToken session)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(session, _stop.Token);
+        var token = linked.Token;
+        try
+        {
+            foreach (var item in group)
+            {
+                if (item.Verified || item.Parked) continue;
+                await UploadAsync(item, token).ConfigureAwait(false);
+            }
+            ApplyRetention(group);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Out of range, paused or stopping: the depot's offset is where we pick up.
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            lock (_lock) _lastError = e.Message;
+            OffloadLog.Unreadable(_logger, group[0].File.Key, e.Message);
+            foreach (var item in group) item.Park(e.Message);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _busyGroups.Remove(group[0].File.GroupKey);
+                foreach (var item in group)
+                {
+                    item.Busy = false;
+                    item.RateBytesPerSecond = 0;
+                }
+            }
+            _wakeDispatcher.Release();
+        }
+    }
+
+    private List<KeyValuePair<string, string>> Metadata(Item item) =>
+    [
+        new("filename", Path.GetFileName(item.File.Path)),
+        new("sha256", Convert.ToHexStringLower(item.Sha256!)),
+        new("size", item.File.Size.ToString(CultureInfo.InvariantCulture)),
+        new("device_id", _options.DeviceId),
+        new("start_time", item.File.StartNs.ToString(CultureInfo.InvariantCulture)),
+        new("end_time", item.File.EndNs.ToString(CultureInfo.InvariantCulture)),
+        new("kind", item.File.Kind == FileKind.Mcap ? "mcap" : "vidx"),
+        new("recording", item.File.Recording),
+    ];
+
+    /// <summary>One file until the depot verified it, it is parked, or the session ends (cancellation).</summary>
+    private async Task UploadAsync(Item item, CancellationToken token)
+    {
+        var file = item.File;
+        if (item.Sha256 is null)
+        {
+            item.State = "hashing";
+            item.Sha256 = await RecordingCatalog.Sha256Async(file.Path, token).ConfigureAwait(false);
+            _journal.Append(new QueuedRecord(file.Key, file.Size, file.MtimeNs, item.Sha256, file.Kind, file.Recording, file.StartNs, file.EndNs, file.Marks), durable: false);
+        }
+        var sha = Convert.ToHexStringLower(item.Sha256);
+        var attempt = 0;
+        var resumed = false;
+        while (true)
+        {
+            token.ThrowIfCancellationRequested();
+            item.State = "uploading";
+            string? failure = null;
+            try
+            {
+                long offset;
+                string? verified = null;
+                if (item.Url is null)
+                {
+                    var info = _serverInfo;
+                    if (info?.MaxSize is { } max && file.Size > max)
+                    {
+                        Park(item, $"{file.Size} bytes is more than the depot's Tus-Max-Size {max}");
+                        return;
+                    }
+                    var created = await _client.CreateAsync(file.Size, Metadata(item), token).ConfigureAwait(false);
+                    // The URL is on disk before the first byte is sent.
+                    _journal.Append(new CreatedRecord(file.Key, created.Url.AbsoluteUri, created.Expires?.ToUnixTimeMilliseconds() ?? 0), durable: true);
+                    item.Url = created.Url;
+                    item.Offset = offset = 0;
+                    OffloadLog.Created(_logger, file.Key, file.Size, created.Url.AbsoluteUri);
+                }
+                else
+                {
+                    var head = await _client.HeadAsync(item.Url, token).ConfigureAwait(false);
+                    if (head.Length != file.Size)
+                    {
+                        await AbandonAsync(item, $"the depot's upload is {head.Length} bytes, the file {file.Size}").ConfigureAwait(false);
+                        continue;
+                    }
+                    offset = head.Offset;
+                    verified = head.VerifiedSha256;
+                    if (!resumed || offset != item.Offset) OffloadLog.Resuming(_logger, file.Key, offset, file.Size);
+                    resumed = true;
+                    item.Offset = offset;
+                }
+                Observe(true, "upload request answered");
+
+                while (offset < file.Size)
+                {
+                    var count = Math.Min(_options.ChunkSize, file.Size - offset);
+                    var result = await _client.PatchAsync(item.Url, file.Path, offset, count, n => item.Progress(n, _time), token).ConfigureAwait(false);
+                    Observe(true, "upload progressed");
+                    if (result.Offset <= offset || result.Offset > offset + count)
+                        throw new TusException(TusErrorKind.Protocol, $"PATCH of {count} bytes at {offset} answered Upload-Offset {result.Offset}");
+                    offset = item.Offset = result.Offset;
+                    attempt = 0;
+                    _journal.Append(new OffsetRecord(file.Key, offset), durable: false);
+                    verified = result.VerifiedSha256;
+                }
+
+                // Complete on the depot. Delete-worthy only with the depot's word that the bytes hash to ours.
+                if (verified is null)
+                {
+                    // The final answer may have been lost: HEAD carries the verification too.
+                    var head = await _client.HeadAsync(item.Url, token).ConfigureAwait(false);
+                    if (head.Offset != file.Size || head.Length != file.Size)
+                        throw new TusException(TusErrorKind.Protocol, $"the depot acknowledged all {file.Size} bytes but HEAD says {head.Offset} of {head.Length}");
+                    verified = head.VerifiedSha256;
+                }
+                if (verified == sha)
+                {
+                    MarkVerified(item, sha);
+                    return;
+                }
+                failure = verified is null
+                    ? "the depot reports the upload complete but not verified"
+                    : $"the depot's sha256 {verified} differs from ours {sha}";
+            }
+            catch (TusException e) when (e.IsGone)
+            {
+                await AbandonAsync(item, e.Message, terminate: false).ConfigureAwait(false);
+                await DelayAsync(item, ++attempt, e.Message, token).ConfigureAwait(false);
+                continue;
+            }
+            catch (TusException e) when (e.IsChecksumMismatch)
+            {
+                failure = $"the depot's hash check failed ({e.Message})";
+            }
+            catch (TusException e) when (e.Kind == TusErrorKind.ForeignLocation)
+            {
+                Park(item, e.Message);
+                return;
+            }
+            catch (TusException e) when (e.IsRetryable)
+            {
+                if (e.Kind is TusErrorKind.Network or TusErrorKind.Inactivity) Observe(false, e.Message);
+                if (e.Kind == TusErrorKind.Protocol && ++item.Suspicions >= _options.MaxVerificationFailures * 2)
+                {
+                    Park(item, $"the depot keeps breaking the protocol: {e.Message}");
+                    return;
+                }
+                await DelayAsync(item, ++attempt, e.Message, token).ConfigureAwait(false);
+                continue;
+            }
+            catch (TusException e)
+            {
+                // 400, 401, 403, 412, 413, 415 …: configuration or a bug; nothing to gain by hammering.
+                Park(item, e.Message);
+                return;
+            }
+
+            // Verification failed: never delete; start over with a fresh upload, a few times per session.
+            OffloadLog.VerificationFailed(_logger, file.Key, failure);
+            lock (_lock) _lastError = $"{file.Key}: {failure}";
+            await AbandonAsync(item, failure).ConfigureAwait(false);
+            if (++item.VerificationFailures >= _options.MaxVerificationFailures)
+            {
+                Park(item, $"verification failed {item.VerificationFailures} times: {failure}");
+                return;
+            }
+            await DelayAsync(item, ++attempt, failure, token).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DelayAsync(Item item, int attempt, string reason, CancellationToken token)
+    {
+        var delay = Backoff.Delay(attempt, _options.RetryMin, _options.RetryMax, _random);
+        item.State = "retrying";
+        item.Error = reason;
+        OffloadLog.Retrying(_logger, item.File.Key, item.Offset, reason, (long)delay.TotalMilliseconds);
+        await Task.Delay(delay, _time, token).ConfigureAwait(false);
+    }
+
+    /// <summary>Drops the upload URL (durably) so the next attempt creates a fresh upload; DELETEs it when the depot offers termination.</summary>
+    private async Task AbandonAsync(Item item, string reason, bool terminate = true)
+    {
+        OffloadLog.StartingOver(_logger, item.File.Key, reason);
+        var url = item.Url;
+        _journal.Append(new DroppedRecord(item.File.Key, reason), durable: true);
+        item.Url = null;
+        item.Offset = 0;
+        if (terminate && url is not null && _serverInfo?.Supports("termination") == true)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                timeout.CancelAfter(_options.InactivityTimeout);
+                await _client.DeleteAsync(url, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TusException or OperationCanceledException)
+            {
+                // Best effort: an abandoned upload expires on the depot anyway.
+            }
+        }
+    }
+
+    private void Park(Item item, string reason)
+    {
+        OffloadLog.Parked(_logger, item.File.Key, reason);
+        lock (_lock) _lastError = $"{item.File.Key}: {reason}";
+        item.Park(reason);
+    }
+
+    private void MarkVerified(Item item, string sha)
+    {
+        // Durable before anything may delete the file.
+        _journal.Append(new VerifiedRecord(item.File.Key, item.Sha256!), durable: true);
+        item.Verified = true;
+        item.Offset = item.File.Size;
+        item.State = "verified";
+        item.Error = null;
+        Interlocked.Add(ref _bytesVerified, item.File.Size);
+        OffloadLog.Verified(_logger, item.File.Key, item.File.Size, sha);
+        FileVerified?.Invoke(item.File.Path, sha);
+    }
+
+    // ---- retention -----------------------------------------------------------------------------
+
+    /// <summary>With <c>delete_after_upload</c>, a recording whose every file is verified leaves the disk (.mcap and .vidx together).</summary>
+    private void ApplyRetention(List<Item> group)
+    {
+        if (!_options.DeleteAfterUpload) return;
+        TryDeleteGroup(group, "delete_after_upload");
+    }
+
+    private bool TryDeleteGroup(List<Item> group, string why)
+    {
+        _ = why;
+        if (group.Any(i => !i.Verified)) return false;
+        // A sidecar that appeared after the scan must travel too: not before it is verified.
+        var mcap = group.FirstOrDefault(i => i.File.Kind == FileKind.Mcap);
+        if (mcap is not null)
+        {
+            var vidx = Path.ChangeExtension(mcap.File.Path, ".vidx");
+            if (File.Exists(vidx) && !group.Any(i => i.File.Kind == FileKind.Vidx))
+            {
+                OffloadLog.KeptLocal(_logger, mcap.File.Key, "its .vidx is not uploaded yet");
+                _wakeScanner.Release();
+                return false;
+            }
+        }
+        foreach (var item in group)
+        {
+            var info = new FileInfo(item.File.Path);
+            if (info.Exists && (info.Length != item.File.Size || (info.LastWriteTimeUtc - DateTime.UnixEpoch).Ticks * 100 != item.File.MtimeNs))
+            {
+                OffloadLog.KeptLocal(_logger, item.File.Key, "it changed after it was uploaded");
+                return false;
+            }
+        }
+        foreach (var item in group)
+        {
+            var sha = Convert.ToHexStringLower(item.Sha256!);
+            Deleting?.Invoke(item.File.Path, sha);
+            try
+            {
+                File.Delete(item.File.Path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                OffloadLog.KeptLocal(_logger, item.File.Key, e.Message);
+                return false;
+            }
+            _journal.Append(new DeletedRecord(item.File.Key), durable: true);
+            lock (_lock)
+            {
+                _items.Remove(item.File.Key);
+                _deleted++;
+            }
+            OffloadLog.Deleted(_logger, item.File.Key);
+        }
+        return true;
+    }
+
+    /// <summary>Keep-until-pressure: below <c>MinFreeBytes</c> free, verified recordings go, oldest first.</summary>
+    private void RelieveDiskPressure()
+    {
+        if (_options.MinFreeBytes <= 0 || _options.DeleteAfterUpload) return;
+        while (FreeBytes() is { } free && free < _options.MinFreeBytes)
+        {
+            List<Item>? oldest;
+            lock (_lock)
+            {
+                oldest = _items.Values
+                    .Where(i => !i.Busy)
+                    .GroupBy(i => i.File.GroupKey, StringComparer.Ordinal)
+                    .Where(g => g.All(i => i.Verified))
+                    .Select(g => g.ToList())
+                    .OrderBy(g => g[0].File, Comparer<RecordingFile>.Create(static (a, b) => (a.StartNs, a.Key).CompareTo((b.StartNs, b.Key))))
+                    .FirstOrDefault();
+            }
+            if (oldest is null) return;
+            OffloadLog.DiskPressure(_logger, free, _options.MinFreeBytes, oldest[0].File.Key);
+            if (!TryDeleteGroup(oldest, "disk pressure")) return;
+        }
+    }
+
+    private long? FreeBytes()
+    {
+        try
+        {
+            return new DriveInfo(Path.GetFullPath(_options.RecordingsDirectory)).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    // ---- status --------------------------------------------------------------------------------
+
+    public OffloadStatus Status()
+    {
+        lock (_lock)
+        {
+            var files = new List<OffloadFileStatus>();
+            double rate = 0;
+            long pendingBytes = 0;
+            int pending = 0, active = 0, verified = 0, failed = 0;
+            foreach (var item in _items.Values.OrderBy(i => i.Busy ? 0 : 1).ThenBy(i => i.File, Comparer<RecordingFile>.Create(Compare)))
+            {
+                if (item.Verified) verified++;
+                else if (item.Parked) failed++;
+                else if (item.Busy) active++;
+                else pending++;
+                if (!item.Verified && !item.Parked) pendingBytes += item.File.Size - item.Offset;
+                var itemRate = item.Busy ? item.RateBytesPerSecond : 0;
+                rate += itemRate;
+                double? eta = itemRate > 0 ? (item.File.Size - item.Offset) / itemRate : null;
+                var state = item.Verified ? "verified" : item.Parked ? "failed" : item.Busy ? item.State : "queued";
+                if (files.Count < 200)
+                    files.Add(new OffloadFileStatus(item.File.Key, item.File.Kind == FileKind.Mcap ? "mcap" : "vidx", item.File.Size, item.Offset, state,
+                        Math.Round(itemRate, 1), eta is null ? null : Math.Round(eta.Value, 1), item.File.Marks, item.Error));
+            }
+            var stateName = _paused ? "paused"
+                : _presence.InRange && active > 0 ? "uploading"
+                : _presence.InRange ? "in_range"
+                : _options.Presence == PresenceMode.Manual ? "waiting"
+                : "out_of_range";
+            return new OffloadStatus(stateName, Name(_options.Presence), _presence.InRange, _paused, _manualSession,
+                _presence.Successes, _presence.Failures, _lastProbe, _lastProbeError, pending, active, verified, _deleted, failed, pendingBytes,
+                _client.BytesSent, Interlocked.Read(ref _bytesVerified), Math.Round(rate, 1), rate > 0 ? Math.Round(pendingBytes / rate, 1) : null, _lastError, files);
+        }
+    }
+
+    public static string Name(PresenceMode mode) => mode switch
+    {
+        PresenceMode.NetworkManager => "networkmanager",
+        PresenceMode.Manual => "manual",
+        _ => "probe",
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _stop.Cancel();
+        lock (_lock) _session.Cancel();
+        var loops = new[] { _dispatcher, _prober, _scanner }.Where(t => t is not null).Cast<Task>().ToList();
+        Task[] workers;
+        lock (_lock) workers = _workers.ToArray();
+        try
+        {
+            await Task.WhenAll(loops.Concat(workers)).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
+        {
+        }
+        _journal.Dispose();
+        _client.Dispose();
+        _depot.Dispose();
+        (_wifi as IDisposable)?.Dispose();
+        _session.Dispose();
+        _stop.Dispose();
+        _wakeDispatcher.Dispose();
+        _wakePresence.Dispose();
+        _wakeScanner.Dispose();
+    }
+
+    /// <summary>One file's upload state. Fields are written by its one worker and read (for status) under the service lock.</summary>
+    private sealed class Item(RecordingFile file)
+    {
+        private long _rateStart;
+        private long _rateBytes;
+
+        public RecordingFile File { get; } = file;
+        public byte[]? Sha256 { get; set; }
+        public Uri? Url { get; set; }
+        public long Offset { get; set; }
+        public bool Verified { get; set; }
+        public volatile bool Busy;
+        public string State { get; set; } = "queued";
+        public string? Error { get; set; }
+        public bool Parked { get; private set; }
+        public int VerificationFailures { get; set; }
+        public int Suspicions { get; set; }
+        public double RateBytesPerSecond { get; set; }
+
+        public void Park(string reason)
+        {
+            Parked = true;
+            Error = reason;
+            State = "failed";
+        }
+
+        /// <summary>A new session: parked files and failure counts get a fresh start.</summary>
+        public void ResetSession()
+        {
+            Parked = false;
+            VerificationFailures = 0;
+            Suspicions = 0;
+            if (!Verified)
+            {
+                State = "queued";
+                Error = null;
+            }
+        }
+
+        public void Progress(long bytes, TimeProvider time)
+        {
+            var now = time.GetTimestamp();
+            if (_rateStart == 0) _rateStart = now;
+            _rateBytes += bytes;
+            var elapsed = time.GetElapsedTime(_rateStart, now).TotalSeconds;
+            if (elapsed >= 0.5)
+            {
+                var instant = _rateBytes / elapsed;
+                RateBytesPerSecond = RateBytesPerSecond == 0 ? instant : 0.7 * RateBytesPerSecond + 0.3 * instant;
+                _rateStart = now;
+                _rateBytes = 0;
+            }
+            Error = null;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+namespace Recorder.Offload;
+
+/// <summary>One file in <c>recorder offload status</c>.</summary>
+public sealed record OffloadFileStatus(
+    string File, string Kind, long Size, long Offset, string State, double RateBytesPerSecond, double? EtaSeconds, bool Marks, string? Error);
+
+/// <summary>
+/// A snapshot of the offload stage for the control protocol. <c>State</c> is one of
+/// <c>uploading</c>, <c>in_range</c> (nothing to do), <c>out_of_range</c>, <c>paused</c>, <c>waiting</c>
+/// (manual presence, no session).
+/// </summary>
+public sealed record OffloadStatus(
+    string State,
+    string Presence,
+    bool InRange,
+    bool Paused,
+    bool Session,
+    int ProbeSuccesses,
+    int ProbeFailures,
+    DateTimeOffset? LastProbe,
+    string? LastProbeError,
+    int Pending,
+    int Active,
+    int Verified,
+    int Deleted,
+    int Failed,
+    long BytesPending,
+    long BytesSent,
+    long BytesVerified,
+    double RateBytesPerSecond,
+    double? EtaSeconds,
+    string? LastError,
+    IReadOnlyList<OffloadFileStatus> Files);

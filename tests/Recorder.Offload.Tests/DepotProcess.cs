@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using Recorder.Mcap.Tests;
+
+namespace Recorder.Offload.Tests;
+
+/// <summary>
+/// tests/interop/depot.mjs (@tus/server + @tus/file-store) as a child process on 127.0.0.1: the
+/// test starts it, reads its URL and events from stdout, and stops it.
+/// </summary>
+public sealed class DepotProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly List<JsonObject> _events = new();
+    private readonly StringBuilder _stderr = new();
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public string Directory { get; }
+    public Uri Url { get; }
+    public int Port => Url.Port;
+    public const string Token = "depot-test-token-5f2c";
+
+    private DepotProcess(string directory, string[] extra)
+    {
+        Directory = directory;
+        var info = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = NodeInterop.Directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "depot.mjs", "--dir", directory }.Concat(extra)) info.ArgumentList.Add(a);
+        _process = new Process { StartInfo = info };
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            var json = JsonNode.Parse(e.Data)!.AsObject();
+            lock (_events) _events.Add(json);
+            if (json["event"]!.GetValue<string>() == "listening") _listening.TrySetResult(new Uri(json["url"]!.GetValue<string>()));
+        };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        if (!_listening.Task.Wait(TimeSpan.FromSeconds(30)))
+        {
+            _process.Kill(entireProcessTree: true);
+            throw new TimeoutException("depot.mjs did not start: " + Stderr);
+        }
+        Url = _listening.Task.Result;
+    }
+
+    /// <summary>Starts a depot storing into a fresh directory (or <paramref name="directory"/>), with the bearer token unless <paramref name="token"/> is false.</summary>
+    public static DepotProcess Start(string? directory = null, bool token = true, string? lie = null, int port = 0, string[]? tls = null)
+    {
+        directory ??= System.IO.Directory.CreateTempSubdirectory("recorder-depot-").FullName;
+        var args = new List<string> { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (token) args.AddRange(["--token", Token]);
+        if (lie is not null) args.AddRange(["--lie", lie]);
+        if (tls is not null) args.AddRange(tls);
+        return new DepotProcess(directory, args.ToArray());
+    }
+
+    public string Stderr
+    {
+        get { lock (_stderr) return _stderr.ToString(); }
+    }
+
+    public List<JsonObject> Events(string name)
+    {
+        lock (_events) return _events.Where(e => e["event"]!.GetValue<string>() == name).ToList();
+    }
+
+    /// <summary>filename → (sha256, stored path) for every upload the depot verified.</summary>
+    public Dictionary<string, (string Sha256, string Path)> Verified()
+    {
+        var verified = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        foreach (var e in Events("verified")) verified[e["filename"]!.GetValue<string>()] = (e["sha256"]!.GetValue<string>(), e["path"]!.GetValue<string>());
+        return verified;
+    }
+
+    public int Creates(string filename) => Events("create").Count(e => e["metadata"]!["filename"]!.GetValue<string>() == filename);
+
+    public void Stop()
+    {
+        if (_process.HasExited) return;
+        Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(10))) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _process.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using System.Security.Cryptography;
+
+namespace Recorder.Offload.Tests;
+
+/// <summary>The offload journal: round trips, compaction, and torn tails at every offset.</summary>
+public sealed class JournalTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("recorder-journal-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string JournalPath => Path.Combine(_dir, "offload.journal");
+
+    private static byte[] Hash(string text) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text));
+
+    private static QueuedRecord Queued(string key, long size = 1000) =>
+        new(key, size, 1_700_000_000_000_000_000, Hash(key), key.EndsWith(".vidx", StringComparison.Ordinal) ? FileKind.Vidx : FileKind.Mcap, "r.mcap", 10, 20, key.Contains("mark", StringComparison.Ordinal));
+
+    /// <summary>A realistic history: files queued, created, progressing, verified, deleted, dropped, forgotten.</summary>
+    private static List<JournalRecord> History() =>
+    [
+        Queued("dev/a.mcap"),
+        new CreatedRecord("dev/a.mcap", "http://127.0.0.1:1/files/aaa", 0),
+        new OffsetRecord("dev/a.mcap", 400),
+        Queued("dev/b-mark.mcap", 5000),
+        new OffsetRecord("dev/a.mcap", 1000),
+        new VerifiedRecord("dev/a.mcap", Hash("dev/a.mcap")),
+        new CreatedRecord("dev/b-mark.mcap", "http://127.0.0.1:1/files/bbb", 1_800_000_000_000),
+        Queued("dev/a.vidx", 64),
+        new CreatedRecord("dev/a.vidx", "http://127.0.0.1:1/files/ccc", 0),
+        new DroppedRecord("dev/a.vidx", "404"),
+        new CreatedRecord("dev/a.vidx", "http://127.0.0.1:1/files/ddd", 0),
+        new VerifiedRecord("dev/a.vidx", Hash("dev/a.vidx")),
+        new DeletedRecord("dev/a.vidx"),
+        Queued("dev/gone.mcap"),
+        new ForgottenRecord("dev/gone.mcap"),
+        new OffsetRecord("dev/b-mark.mcap", 2500),
+        Queued("dev/c.mcap", 77),
+        new VerifiedRecord("dev/c.mcap", Hash("dev/c.mcap")),
+    ];
+
+    private static Dictionary<string, JournalEntry> Replay(IEnumerable<JournalRecord> records, string dir)
+    {
+        var path = Path.Combine(dir, "replay-" + Guid.NewGuid().ToString("N") + ".journal");
+        using var journal = OffloadJournal.Open(path, out _);
+        foreach (var r in records) journal.Append(r, durable: false);
+        return journal.Entries.ToDictionary();
+    }
+
+    private static void AssertSame(IReadOnlyDictionary<string, JournalEntry> expected, IReadOnlyDictionary<string, JournalEntry> actual)
+    {
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (key, e) in expected)
+        {
+            var a = actual[key];
+            Assert.Equal(e with { Sha256 = [] }, a with { Sha256 = [] });
+            Assert.Equal(e.Sha256, a.Sha256);
+        }
+    }
+
+    [Fact]
+    public void Every_record_type_survives_a_reopen()
+    {
+        using (var journal = OffloadJournal.Open(JournalPath, out var created))
+        {
+            Assert.True(created.Created);
+            foreach (var r in History()) journal.Append(r, durable: true);
+        }
+        using var reopened = OffloadJournal.Open(JournalPath, out var info);
+        Assert.Equal(History().Count, info.Records);
+        Assert.Equal(0, info.DiscardedBytes);
+        var e = reopened.Entries;
+        Assert.Equal(["dev/a.mcap", "dev/b-mark.mcap", "dev/c.mcap"], e.Keys.Order(StringComparer.Ordinal));
+        Assert.True(e["dev/a.mcap"].Verified);
+        Assert.Equal(1000, e["dev/a.mcap"].Offset);
+        Assert.Equal("http://127.0.0.1:1/files/bbb", e["dev/b-mark.mcap"].Url);
+        Assert.Equal(2500, e["dev/b-mark.mcap"].Offset);
+        Assert.Equal(1_800_000_000_000, e["dev/b-mark.mcap"].ExpiresUnixMs);
+        Assert.True(e["dev/b-mark.mcap"].Marks);
+        Assert.False(e["dev/b-mark.mcap"].Verified);
+        Assert.Equal(Hash("dev/b-mark.mcap"), e["dev/b-mark.mcap"].Sha256);
+    }
+
+    [Fact]
+    public void Truncation_at_every_offset_keeps_every_whole_record_and_loses_no_confirmed_upload()
+    {
+        var history = History();
+        using (var journal = OffloadJournal.Open(JournalPath, out _))
+            foreach (var r in history) journal.Append(r, durable: true);
+        var full = File.ReadAllBytes(JournalPath);
+
+        // Where each record ends: a cut at or after that point must keep it.
+        var ends = new List<int>();
+        var at = OffloadJournal.HeaderSize;
+        foreach (var r in history)
+        {
+            at += OffloadJournal.Encode(r).Length;
+            ends.Add(at);
+        }
+        Assert.Equal(full.Length, at);
+
+        var torn = Path.Combine(_dir, "torn.journal");
+        for (var cut = 0; cut <= full.Length; cut++)
+        {
+            File.WriteAllBytes(torn, full.AsSpan(0, cut).ToArray());
+            using var journal = OffloadJournal.Open(torn, out var info);
+            var whole = ends.Count(end => end <= cut);
+            var expected = Replay(history.Take(whole), _dir);
+            AssertSame(expected, journal.Entries);
+            Assert.Equal(cut < OffloadJournal.HeaderSize ? 0 : whole, info.Records);
+            // The torn tail is cut off on disk, so the next append lands on a record boundary.
+            var boundary = whole == 0 ? OffloadJournal.HeaderSize : ends[whole - 1];
+            Assert.Equal(boundary, new FileInfo(torn).Length);
+            // Every upload verified in the kept prefix is still verified.
+            foreach (var v in history.Take(whole).OfType<VerifiedRecord>())
+                if (expected.ContainsKey(v.Key)) Assert.True(journal.Entries[v.Key].Verified, $"cut {cut}: {v.Key} lost its verification");
+            journal.Append(new OffsetRecord("dev/b-mark.mcap", 4000), durable: false);
+        }
+    }
+
+    [Fact]
+    public void A_record_appended_after_a_torn_tail_is_read_back()
+    {
+        using (var journal = OffloadJournal.Open(JournalPath, out _))
+            foreach (var r in History()) journal.Append(r, durable: true);
+        var full = File.ReadAllBytes(JournalPath);
+        File.WriteAllBytes(JournalPath, full.AsSpan(0, full.Length - 3).ToArray());
+        using (var journal = OffloadJournal.Open(JournalPath, out var info))
+        {
+            Assert.True(info.DiscardedBytes > 0);
+            Assert.False(journal.Entries["dev/c.mcap"].Verified);
+            journal.Append(new VerifiedRecord("dev/c.mcap", Hash("dev/c.mcap")), durable: true);
+        }
+        using var again = OffloadJournal.Open(JournalPath, out var second);
+        Assert.Equal(0, second.DiscardedBytes);
+        Assert.True(again.Entries["dev/c.mcap"].Verified);
+    }
+
+    [Fact]
+    public void A_flipped_bit_ends_the_journal_at_the_damaged_record()
+    {
+        using (var journal = OffloadJournal.Open(JournalPath, out _))
+            foreach (var r in History()) journal.Append(r, durable: true);
+        var bytes = File.ReadAllBytes(JournalPath);
+        var second = OffloadJournal.HeaderSize + OffloadJournal.Encode(History()[0]).Length;
+        bytes[second + 6] ^= 0x10;
+        File.WriteAllBytes(JournalPath, bytes);
+        using var reopened = OffloadJournal.Open(JournalPath, out var info);
+        Assert.Equal(1, info.Records);
+        Assert.Null(reopened.Entries["dev/a.mcap"].Url);
+    }
+
+    [Fact]
+    public void Compaction_keeps_the_state_and_shrinks_the_file()
+    {
+        using (var journal = OffloadJournal.Open(JournalPath, out _))
+        {
+            foreach (var r in History()) journal.Append(r, durable: false);
+            for (var i = 0; i < 2000; i++) journal.Append(new OffsetRecord("dev/b-mark.mcap", 2500 + i), durable: false);
+            var before = journal.Entries;
+            var length = journal.Length;
+            journal.Compact();
+            Assert.True(journal.Length < length / 10, $"{journal.Length} vs {length}");
+            AssertSame(before, journal.Entries);
+            journal.Append(new VerifiedRecord("dev/b-mark.mcap", Hash("dev/b-mark.mcap")), durable: true);
+        }
+        using var reopened = OffloadJournal.Open(JournalPath, out var info);
+        Assert.Equal(0, info.DiscardedBytes);
+        Assert.True(reopened.Entries["dev/b-mark.mcap"].Verified);
+        Assert.True(reopened.Entries["dev/a.mcap"].Verified);
+        Assert.False(File.Exists(JournalPath + ".tmp"));
+    }
+
+    [Fact]
+    public void A_journal_of_another_version_or_not_a_journal_is_refused()
+    {
+        using (OffloadJournal.Open(JournalPath, out _))
+        {
+        }
+        var bytes = File.ReadAllBytes(JournalPath);
+        bytes[8] = 2;
+        var crc = System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(0, 12));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), crc);
+        File.WriteAllBytes(JournalPath, bytes);
+        var e = Assert.Throws<OffloadJournalException>(() => OffloadJournal.Open(JournalPath, out _));
+        Assert.Contains("version 2", e.Message, StringComparison.Ordinal);
+
+        File.WriteAllText(JournalPath, "hello, this is not a journal");
+        Assert.Throws<OffloadJournalException>(() => OffloadJournal.Open(JournalPath, out _));
+    }
+}
