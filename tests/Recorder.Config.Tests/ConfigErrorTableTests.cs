@@ -68,7 +68,7 @@ public sealed class ConfigErrorTableTests
             "device_id: rt-1\nstorge: { max_bytes: 1GiB }\nflavour: x",
             [
                 "device.yaml:2:1: unknown key 'storge' (did you mean 'storage'?)",
-                "device.yaml:3:1: unknown key 'flavour' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata)",
+                "device.yaml:3:1: unknown key 'flavour' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata, offload)",
             ]
         },
         {

@@ -320,7 +320,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(
         [
             $"{missing}: no such file",
-            $"{device}:2:1: unknown key 'bogus' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata)",
+            $"{device}:2:1: unknown key 'bogus' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata, offload)",
         ], result.Errors.Select(e => e.ToString()));
     }
 

@@ -80,9 +80,6 @@ internal static class ConfigMapper
                 case "extra":
                     if (r.StringMap(value, path, out var extra)) d = d with { Extra = new ReadOnlyDictionary<string, string>(extra) };
                     break;
-                case "offload":
-                    s = s with { Offload = ReadOffload(r, value, path, s.Offload ?? new OffloadSettings()) };
-                    break;
             }
         }
         if (fleetKeysSet) s = PlaceControlSocket(r, s);
@@ -122,6 +119,9 @@ internal static class ConfigMapper
                 break;
             case "metadata":
                 s = s with { Metadata = ReadMetadata(r, value, path, s.Metadata) };
+                break;
+            case "offload":
+                s = s with { Offload = ReadOffload(r, value, path, s.Offload ?? new OffloadSettings()) };
                 break;
         }
         return s;
