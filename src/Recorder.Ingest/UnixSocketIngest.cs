@@ -43,7 +43,8 @@ public sealed class UnixSocketIngest : IAsyncDisposable
     public void Start()
     {
         var path = _options.SocketPath ?? throw new InvalidOperationException("no ingest socket configured");
-        _listener = UnixSockets.Listen(path, _options.SocketMode, backlog: 64);
+        // A deep backlog: after a restart every producer reconnects at once.
+        _listener = UnixSockets.Listen(path, _options.SocketMode, backlog: 1024);
         IngestLog.Listening(_logger, path);
         _acceptLoop = Task.Run(AcceptLoop);
     }

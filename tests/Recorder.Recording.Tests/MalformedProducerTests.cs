@@ -90,3 +90,68 @@ public class MalformedProducerTests
         if (kind == "truncated") Assert.True(messages.Count(m => m.Topic == "/x") >= 18);
     }
 }
+
+/// <summary>Thousands of mutated producer streams: every one ends its own session; none escapes, none harms the others.</summary>
+public class FuzzedProducerTests
+{
+    private static byte[] Mutate(byte[] seed, Random random)
+    {
+        var bytes = seed.ToList();
+        var edits = random.Next(1, 6);
+        for (var e = 0; e < edits; e++)
+        {
+            switch (random.Next(5))
+            {
+                case 0: // flip bytes
+                    bytes[random.Next(bytes.Count)] ^= (byte)random.Next(1, 256);
+                    break;
+                case 1: // truncate
+                    bytes = bytes.Take(random.Next(1, bytes.Count + 1)).ToList();
+                    break;
+                case 2: // insert garbage
+                    var garbage = new byte[random.Next(1, 40)];
+                    random.NextBytes(garbage);
+                    bytes.InsertRange(random.Next(bytes.Count), garbage);
+                    break;
+                case 3: // a huge length somewhere
+                    var at = random.Next(Math.Max(1, bytes.Count - 8));
+                    for (var i = 0; i < 8 && at + i < bytes.Count; i++) bytes[at + i] = 0xFF;
+                    break;
+                default: // duplicate a slice
+                    var from = random.Next(bytes.Count);
+                    var length = Math.Min(random.Next(1, 200), bytes.Count - from);
+                    bytes.InsertRange(random.Next(bytes.Count), bytes.GetRange(from, length));
+                    break;
+            }
+            if (bytes.Count == 0) bytes.Add(0);
+        }
+        return bytes.ToArray();
+    }
+
+    [Fact]
+    public async Task Three_thousand_fuzzed_streams_never_escape_their_session_and_a_good_producer_is_untouched()
+    {
+        using var p = new Pipeline(ingest: new Recorder.Ingest.IngestOptions { SocketPath = null, MaxRecordSize = 1 << 20, MaxUncompressedChunkSize = 4 << 20 });
+        var seeds = new[]
+        {
+            ProducerStreams.Json("/fuzz", 30),
+            ProducerStreams.Json("/fuzz", 60, chunked: true, compression: McapCompression.Zstd),
+            ProducerStreams.Json("/fuzz", 60, chunked: true, compression: McapCompression.Lz4),
+        };
+        var good = p.Feed(ProducerStreams.Json("/good", 3000), "good", segment: 256, paced: true);
+        var random = new Random(4242);
+        var refused = 0;
+        for (var i = 0; i < 3000; i++)
+        {
+            var stats = await p.Feed(Mutate(seeds[i % seeds.Length], random), $"fuzz{i}", segment: random.Next(1, 512));
+            if (stats.RefusedBecause is not null) refused++;
+        }
+        await good;
+        var files = await p.StopAsync();
+        Assert.True(refused > 1000, $"only {refused} of 3000 mutated streams were refused");
+        Assert.Equal(WriterHealth.Ok, p.Writer.Health);
+        var goodSeqs = Files.Messages(files).Where(m => m.Topic == "/good").Select(m => m.Sequence).ToList();
+        Assert.Equal(Enumerable.Range(0, 3000).Select(i => (uint)i), goodSeqs);
+        foreach (var file in files) Assert.False(McapDoctor.Check(file).HasErrors, file);
+    }
+}

@@ -222,3 +222,76 @@ public class DaemonTests
 
 [CollectionDefinition("daemon", DisableParallelization = true)]
 public class DaemonCollection;
+
+[Collection("daemon")]
+public class HostileProducerTests
+{
+    private static long RssKb(int pid) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1],
+            System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Connects as a well-behaved producer does: a full backlog (EAGAIN) means try again shortly.</summary>
+    private static async Task<System.Net.Sockets.Socket> Connect(string path)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            try
+            {
+                await s.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+                return s;
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.TryAgain && attempt < 200)
+            {
+                s.Dispose();
+                await Task.Delay(5);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_thousand_connect_disconnect_cycles_and_a_producer_stalled_mid_record_harm_nobody()
+    {
+        using var d = DaemonProcess.Start();
+        // A producer that sends half a record and then says nothing, holding its connection open.
+        using var staller = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        await staller.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(d.IngestSocket));
+        var half = new MemoryStream();
+        using (var w = new McapWriter(half, new McapWriterOptions { UseChunks = false, EnableSummary = false }, leaveOpen: true))
+        {
+            var ch = w.AddChannel("/stalled", "json");
+            w.WriteMessage(ch, 0, 1, 1, new byte[10_000]);
+        }
+        await staller.SendAsync(half.ToArray().AsMemory(0, (int)half.Length - 5000));
+
+        var good = SocketProducer.Send(d.IngestSocket, "/good", 4000, chunked: false, pauseEvery: 50);
+        // Warm up, then measure memory across the churn.
+        await SocketProducer.Send(d.IngestSocket, "/warmup", 10, chunked: false);
+        var before = RssKb(d.Pid);
+        var random = new Random(7);
+        for (var i = 0; i < 1000; i++)
+        {
+            using var s = await Connect(d.IngestSocket);
+            // Some say nothing, some send a valid start, some garbage; all hang up.
+            if (i % 3 == 1) await s.SendAsync(McapConstants.Magic.ToArray());
+            if (i % 3 == 2)
+            {
+                var junk = new byte[random.Next(1, 300)];
+                random.NextBytes(junk);
+                await s.SendAsync(junk);
+            }
+        }
+        await good;
+        d.WaitFor(() => d.TopicCounts().GetValueOrDefault("/good") == 4000, TimeSpan.FromSeconds(30), "the good producer's messages");
+        var status = d.Control("status").GetProperty("result");
+        Assert.True(d.IsRunning);
+        var after = RssKb(d.Pid);
+        Assert.True(after - before < 32 * 1024, $"RSS grew from {before} KiB to {after} KiB over 1000 connections");
+        Assert.Equal(1, status.GetProperty("producers").GetInt32()); // only the staller is still connected
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, d.Stop());
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(15), "a stalled producer must not hold up shutdown");
+        using var reader = McapIndexedReader.Open(d.FinishedFiles().Last());
+        Assert.DoesNotContain(reader.Channels.Values, c => c.Topic == "/stalled" && reader.Statistics!.ChannelMessageCounts.ContainsKey(c.Id));
+    }
+}
