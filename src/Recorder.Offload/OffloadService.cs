@@ -442,7 +442,10 @@ public sealed class OffloadService : IAsyncDisposable
         while (true)
         {
             token.ThrowIfCancellationRequested();
-            item.State = "uploading";
+            // "uploading" only once the depot has an upload we know the URL of: until the POST's
+            // 201 is back, an interruption cannot be resumed (tus 1.0 has no way to find an upload
+            // whose Location was lost), so the file is only being created.
+            item.State = item.Url is null ? "creating" : "uploading";
             string? failure = null;
             try
             {
@@ -461,6 +464,7 @@ public sealed class OffloadService : IAsyncDisposable
                     _journal.Append(new CreatedRecord(file.Key, created.Url.AbsoluteUri, created.Expires?.ToUnixTimeMilliseconds() ?? 0), durable: true);
                     item.Url = created.Url;
                     item.Offset = offset = 0;
+                    item.State = "uploading";
                     OffloadLog.Created(_logger, file.Key, file.Size, created.Url.AbsoluteUri);
                 }
                 else
@@ -711,11 +715,16 @@ public sealed class OffloadService : IAsyncDisposable
             double rate = 0;
             long pendingBytes = 0;
             int pending = 0, active = 0, verified = 0, failed = 0;
+            var resumable = false; // an active file has an upload on the depot (its URL is known)
             foreach (var item in _items.Values.OrderBy(i => i.Busy ? 0 : 1).ThenBy(i => i.File, Comparer<RecordingFile>.Create(Compare)))
             {
                 if (item.Verified) verified++;
                 else if (item.Parked) failed++;
-                else if (item.Busy) active++;
+                else if (item.Busy)
+                {
+                    active++;
+                    resumable |= item.Url is not null;
+                }
                 else pending++;
                 if (!item.Verified && !item.Parked) pendingBytes += item.File.Size - item.Offset;
                 var itemRate = item.Busy ? item.RateBytesPerSecond : 0;
@@ -727,7 +736,8 @@ public sealed class OffloadService : IAsyncDisposable
                         Math.Round(itemRate, 1), eta is null ? null : Math.Round(eta.Value, 1), item.File.Marks, item.Error));
             }
             var stateName = _paused ? "paused"
-                : _presence.InRange && active > 0 ? "uploading"
+                : _presence.InRange && resumable ? "uploading"
+                : _presence.InRange && active > 0 ? "preparing"
                 : _presence.InRange ? "in_range"
                 : _options.Presence == PresenceMode.Manual ? "waiting"
                 : "out_of_range";

@@ -6,7 +6,8 @@ public sealed record OffloadFileStatus(
 
 /// <summary>
 /// A snapshot of the offload stage for the control protocol. <c>State</c> is one of
-/// <c>uploading</c>, <c>in_range</c> (nothing to do), <c>out_of_range</c>, <c>paused</c>, <c>waiting</c>
+/// <c>uploading</c> (an upload exists on the depot: an interruption resumes it), <c>preparing</c>
+/// (hashing a file or creating its upload), <c>in_range</c> (nothing to do), <c>out_of_range</c>, <c>paused</c>, <c>waiting</c>
 /// (manual presence, no session).
 /// </summary>
 public sealed record OffloadStatus(
