@@ -34,9 +34,6 @@ public sealed class IngestOptions
     /// </summary>
     public Func<int> SelectionVersion { get; init; } = static () => 0;
 
-    /// <summary>Channel metadata from configuration (tags, frame_id); it wins over what a producer sends.</summary>
-    public Func<string, IReadOnlyDictionary<string, string>> ConfiguredMetadata { get; init; } = static _ => NoMetadata;
-
     /// <summary>Each topic's policy when the queue to the writer is full (topics[].drop); block by default.</summary>
     public Func<string, Recorder.Recording.DropPolicy> DropPolicyFor { get; init; } = static _ => Recorder.Recording.DropPolicy.Block;
 
@@ -47,6 +44,4 @@ public sealed class IngestOptions
 
     /// <summary>Socket permission bits: owner and group only.</summary>
     public UnixFileMode SocketMode { get; init; } = UnixSockets.OwnerAndGroup;
-
-    internal static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
 }

@@ -37,7 +37,7 @@ public sealed class JsonLinesSession
         ushort schemaId = 0;
         if (_fifo.JsonSchema is { Length: > 0 } schemaText)
             _registry.TryGetOrAddSchema(_fifo.Topic, "jsonschema", Encoding.UTF8.GetBytes(schemaText), out schemaId);
-        if (!_registry.TryGetOrAddChannel(_fifo.Topic, "json", schemaId, _options.ConfiguredMetadata(_fifo.Topic), out var channelId))
+        if (!_registry.TryGetOrAddChannel(_fifo.Topic, "json", schemaId, Recorder.Mcap.Channel.NoMetadata, out var channelId))
         {
             _stats.RefusedBecause = "the recording has no channel ids left";
             await input.CompleteAsync().ConfigureAwait(false);

@@ -182,8 +182,9 @@ public sealed class McapProducerSession
         }
     }
 
+    // Configured tags and frame_id are applied by the writer as a channel enters a file, so a reload reaches the next file.
     private bool TryRegister(Channel c, ushort globalSchema, out ushort globalChannel) =>
-        _registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, globalSchema, Merge(c.Metadata, _options.ConfiguredMetadata(c.Topic)), out globalChannel);
+        _registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, globalSchema, c.Metadata, out globalChannel);
 
     /// <summary>The selection changed (a reload): select every declared channel again.</summary>
     private void Reselect(int version)
@@ -205,11 +206,4 @@ public sealed class McapProducerSession
         }
     }
 
-    internal static IReadOnlyDictionary<string, string> Merge(IReadOnlyDictionary<string, string> producer, IReadOnlyDictionary<string, string> configured)
-    {
-        if (configured.Count == 0) return producer;
-        var merged = new Dictionary<string, string>(producer);
-        foreach (var (k, v) in configured) merged[k] = v;
-        return merged;
-    }
 }
