@@ -36,6 +36,7 @@ public static class EffectiveConfig
         w.Section(1, "split");
         w.Key(2, "size", Units.FormatSize(r.SplitSize), "recording.split.size");
         w.Key(2, "duration", Units.FormatDuration(r.SplitDuration), "recording.split.duration");
+        w.Key(2, "keyframe_wait", Units.FormatDuration(r.KeyframeWait), "recording.split.keyframe_wait");
         w.Key(1, "fsync", YamlNames.Of(r.Fsync), "recording.fsync");
 
         w.Section(0, "storage");
@@ -70,7 +71,9 @@ public static class EffectiveConfig
                 w.Key(2, "drop", YamlNames.Of(t.Drop), p + ".drop");
                 if (t.Timestamps is { } ts) w.Key(2, "timestamps", YamlNames.Of(ts), p + ".timestamps");
                 if (t.Fifo is not null) w.Key(2, "fifo", Str(t.Fifo), p + ".fifo");
+                if (t.Socket is not null) w.Key(2, "socket", Str(t.Socket), p + ".socket");
                 if (t.Format is { } format) w.Key(2, "format", YamlNames.Of(format), p + ".format");
+                if (t.Format is InputFormat.H264 or InputFormat.H265) w.Key(2, "store", YamlNames.Of(t.Store ?? VideoStore.Container), p + ".store");
                 if (t.JsonSchema is not null) w.Key(2, "json_schema", Str(t.JsonSchema), p + ".json_schema");
                 if (t.FrameId is not null) w.Key(2, "frame_id", Str(t.FrameId), p + ".frame_id");
                 w.Key(2, "tags", Map(t.Tags), p + ".tags");

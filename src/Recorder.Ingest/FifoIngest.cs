@@ -6,12 +6,12 @@ namespace Recorder.Ingest;
 
 /// <summary>
 /// Reads one FIFO declared for a topic. The FIFO is created when missing. Each writer that opens it
-/// is one session (MCAP or JSON lines); when the writer goes away the FIFO is reopened for the next.
+/// is one session (MCAP, JSON lines or Annex B video); when the writer goes away the FIFO is reopened for the next.
 /// A dedicated thread polls with a timeout, so a FIFO nobody ever opens never blocks shutdown.
 /// </summary>
-public sealed class FifoIngest : IDisposable
+public sealed class FifoIngest : ITopicInput
 {
-    private readonly FifoInputOptions _fifo;
+    private readonly TopicInputOptions _fifo;
     private readonly IngestOptions _options;
     private readonly BatchQueue _queue;
     private readonly ChannelRegistry _registry;
@@ -20,7 +20,7 @@ public sealed class FifoIngest : IDisposable
     private readonly Thread _thread;
     private long _sessions;
 
-    public FifoIngest(FifoInputOptions fifo, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ILogger logger)
+    public FifoIngest(TopicInputOptions fifo, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ILogger logger)
     {
         _fifo = fifo;
         _options = options;
@@ -29,6 +29,8 @@ public sealed class FifoIngest : IDisposable
         _logger = logger;
         _thread = new Thread(Run) { Name = "fifo " + fifo.Topic, IsBackground = true };
     }
+
+    public TopicInputOptions Options => _fifo;
 
     public long Sessions => Interlocked.Read(ref _sessions);
 
@@ -40,10 +42,7 @@ public sealed class FifoIngest : IDisposable
     /// <summary>Creates the FIFO and starts reading. Returns false (with <see cref="RefusedBecause"/>) when the input cannot run.</summary>
     public bool Start()
     {
-        if (_fifo.Format is FifoFormat.H264 or FifoFormat.H265)
-            RefusedBecause = $"format {_fifo.Format.ToString().ToLowerInvariant()} is not supported by this build yet (video ingest)";
-        else
-            RefusedBecause = NativeFifo.Ensure(_fifo.Path, UnixSockets.OwnerAndGroup);
+        RefusedBecause = NativeFifo.Ensure(_fifo.Path, UnixSockets.OwnerAndGroup);
         if (RefusedBecause is not null)
         {
             IngestLog.FifoRefused(_logger, _fifo.Path, RefusedBecause);
@@ -132,10 +131,7 @@ public sealed class FifoIngest : IDisposable
         {
             try
             {
-                if (_fifo.Format == FifoFormat.Jsonl)
-                    await new JsonLinesSession(_fifo, _options, _queue, _registry, stats, _logger).RunAsync(reader, _stop.Token).ConfigureAwait(false);
-                else
-                    await new McapProducerSession(_options, _queue, _registry, stats, _logger).RunAsync(reader, _stop.Token).ConfigureAwait(false);
+                await TopicInputs.RunSessionAsync(_fifo, _options, _queue, _registry, stats, _logger, reader, _stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

@@ -21,7 +21,7 @@ internal static partial class IngestLog
     public static partial void ProducerReset(ILogger logger, string source);
 
     [LoggerMessage(205, LogLevel.Information, "Reading FIFO {Path} for topic {Topic} ({Format})")]
-    public static partial void FifoOpened(ILogger logger, string path, string topic, FifoFormat format);
+    public static partial void FifoOpened(ILogger logger, string path, string topic, TopicInputFormat format);
 
     [LoggerMessage(206, LogLevel.Error, "FIFO input {Path} refused: {Reason}")]
     public static partial void FifoRefused(ILogger logger, string path, string reason);
@@ -31,6 +31,15 @@ internal static partial class IngestLog
 
     [LoggerMessage(208, LogLevel.Error, "Producer {Source} failed unexpectedly")]
     public static partial void ProducerCrashed(ILogger logger, string source, Exception exception);
+
+    [LoggerMessage(210, LogLevel.Information, "Listening on {Path} for topic {Topic} ({Format})")]
+    public static partial void TopicSocketListening(ILogger logger, string path, string topic, TopicInputFormat format);
+
+    [LoggerMessage(211, LogLevel.Warning, "{Path}: a second writer for topic {Topic} was refused: {Reason}")]
+    public static partial void TopicSocketBusy(ILogger logger, string path, string topic, string reason);
+
+    [LoggerMessage(212, LogLevel.Warning, "{Source}: video has B-frames (first at access unit {AccessUnit}); Foxglove's player does not support them")]
+    public static partial void VideoHasBFrames(ILogger logger, string source, long accessUnit);
 
     [LoggerMessage(209, LogLevel.Debug, "{Source}: topic {Topic} is not selected by ingest.include/exclude; its messages are skipped")]
     public static partial void TopicNotSelected(ILogger logger, string source, string topic);

@@ -1,7 +1,7 @@
 namespace Recorder.Ingest;
 
-/// <summary>What a FIFO carries.</summary>
-public enum FifoFormat
+/// <summary>What a topic's FIFO or socket carries.</summary>
+public enum TopicInputFormat
 {
     Mcap,
     Jsonl,
@@ -9,8 +9,22 @@ public enum FifoFormat
     H265,
 }
 
-/// <summary>One FIFO declared for a topic.</summary>
-public sealed record FifoInputOptions(string Path, string Topic, FifoFormat Format, string? JsonSchema = null);
+/// <summary>How a topic input is reached.</summary>
+public enum TopicInputTransport
+{
+    /// <summary>A named pipe: one writer at a time, reopened for the next.</summary>
+    Fifo,
+    /// <summary>A Unix stream socket of its own: one connection at a time (e.g. <c>ffmpeg -f h264 unix:PATH</c>).</summary>
+    Socket,
+}
+
+/// <summary>One input declared for a topic (<c>topics[].fifo</c> or <c>topics[].socket</c>).</summary>
+/// <param name="Store">For h264/h265: where the frames are stored.</param>
+public sealed record TopicInputOptions(string Path, string Topic, TopicInputFormat Format, string? JsonSchema = null,
+    TopicInputTransport Transport = TopicInputTransport.Fifo, Recorder.Video.FrameStore Store = Recorder.Video.FrameStore.Container)
+{
+    public bool IsVideo => Format is TopicInputFormat.H264 or TopicInputFormat.H265;
+}
 
 /// <summary>The ingest stage's options, with every default in one place. The host maps configuration onto it.</summary>
 public sealed class IngestOptions
@@ -37,7 +51,8 @@ public sealed class IngestOptions
     /// <summary>Each topic's policy when the queue to the writer is full (topics[].drop); block by default.</summary>
     public Func<string, Recorder.Recording.DropPolicy> DropPolicyFor { get; init; } = static _ => Recorder.Recording.DropPolicy.Block;
 
-    public IReadOnlyList<FifoInputOptions> Fifos { get; init; } = [];
+    /// <summary>The FIFO and per-topic socket inputs (topics[].fifo, topics[].socket).</summary>
+    public IReadOnlyList<TopicInputOptions> TopicInputs { get; init; } = [];
 
     /// <summary>How long a FIFO poll waits before checking for shutdown.</summary>
     public TimeSpan FifoPollInterval { get; init; } = TimeSpan.FromMilliseconds(200);

@@ -14,7 +14,7 @@ namespace Recorder.Ingest;
 /// </summary>
 public sealed class JsonLinesSession
 {
-    private readonly FifoInputOptions _fifo;
+    private readonly TopicInputOptions _fifo;
     private readonly IngestOptions _options;
     private readonly BatchQueue _queue;
     private readonly ChannelRegistry _registry;
@@ -22,7 +22,7 @@ public sealed class JsonLinesSession
     private readonly ILogger _logger;
     private ulong _lineNumber;
 
-    public JsonLinesSession(FifoInputOptions fifo, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
+    public JsonLinesSession(TopicInputOptions fifo, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
     {
         _fifo = fifo;
         _options = options;

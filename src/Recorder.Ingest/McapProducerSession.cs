@@ -104,17 +104,7 @@ public sealed class McapProducerSession
         }
     }
 
-    private void Refuse(string reason)
-    {
-        Stats.RefusedBecause = reason;
-        IngestLog.ProducerRefused(_logger, Stats.Source, reason, Stats.Messages);
-        _queue.EnqueueCommand(new EventCommand("producer_refused", new Dictionary<string, string>
-        {
-            ["producer"] = Stats.Source,
-            ["reason"] = reason,
-            ["messages_kept"] = Stats.Messages.ToString(CultureInfo.InvariantCulture),
-        }));
-    }
+    private void Refuse(string reason) => Refusals.Record(_queue, Stats, _logger, reason);
 
     private static string Describe(McapException e) => e.Kind switch
     {

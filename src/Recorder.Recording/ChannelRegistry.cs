@@ -68,4 +68,36 @@ public sealed class ChannelRegistry
     }
 
     public int ChannelCount => Volatile.Read(ref _channelCount);
+
+    private RawVideoInput?[] _rawVideo = new RawVideoInput?[16];
+
+    /// <summary>
+    /// Declares that the queue carries raw Annex B access units for this channel (a video FIFO or
+    /// socket input), which the writer turns into CompressedVideo messages or sidecar stream bytes
+    /// plus VideoFrameRef messages. Set before the first message is queued.
+    /// </summary>
+    public void MarkRawVideo(ushort channelId, RawVideoInput input)
+    {
+        lock (_lock)
+        {
+            var marks = _rawVideo;
+            if (channelId >= marks.Length) Array.Resize(ref marks, Math.Max(channelId + 1, marks.Length * 2));
+            marks[channelId] = input;
+            Volatile.Write(ref _rawVideo, marks);
+        }
+    }
+
+    /// <summary>The raw video input behind a channel, or null for a channel whose messages are written as they are.</summary>
+    public RawVideoInput? RawVideo(ushort channelId)
+    {
+        var marks = Volatile.Read(ref _rawVideo);
+        return channelId < marks.Length ? marks[channelId] : null;
+    }
+}
+
+/// <summary>A channel fed with raw access units: its codec and where the frames are stored.</summary>
+public sealed record RawVideoInput(Recorder.Video.VideoCodec Codec, Recorder.Video.FrameStore Store)
+{
+    /// <summary>The stream file's extension (what ffmpeg and VLC expect for raw Annex B).</summary>
+    public string StreamExtension => Codec == Recorder.Video.VideoCodec.H265 ? ".h265" : ".h264";
 }

@@ -35,6 +35,9 @@ internal static partial class RecordingLog
     [LoggerMessage(109, LogLevel.Warning, "Writing again after {Cause}: {Messages} messages were not written over {Seconds:0.0} s")]
     public static partial void Resumed(ILogger logger, string cause, ulong messages, double seconds);
 
+    [LoggerMessage(111, LogLevel.Warning, "Split went ahead without a keyframe on {Topics} after waiting {Seconds:0.0} s; those topics start the new file mid-GOP")]
+    public static partial void KeyframeWaitExpired(ILogger logger, string topics, double seconds);
+
     [LoggerMessage(110, LogLevel.Warning, "A FileFinished handler failed for {Path}: {Reason}")]
     public static partial void FileFinishedHandlerFailed(ILogger logger, string path, string reason);
 }

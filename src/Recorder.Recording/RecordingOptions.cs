@@ -41,6 +41,13 @@ public sealed record RecordingOptions
     /// <summary>How long messages wait for stragglers when any topic uses producer time. Zero disables reordering.</summary>
     public TimeSpan ReorderWindow { get; init; }
 
+    /// <summary>
+    /// At a split, how long video topics keep writing to the old file while waiting for their next
+    /// keyframe, so each file starts every video topic with a keyframe. Past it the split proceeds
+    /// and the gap is reported. Zero splits at once.
+    /// </summary>
+    public TimeSpan KeyframeWait { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How often a `/recorder/diagnostics` message is written; zero disables it.</summary>
     public TimeSpan DiagnosticsInterval { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -121,6 +121,10 @@ public sealed partial class RecordingWriter : IDisposable
         public bool Latched { get; set; } = latched; // a reload may change the latched set
         public bool ProducerTime { get; } = producerTime;
         public bool InFile;
+        /// <summary>Set for video channels (raw access units or CompressedVideo): frames are indexed and splits wait for keyframes.</summary>
+        public VideoTrack? Video;
+        /// <summary>The configured frame_id, for CompressedVideo messages made from raw access units.</summary>
+        public byte[] FrameIdUtf8 = [];
         public readonly TopicStats File = new();
         public readonly TopicStats Total = new();
         public ulong DropsAtFileStart;
@@ -278,6 +282,8 @@ public sealed partial class RecordingWriter : IDisposable
 
     private void AbandonFile()
     {
+        _unwrittenSinceFailure += DiscardHeld();
+        AbandonVideoFiles();
         try
         {
             _writer?.Abort();
@@ -319,6 +325,7 @@ public sealed partial class RecordingWriter : IDisposable
         }
         if (_reorder is not null) ReleaseUpTo(Watermark(_queue.Now()));
         if (_writer is { PendingChunkBytes: > 0 } && Stopwatch.GetElapsedTime(_chunkStartTicks) >= _options.ChunkMaxAge) CutChunk();
+        CheckSplitDeadline();
         if (_options.DiagnosticsInterval > TimeSpan.Zero && Stopwatch.GetElapsedTime(_lastDiagnosticsTicks) >= _options.DiagnosticsInterval)
         {
             _lastDiagnosticsTicks = Stopwatch.GetTimestamp();
@@ -340,6 +347,7 @@ public sealed partial class RecordingWriter : IDisposable
         };
         var started = Stopwatch.GetTimestamp();
         _writer.Flush(toDisk);
+        AppendPendingFrames(toDisk);
         var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         if (ms > _maxWriteLatencyMs) _maxWriteLatencyMs = ms;
         if (toDisk) _lastFsyncTicks = Stopwatch.GetTimestamp();
@@ -356,7 +364,12 @@ public sealed partial class RecordingWriter : IDisposable
             _slots = slots;
         }
         // DropsAtFileStart 0: drops before a topic's first message belong to the file that first sees it.
-        return slots[channelId] = new ChannelSlot(channel, _options.LatchedTopics.Contains(channel.Topic), _options.UsesProducerTime(channel.Topic));
+        // Raw video is stamped at its first byte's arrival: the producer-time path.
+        var video = VideoTrackFor(channel);
+        return slots[channelId] = new ChannelSlot(channel, _options.LatchedTopics.Contains(channel.Topic), _options.UsesProducerTime(channel.Topic) || video?.Raw is not null)
+        {
+            Video = video,
+        };
     }
 
     private void WriteBatch(MessageBatch batch)
@@ -427,21 +440,32 @@ public sealed partial class RecordingWriter : IDisposable
         }
         else if (epoch != _fileEpoch && logTime < _lastLogTime)
         {
-            // The clock stepped back: the new epoch's times start a file of their own.
+            // The clock stepped back: the new epoch's times start a file of their own (at once, keyframe or not).
             Rotate("clock_step", logTime, epoch);
         }
         else if (logTime > _lastLogTime)
         {
             // Only between instants: all messages of one instant share a chunk and a file.
-            if (_writer!.Position + _writer.PendingChunkBytes >= _options.SplitSize) Rotate("size", logTime, epoch);
-            else if (logTime - _fileStartTime >= (ulong)_options.SplitDuration.Ticks * 100) Rotate("duration", logTime, epoch);
-            else if (_writer.PendingChunkBytes >= _options.ChunkSize) CutChunk();
+            if (_split is null && _writer!.Position + _writer.PendingChunkBytes >= _options.SplitSize) BeginSplit("size", logTime, epoch);
+            else if (_split is null && logTime - _fileStartTime >= (ulong)_options.SplitDuration.Ticks * 100) BeginSplit("duration", logTime, epoch);
+            else if (_writer!.PendingChunkBytes >= _options.ChunkSize) CutChunk();
         }
 
+        // A pending split: video frames from each topic's next keyframe on wait for the new file.
+        if (_split is not null && slot.Video is { } video
+            && HoldForSplit(slot, video, KeyframeOf(video, data), channelId, sequence, logTime, publishTime, data, epoch))
+            return;
+        WriteNow(slot, channelId, sequence, logTime, publishTime, data);
+    }
+
+    /// <summary>Writes a message into the open file (rotation already decided).</summary>
+    private void WriteNow(ChannelSlot slot, ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data)
+    {
         EnsureInFile(slot);
         var writer = _writer!;
         if (writer.PendingChunkBytes == 0) _chunkStartTicks = Stopwatch.GetTimestamp();
-        writer.WriteMessage(channelId, sequence, logTime, publishTime, data);
+        if (slot.Video is { } video) WriteVideo(slot, video, channelId, sequence, logTime, publishTime, data);
+        else writer.WriteMessage(channelId, sequence, logTime, publishTime, data);
         if (logTime > _lastLogTime) _lastLogTime = logTime;
         _messagesTotal++;
         slot.File.Add(logTime, data.Length);
@@ -464,7 +488,10 @@ public sealed partial class RecordingWriter : IDisposable
         if (slot.InFile) return;
         var channel = slot.Channel;
         if (channel.SchemaId != 0 && _registry.Schema(channel.SchemaId) is { } schema) _writer!.AddSchema(schema);
-        _writer!.AddChannel(WithConfiguredMetadata(channel));
+        var configured = WithConfiguredMetadata(channel);
+        _writer!.AddChannel(configured);
+        if (slot.Video is not null)
+            slot.FrameIdUtf8 = configured.Metadata.TryGetValue("frame_id", out var frameId) ? Encoding.UTF8.GetBytes(frameId) : [];
         slot.InFile = true;
     }
 
@@ -532,6 +559,7 @@ public sealed partial class RecordingWriter : IDisposable
     private void CloseFile(string reason)
     {
         if (_writer is null || _file is null) return;
+        FlushHeldIntoCurrentFile();
         var topicStats = new SortedDictionary<string, string>(StringComparer.Ordinal);
         // A topic whose every message was dropped has no slot yet; its drops still belong in this file.
         for (var id = 1; id <= _registry.ChannelCount; id++)
@@ -550,6 +578,7 @@ public sealed partial class RecordingWriter : IDisposable
         var messages = _writer.MessageCount;
         var chunks = _writer.ChunkCount;
         _writer.Finish();
+        CloseVideoFiles(_options.Fsync != FsyncPolicy.Never);
         if (_file is FileStream fileStream) fileStream.Flush(flushToDisk: _options.Fsync != FsyncPolicy.Never);
         else _file.Flush();
         var bytes = _file.Length;
@@ -587,7 +616,7 @@ public sealed partial class RecordingWriter : IDisposable
         switch (command)
         {
             case SplitCommand split:
-                if (_writer is not null) Rotate(split.Reason, Math.Max(time, _lastLogTime), epoch);
+                if (_writer is not null) BeginSplit(split.Reason, Math.Max(time, _lastLogTime), epoch);
                 break;
             case MarkCommand mark:
                 var at = Math.Max(time, _lastLogTime);
@@ -799,6 +828,14 @@ public sealed partial class RecordingWriter : IDisposable
         }
         File.Move(temporary, final, overwrite: false);
         File.Delete(active);
+        try
+        {
+            RecoverVideoCompanions(final);
+        }
+        catch (Exception e) when (e is IOException or McapException or InvalidDataException or UnauthorizedAccessException)
+        {
+            RecordingLog.LeftoverRecoveryFailed(_logger, Path.ChangeExtension(final, ".vidx"), e.Message);
+        }
         _finished.Add((final, new FileInfo(final).Length));
         _device["recovered_previous_file"] = Path.GetFileName(final);
         RecordingLog.RecoveredLeftover(_logger, final, result.Messages, result.ExitCode);
@@ -841,7 +878,7 @@ public sealed partial class RecordingWriter : IDisposable
     private void RecoverLeftovers()
     {
         if (!Directory.Exists(_root)) return;
-        foreach (var active in Directory.EnumerateFiles(_root, "*" + RecordingOptions.ActiveSuffix, SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (var active in Directory.EnumerateFiles(_root, "*.mcap" + RecordingOptions.ActiveSuffix, SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             try
             {

@@ -15,10 +15,10 @@ internal static class ConfigMapper
     public static readonly string[] DeviceKeys = ["device_id", "device_version", "vehicle", "software_version", "software_version_file", "operator", "extra"];
     private static readonly string[] RecordingKeys = ["dir", "chunk", "split", "fsync"];
     private static readonly string[] ChunkKeys = ["size", "max_age", "compression"];
-    private static readonly string[] SplitKeys = ["size", "duration"];
+    private static readonly string[] SplitKeys = ["size", "duration", "keyframe_wait"];
     private static readonly string[] StorageKeys = ["max_bytes", "min_free_bytes", "when_full"];
     private static readonly string[] IngestKeys = ["socket", "queue", "timestamps", "reorder_window", "include", "exclude"];
-    private static readonly string[] TopicKeys = ["topic", "latched", "drop", "fifo", "format", "frame_id", "tags", "json_schema", "timestamps"];
+    private static readonly string[] TopicKeys = ["topic", "latched", "drop", "fifo", "socket", "format", "store", "frame_id", "tags", "json_schema", "timestamps"];
     private static readonly string[] MetadataKeys = ["required"];
     private static readonly string[] OffloadKeys =
     [
@@ -171,6 +171,9 @@ internal static class ConfigMapper
                             case "duration":
                                 if (r.Duration(splitValue, splitPath, out var duration)) s = s with { SplitDuration = duration };
                                 break;
+                            case "keyframe_wait":
+                                if (r.Duration(splitValue, splitPath, out var wait)) s = s with { KeyframeWait = wait };
+                                break;
                         }
                     }
                     break;
@@ -263,6 +266,12 @@ internal static class ConfigMapper
                         break;
                     case "fifo":
                         if (r.OptionalString(value, keyPath, out var fifo)) t = t with { Fifo = fifo };
+                        break;
+                    case "socket":
+                        if (r.OptionalString(value, keyPath, out var socket)) t = t with { Socket = socket };
+                        break;
+                    case "store":
+                        if (r.Enum(value, keyPath, YamlNames.VideoStores, out var store)) t = t with { Store = store };
                         break;
                     case "format":
                         if (r.Enum(value, keyPath, YamlNames.InputFormats, out var format)) t = t with { Format = format };

@@ -18,6 +18,7 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
     public static readonly TimeSpan MinChunkMaxAge = TimeSpan.FromMilliseconds(10);
     public static readonly TimeSpan MaxChunkMaxAge = TimeSpan.FromHours(1);
     public static readonly TimeSpan MinSplitDuration = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaxKeyframeWait = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan MaxReorderWindow = TimeSpan.FromMinutes(1);
 
     /// <summary>Letters, digits, '.', '_', '-'; first a letter or digit; 1 to 64. device_id names directories and files.</summary>
@@ -118,6 +119,8 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
             Error($"recording.chunk.max_age must be between {Units.FormatDuration(MinChunkMaxAge)} and {Units.FormatDuration(MaxChunkMaxAge)}, got {GotDuration("recording.chunk.max_age", r.ChunkMaxAge)}", "recording.chunk.max_age");
         if (!Skip("recording.split.duration") && r.SplitDuration < MinSplitDuration)
             Error($"recording.split.duration must be at least {Units.FormatDuration(MinSplitDuration)}, got {GotDuration("recording.split.duration", r.SplitDuration)}", "recording.split.duration");
+        if (!Skip("recording.split.keyframe_wait") && (r.KeyframeWait < TimeSpan.Zero || r.KeyframeWait > MaxKeyframeWait))
+            Error($"recording.split.keyframe_wait must be between 0s and {Units.FormatDuration(MaxKeyframeWait)}, got {GotDuration("recording.split.keyframe_wait", r.KeyframeWait)}", "recording.split.keyframe_wait");
         if (!Skip("recording.chunk.size", "recording.split.size") && r.ChunkSize > r.SplitSize)
             Error($"recording.chunk.size ({GotSize("recording.chunk.size", r.ChunkSize)}) must not be larger than recording.split.size ({GotSize("recording.split.size", r.SplitSize)})",
                 "recording.chunk.size", "recording.split.size");
@@ -201,10 +204,16 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
                 }
             }
             if (t.Fifo is not null && t.Fifo.Length == 0) Error($"{p}.fifo must not be empty", p + ".fifo");
-            if (t.Fifo is not null && t.Format is null && !Skip(p + ".format"))
-                Error($"{p}: fifo needs a format (one of {Names(YamlNames.InputFormats)})", p + ".fifo", p);
-            if (t.Fifo is null && t.Format is { } format && !Skip(p + ".fifo"))
-                Error($"{p}: format '{YamlNames.Of(format)}' needs a fifo (topics without one arrive on the ingest socket as MCAP)", p + ".format", p);
+            if (t.Socket is not null && t.Socket.Length == 0) Error($"{p}.socket must not be empty", p + ".socket");
+            if (t.Fifo is not null && t.Socket is not null && !Skip(p + ".fifo", p + ".socket"))
+                Error($"{p}: set fifo or socket, not both (a topic has one input)", p + ".socket", p);
+            var input = t.Fifo is not null ? "fifo" : t.Socket is not null ? "socket" : null;
+            if (input is not null && t.Format is null && !Skip(p + ".format"))
+                Error($"{p}: {input} needs a format (one of {Names(YamlNames.InputFormats)})", p + "." + input, p);
+            if (input is null && t.Format is { } format && !Skip(p + ".fifo", p + ".socket"))
+                Error($"{p}: format '{YamlNames.Of(format)}' needs a fifo or a socket (topics without one arrive on the ingest socket as MCAP)", p + ".format", p);
+            if (t.Store is { } store && t.Format is not (InputFormat.H264 or InputFormat.H265) && !Skip(p + ".format"))
+                Error($"{p}.store '{YamlNames.Of(store)}' only applies to format h264 or h265", p + ".store", p);
             if (t.FrameId is not null && t.FrameId.Length == 0) Error($"{p}.frame_id must not be empty", p + ".frame_id", p);
             if (t.FrameId is not null && t.Tags.ContainsKey("frame_id"))
                 Error($"{p}.tags.frame_id conflicts with {p}.frame_id; set only one", p + ".tags.frame_id", p);

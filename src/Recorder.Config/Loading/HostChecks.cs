@@ -43,8 +43,12 @@ internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHost
         if (!(controlBeside && SameDirectory(_s.ControlSocket, _s.Ingest.Socket)))
             Check("control_socket", _s.ControlSocket, controlBeside ? "ingest.socket" : "control_socket");
         for (var n = 0; n < _s.Topics.Count; n++)
+        {
             if (_s.Topics[n].Fifo is { } fifo)
                 Check(Indexed("topics", n) + ".fifo", fifo, Indexed("topics", n) + ".fifo");
+            if (_s.Topics[n].Socket is { } socket)
+                Check(Indexed("topics", n) + ".socket", socket, Indexed("topics", n) + ".socket");
+        }
     }
 
     private void Quota()

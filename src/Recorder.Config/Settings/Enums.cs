@@ -59,7 +59,17 @@ public enum DropPolicy
     DropNewest,
 }
 
-/// <summary>What a topic's FIFO carries (<c>topics[].format</c>).</summary>
+/// <summary>Where a video topic's frames are stored (<c>topics[].store</c>, with format h264 or h265).</summary>
+public enum VideoStore
+{
+    /// <summary><c>container</c>: one foxglove.CompressedVideo message per frame in the MCAP. The default.</summary>
+    Container,
+
+    /// <summary><c>sidecar</c>: the elementary stream in its own file beside the MCAP, which holds a reference per frame.</summary>
+    Sidecar,
+}
+
+/// <summary>What a topic's FIFO or socket carries (<c>topics[].format</c>).</summary>
 public enum InputFormat
 {
     /// <summary><c>mcap</c>: an MCAP stream, as on the ingest socket.</summary>

@@ -27,6 +27,13 @@ public sealed record RecordingSettings
     /// <summary><c>recording.split.duration</c>: start a new file once the current one spans this long. 10 min; at least 1 s.</summary>
     public TimeSpan SplitDuration { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// <c>recording.split.keyframe_wait</c>: at a split, how long video topics may keep writing to
+    /// the old file while waiting for their next keyframe, so every file starts each video topic
+    /// with a keyframe. 2 s; 0..1m. Past it the split proceeds and the gap is reported.
+    /// </summary>
+    public TimeSpan KeyframeWait { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary><c>recording.fsync</c>: <c>chunk</c> (the default), <c>interval</c> or <c>never</c>.</summary>
     public FsyncMode Fsync { get; init; } = FsyncMode.Chunk;
 }

@@ -19,7 +19,16 @@ public sealed record TopicSettings
     /// <summary><c>fifo</c>: the path of a FIFO to read this topic from; the recorder creates it if missing. Needs <see cref="Format"/>.</summary>
     public string? Fifo { get; init; }
 
-    /// <summary><c>format</c>: what the FIFO carries: <c>mcap</c>, <c>jsonl</c>, <c>h264</c> or <c>h265</c>. Only with <see cref="Fifo"/>, and required with it.</summary>
+    /// <summary>
+    /// <c>socket</c>: the path of a Unix stream socket to read this topic from, one writer at a time
+    /// (e.g. <c>ffmpeg ... -f h264 unix:PATH</c>); the recorder creates it. Needs <see cref="Format"/>; not with <see cref="Fifo"/>.
+    /// </summary>
+    public string? Socket { get; init; }
+
+    /// <summary><c>store</c>: for h264/h265 inputs, <c>container</c> (CompressedVideo messages, the default) or <c>sidecar</c> (a stream file beside the MCAP).</summary>
+    public VideoStore? Store { get; init; }
+
+    /// <summary><c>format</c>: what the FIFO carries: <c>mcap</c>, <c>jsonl</c>, <c>h264</c> or <c>h265</c>. Only with <see cref="Fifo"/> or <see cref="Socket"/>, and required with them.</summary>
     public InputFormat? Format { get; init; }
 
     /// <summary><c>frame_id</c>: the coordinate frame, written into the channel metadata as <c>frame_id</c>.</summary>

@@ -24,6 +24,12 @@ public static class YamlNames
     internal static readonly (string Name, InputFormat Value)[] InputFormats =
         [("mcap", InputFormat.Mcap), ("jsonl", InputFormat.Jsonl), ("h264", InputFormat.H264), ("h265", InputFormat.H265)];
 
+    internal static readonly (string Name, VideoStore Value)[] VideoStores =
+        [("container", VideoStore.Container), ("sidecar", VideoStore.Sidecar)];
+
+    /// <summary><c>container</c> or <c>sidecar</c>.</summary>
+    public static string Of(VideoStore value) => Find(VideoStores, value);
+
     internal static readonly (string Name, OffloadPresence Value)[] Presences =
         [("probe", OffloadPresence.Probe), ("networkmanager", OffloadPresence.NetworkManager), ("manual", OffloadPresence.Manual)];
 

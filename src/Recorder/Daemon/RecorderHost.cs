@@ -23,7 +23,7 @@ public sealed class RecorderHost
     private readonly bool _demo;
     private readonly ILogger _logger;
     private readonly object _reloadLock = new();
-    private readonly Dictionary<FifoInputOptions, FifoIngest> _fifos = new();
+    private readonly Dictionary<TopicInputOptions, ITopicInput> _fifos = new();
     private RecorderSettings _current;
     private int _selectionVersion;
     private RecordingOptions? _initialRecording;
@@ -70,9 +70,12 @@ public sealed class RecorderHost
         MinFreeBytes = s.Storage.MinFreeBytes,
         DeleteOldestWhenFull = s.Storage.WhenFull == WhenFull.DeleteOldest,
         UsesProducerTime = topic => (s.FindTopic(topic)?.Timestamps ?? s.Ingest.Timestamps) == TimestampMode.Producer,
-        ReorderWindow = s.Ingest.Timestamps == TimestampMode.Producer || s.Topics.Any(t => t.Timestamps == TimestampMode.Producer)
-            ? s.Ingest.ReorderWindow
-            : TimeSpan.Zero,
+        ReorderWindow = s.Topics.Any(IsRawVideo)
+            ? (s.Ingest.ReorderWindow > VideoReorderWindow ? s.Ingest.ReorderWindow : VideoReorderWindow)
+            : s.Ingest.Timestamps == TimestampMode.Producer || s.Topics.Any(t => t.Timestamps == TimestampMode.Producer)
+                ? s.Ingest.ReorderWindow
+                : TimeSpan.Zero,
+        KeyframeWait = s.Recording.KeyframeWait,
         // Configured channel metadata is applied by the writer as a channel enters a file, so a reload reaches the next file.
         ChannelMetadata = s.ChannelMetadataFor,
     };
@@ -83,7 +86,7 @@ public sealed class RecorderHost
         SocketPath = s.Ingest.Socket,
         SelectTopic = s.Ingest.Selects,
         DropPolicyFor = topic => DropPolicyOf(s, topic),
-        Fifos = FifosFrom(s),
+        TopicInputs = FifosFrom(s),
     };
 
     private static Recording.DropPolicy DropPolicyOf(RecorderSettings s, string topic) => (s.FindTopic(topic)?.Drop ?? Config.DropPolicy.Block) switch
@@ -93,14 +96,25 @@ public sealed class RecorderHost
         _ => Recording.DropPolicy.Block,
     };
 
-    private static List<FifoInputOptions> FifosFrom(RecorderSettings s) =>
-        s.Topics.Where(t => t.Fifo is not null).Select(t => new FifoInputOptions(t.Fifo!, t.Topic, t.Format switch
+    /// <summary>The topics' own inputs: FIFOs and per-topic sockets.</summary>
+    private static List<TopicInputOptions> FifosFrom(RecorderSettings s) =>
+        s.Topics.Where(t => t.Fifo is not null || t.Socket is not null).Select(t => new TopicInputOptions(t.Fifo ?? t.Socket!, t.Topic, t.Format switch
         {
-            InputFormat.Jsonl => FifoFormat.Jsonl,
-            InputFormat.H264 => FifoFormat.H264,
-            InputFormat.H265 => FifoFormat.H265,
-            _ => FifoFormat.Mcap,
-        }, t.JsonSchema)).ToList();
+            InputFormat.Jsonl => TopicInputFormat.Jsonl,
+            InputFormat.H264 => TopicInputFormat.H264,
+            InputFormat.H265 => TopicInputFormat.H265,
+            _ => TopicInputFormat.Mcap,
+        }, t.JsonSchema, t.Fifo is null ? TopicInputTransport.Socket : TopicInputTransport.Fifo,
+            t.Store == VideoStore.Sidecar ? Video.FrameStore.Sidecar : Video.FrameStore.Container)).ToList();
+
+    /// <summary>Topics read as raw Annex B video: their frames are stamped at their first byte's arrival (producer time).</summary>
+    private static bool IsRawVideo(TopicSettings t) => (t.Fifo is not null || t.Socket is not null) && t.Format is InputFormat.H264 or InputFormat.H265;
+
+    /// <summary>
+    /// An access unit is known complete only when the next one begins, so video arrives up to a
+    /// frame (plus a pipe's worth) after its first byte: the reorder window covers that.
+    /// </summary>
+    public static readonly TimeSpan VideoReorderWindow = TimeSpan.FromMilliseconds(300);
 
     /// <summary>The offload stage's options from the <c>offload:</c> section; null when it is absent or disabled.</summary>
     public static OffloadOptions? OffloadOptionsFrom(RecorderSettings s)
@@ -215,7 +229,7 @@ public sealed class RecorderHost
             SelectTopic = topic => Current.Ingest.Selects(topic),
             DropPolicyFor = topic => DropPolicyOf(Current, topic),
             SelectionVersion = () => Volatile.Read(ref _selectionVersion),
-            Fifos = FifosFrom(settings),
+            TopicInputs = FifosFrom(settings),
         };
         var ingestLogger = _loggers.CreateLogger("recorder.ingest");
         var socket = new UnixSocketIngest(_ingestOptions, queue, _registry, ingestLogger);
@@ -404,7 +418,7 @@ public sealed class RecorderHost
     }
 
     /// <summary>Starts the FIFO inputs not running yet and stops those no longer configured. Under the reload lock.</summary>
-    private (int Added, int Removed) ApplyFifos(List<FifoInputOptions> wanted)
+    private (int Added, int Removed) ApplyFifos(List<TopicInputOptions> wanted)
     {
         var removed = 0;
         foreach (var (options, fifo) in _fifos.Where(p => !wanted.Contains(p.Key)).ToList())
@@ -417,8 +431,8 @@ public sealed class RecorderHost
         var added = 0;
         foreach (var options in wanted.Where(w => !_fifos.ContainsKey(w)))
         {
-            var fifo = new FifoIngest(options, _ingestOptions!, _queue!, _registry!, _loggers.CreateLogger("recorder.ingest"));
-            fifo.Start(); // a refused input (e.g. video in this build) logs why and stays listed
+            var fifo = TopicInputs.Create(options, _ingestOptions!, _queue!, _registry!, _loggers.CreateLogger("recorder.ingest"));
+            fifo.Start(); // a refused input logs why and stays listed
             _fifos[options] = fifo;
             added++;
         }

@@ -1,0 +1,418 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Recorder.Mcap;
+using Recorder.Video;
+
+namespace Recorder.Recording;
+
+/// <summary>
+/// Video on the writer thread: raw access units become CompressedVideo messages (parameter sets
+/// prepended to keyframes that lack them) or sidecar stream bytes plus a VideoFrameRef per frame;
+/// every video frame, MCAP-arriving CompressedVideo included, gets an entry in the recording's
+/// `.vidx` frame index; and splits wait for each video topic's next keyframe so every file
+/// decodes on its own.
+/// </summary>
+public sealed partial class RecordingWriter
+{
+    /// <summary>Per video channel: what the writer keeps across frames and files.</summary>
+    private sealed class VideoTrack(RawVideoInput? raw)
+    {
+        /// <summary>Null for CompressedVideo arriving as MCAP (indexed, written as it is).</summary>
+        public RawVideoInput? Raw { get; } = raw;
+        public ParameterSetCache? Parameters { get; } = raw is null ? null : new ParameterSetCache(raw.Codec);
+        public long LastFrameTicks;
+        /// <summary>During a pending split: this track's keyframe arrived, its frames now wait for the new file.</summary>
+        public bool WaitsForNewFile;
+        public uint Width;
+        public uint Height;
+
+        // Sidecar storage, per file.
+        public Stream? Sidecar;
+        public string? SidecarActivePath;
+        public string? SidecarFinalPath;
+        public string? SidecarName;
+        public byte[]? SidecarNameUtf8;
+        public long SidecarOffset;
+    }
+
+    /// <summary>A split waiting for video keyframes: the reason, the tracks still waiting, the messages held for the new file.</summary>
+    private sealed class PendingSplit(string reason, long deadlineTicks)
+    {
+        public string Reason { get; } = reason;
+        public long DeadlineTicks { get; } = deadlineTicks;
+        public long StartedTicks { get; } = Stopwatch.GetTimestamp();
+        public List<ChannelSlot> Waiting { get; } = new();
+        public List<PendingMessage> Held { get; } = new();
+        public List<ulong> HeldTimes { get; } = new();
+    }
+
+    private readonly record struct PendingFrame(FrameIndexEntry Entry, bool InChunk);
+
+    private PendingSplit? _split;
+    private FrameIndexWriter? _frameIndex;
+    private FrameIndexer? _indexer;
+    private Stream? _frameIndexStream;
+    private string? _frameIndexActivePath;
+    private string? _frameIndexFinalPath;
+    private readonly List<PendingFrame> _pendingFrames = new();
+    private byte[] _videoScratch = new byte[64 * 1024];
+
+    /// <summary>Frames written per video topic, and splits whose keyframe wait ran out (for status and tests).</summary>
+    public ulong VideoFramesWritten { get; private set; }
+    public ulong KeyframeWaitsExpired { get; private set; }
+
+    private VideoTrack? VideoTrackFor(Channel channel)
+    {
+        if (_registry.RawVideo(channel.Id) is { } raw) return new VideoTrack(raw);
+        if (channel.SchemaId != 0 && _registry.Schema(channel.SchemaId) is { Name: CompressedVideo.SchemaName, Encoding: CompressedVideo.SchemaEncoding }
+            && channel.MessageEncoding == CompressedVideo.MessageEncoding)
+            return new VideoTrack(null);
+        return null;
+    }
+
+    /// <summary>The keyframe kind of a video message as it arrives (raw AU or CompressedVideo), for split alignment.</summary>
+    private static KeyframeKind KeyframeOf(VideoTrack video, ReadOnlySpan<byte> data)
+    {
+        if (video.Raw is { } raw) return AnnexB.Classify(data, raw.Codec).Keyframe;
+        return CompressedVideo.TryDecode(data, out _, out _, out var au, out var format) && CodecOf(format) is { } codec
+            ? AnnexB.Classify(au, codec).Keyframe
+            : KeyframeKind.None;
+    }
+
+    private static VideoCodec? CodecOf(ReadOnlySpan<byte> format) =>
+        format.SequenceEqual("h264"u8) ? VideoCodec.H264 : format.SequenceEqual("h265"u8) || format.SequenceEqual("hevc"u8) ? VideoCodec.H265 : null;
+
+    // ---- keyframe-aligned splits ----
+
+    /// <summary>
+    /// Starts a split. Without an active video topic in the file it happens now; otherwise each
+    /// video topic keeps writing to this file until its next keyframe, which opens the next file.
+    /// </summary>
+    private void BeginSplit(string reason, ulong logTime, int epoch)
+    {
+        if (_split is not null) return;
+        var now = Stopwatch.GetTimestamp();
+        var wait = _options.KeyframeWait;
+        PendingSplit? split = null;
+        if (wait > TimeSpan.Zero)
+        {
+            foreach (var slot in _slots)
+            {
+                // A camera that has gone quiet is not waited for.
+                if (slot is not { InFile: true, Video: { } video } || Stopwatch.GetElapsedTime(video.LastFrameTicks, now) > wait) continue;
+                split ??= new PendingSplit(reason, now + (long)(wait.TotalSeconds * Stopwatch.Frequency));
+                split.Waiting.Add(slot);
+            }
+        }
+        if (split is null)
+        {
+            Rotate(reason, logTime, epoch);
+            return;
+        }
+        _split = split;
+    }
+
+    /// <summary>
+    /// During a pending split, routes a video message: true when it was held for the next file (or
+    /// its keyframe completed the split, after which the caller writes it into the new file).
+    /// </summary>
+    private bool HoldForSplit(ChannelSlot slot, VideoTrack video, KeyframeKind keyframe, ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data, int epoch)
+    {
+        var split = _split!;
+        if (!video.WaitsForNewFile)
+        {
+            if (keyframe == KeyframeKind.None || !split.Waiting.Remove(slot)) return false; // still the old file's GOP
+            if (split.Waiting.Count == 0)
+            {
+                FinishSplit(logTime, epoch, expired: false);
+                return false; // written now, first in the new file after the held frames
+            }
+            video.WaitsForNewFile = true;
+        }
+        var copy = ArrayPool<byte>.Shared.Rent(Math.Max(data.Length, 1));
+        data.CopyTo(copy);
+        split.Held.Add(new PendingMessage(channelId, sequence, publishTime, copy, data.Length, false));
+        split.HeldTimes.Add(logTime);
+        return true;
+    }
+
+    /// <summary>Opens the next file and writes the frames held for it. With <paramref name="expired"/>, reports the topics whose keyframe never came.</summary>
+    private void FinishSplit(ulong logTime, int epoch, bool expired)
+    {
+        var split = _split!;
+        _split = null;
+        var heldStart = split.HeldTimes.Count > 0 ? split.HeldTimes[0] : logTime;
+        Rotate(split.Reason, Math.Min(heldStart, Math.Max(logTime, _lastLogTime)), epoch);
+        WriteHeld(split);
+        if (expired)
+        {
+            KeyframeWaitsExpired++;
+            var topics = string.Join(",", split.Waiting.Select(s => s.Channel.Topic));
+            RecordingLog.KeyframeWaitExpired(_logger, topics, _options.KeyframeWait.TotalSeconds);
+            WriteEvent("keyframe_wait_expired", new Dictionary<string, string>
+            {
+                ["topics"] = topics,
+                ["waited_ms"] = Stopwatch.GetElapsedTime(split.StartedTicks).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture),
+                ["effect"] = "these topics start this file without a keyframe: frames before their next keyframe do not decode",
+            }, Math.Max(logTime, _lastLogTime), epoch);
+        }
+    }
+
+    /// <summary>Writes held frames into the current file, in arrival order, and releases them.</summary>
+    private void WriteHeld(PendingSplit split)
+    {
+        for (var i = 0; i < split.Held.Count; i++)
+        {
+            var held = split.Held[i];
+            try
+            {
+                if (_writer is not null && Slot(held.ChannelId) is { } slot)
+                {
+                    if (slot.Video is { } video) video.WaitsForNewFile = false;
+                    WriteNow(slot, held.ChannelId, held.Sequence, split.HeldTimes[i], held.PublishTime, held.Data.AsSpan(0, held.Length));
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(held.Data);
+            }
+        }
+        split.Held.Clear();
+        split.HeldTimes.Clear();
+        foreach (var slot in _slots)
+            if (slot?.Video is { } v) v.WaitsForNewFile = false;
+    }
+
+    /// <summary>From <see cref="Tick"/>: a split whose keyframes did not come in time proceeds.</summary>
+    private void CheckSplitDeadline()
+    {
+        if (_split is { } split && Stopwatch.GetTimestamp() >= split.DeadlineTicks && _writer is not null)
+            FinishSplit(Math.Max(_queue.Now(), _lastLogTime), _fileEpoch, expired: true);
+    }
+
+    /// <summary>Before a file closes for any other reason: held frames go into it (late for the new file, but never lost).</summary>
+    private void FlushHeldIntoCurrentFile()
+    {
+        if (_split is not { } split) return;
+        _split = null;
+        WriteHeld(split);
+    }
+
+    /// <summary>A file abandoned on an I/O failure: frames held for the next file are counted as not written.</summary>
+    private ulong DiscardHeld()
+    {
+        if (_split is not { } split) return 0;
+        _split = null;
+        var count = (ulong)split.Held.Count;
+        foreach (var held in split.Held) ArrayPool<byte>.Shared.Return(held.Data);
+        foreach (var slot in _slots)
+            if (slot?.Video is { } v) v.WaitsForNewFile = false;
+        return count;
+    }
+
+    // ---- writing frames ----
+
+    /// <summary>Writes one video message: transformed when it is a raw AU, indexed in every case.</summary>
+    private void WriteVideo(ChannelSlot slot, VideoTrack video, ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data)
+    {
+        var writer = _writer!;
+        video.LastFrameTicks = Stopwatch.GetTimestamp();
+        VideoFramesWritten++;
+        if (video.Raw is not { } raw)
+        {
+            writer.WriteMessage(channelId, sequence, logTime, publishTime, data);
+            // Indexed from the stored bytes, exactly as `recorder frames --rebuild` will see them.
+            if (CompressedVideo.TryDecode(data, out _, out _, out var au, out var format) && CodecOf(format) is { } codec)
+                IndexContainerFrame(slot, video, codec, logTime, publishTime, au);
+            return;
+        }
+
+        var parameters = video.Parameters!;
+        parameters.Observe(data);
+        var keyframe = AnnexB.Classify(data, raw.Codec).Keyframe;
+        // Many encoders send parameter sets once: a stored keyframe always carries them.
+        var prefix = keyframe != KeyframeKind.None ? parameters.MissingFrom(data) : default;
+        if (raw.Store == FrameStore.Container)
+        {
+            var buffer = Scratch(CompressedVideo.MaxEncodedLength(slot.FrameIdUtf8.Length, prefix.Length + data.Length));
+            var length = CompressedVideo.Encode(buffer, logTime, slot.FrameIdUtf8, prefix, data, raw.Codec);
+            var message = buffer.AsSpan(0, length);
+            writer.WriteMessage(channelId, sequence, logTime, publishTime, message);
+            CompressedVideo.TryDecode(message, out _, out _, out var stored, out _);
+            IndexContainerFrame(slot, video, raw.Codec, logTime, publishTime, stored);
+            return;
+        }
+
+        // Sidecar: the stream file gets the bytes, the MCAP a reference that aligns them in time.
+        var stream = SidecarFor(slot, video, raw);
+        var offset = video.SidecarOffset;
+        var size = prefix.Length + data.Length;
+        stream.Write(prefix);
+        stream.Write(data);
+        video.SidecarOffset += size;
+        var (w, h) = ResolutionOf(prefix, raw.Codec);
+        if (w == 0) (w, h) = ResolutionOf(data, raw.Codec);
+        if (w > 0)
+        {
+            video.Width = (uint)w;
+            video.Height = (uint)h;
+        }
+        var entry = Index().Next(slot.Channel.Topic, raw.Codec, FrameStore.Sidecar, video.SidecarName, logTime, publishTime, keyframe, (uint)size, video.Width, video.Height);
+        var fields = new VideoFrameRefFields(entry.FrameNumber, logTime, publishTime, keyframe, (ulong)offset, (uint)size, raw.Codec, video.Width, video.Height);
+        var refBuffer = Scratch(VideoFrameRef.MaxEncodedLength(video.SidecarNameUtf8!.Length));
+        var refLength = VideoFrameRef.Encode(refBuffer, fields, video.SidecarNameUtf8);
+        writer.WriteMessage(channelId, sequence, logTime, publishTime, refBuffer.AsSpan(0, refLength));
+        _pendingFrames.Add(new PendingFrame(entry with { Offset = (ulong)offset }, InChunk: false));
+    }
+
+    private static (int Width, int Height) ResolutionOf(ReadOnlySpan<byte> accessUnit, VideoCodec codec) =>
+        !accessUnit.IsEmpty && AnnexB.TryReadResolution(accessUnit, codec, out var w, out var h) ? (w, h) : (0, 0);
+
+    private void IndexContainerFrame(ChannelSlot slot, VideoTrack video, VideoCodec codec, ulong logTime, ulong publishTime, ReadOnlySpan<byte> stored)
+    {
+        var keyframe = AnnexB.Classify(stored, codec).Keyframe;
+        var (w, h) = ResolutionOf(stored, codec);
+        if (w > 0)
+        {
+            video.Width = (uint)w;
+            video.Height = (uint)h;
+        }
+        var entry = Index().Next(slot.Channel.Topic, codec, FrameStore.Container, null, logTime, publishTime, keyframe, (uint)stored.Length, (uint)w, (uint)h);
+        _pendingFrames.Add(new PendingFrame(entry with { OffsetInChunk = (uint)_writer!.LastMessageOffsetInChunk }, InChunk: true));
+    }
+
+    private byte[] Scratch(int length)
+    {
+        if (_videoScratch.Length < length) _videoScratch = new byte[Math.Max(length, _videoScratch.Length * 2)];
+        return _videoScratch;
+    }
+
+    /// <summary>The frame index of the open file, created with its first video frame.</summary>
+    private FrameIndexer Index()
+    {
+        if (_indexer is not null) return _indexer;
+        var final = Path.ChangeExtension(_finalPath!, ".vidx");
+        _frameIndexFinalPath = final;
+        _frameIndexActivePath = final + RecordingOptions.ActiveSuffix;
+        _frameIndexStream = new FileStream(_frameIndexActivePath, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 16 * 1024);
+        _frameIndex = new FrameIndexWriter(_frameIndexStream, Path.GetFileName(_finalPath!));
+        return _indexer = new FrameIndexer(_frameIndex);
+    }
+
+    private Stream SidecarFor(ChannelSlot slot, VideoTrack video, RawVideoInput raw)
+    {
+        if (video.Sidecar is not null) return video.Sidecar;
+        var name = Path.GetFileNameWithoutExtension(_finalPath!) + "." + TopicSlug(slot.Channel.Topic) + raw.StreamExtension;
+        video.SidecarName = name;
+        video.SidecarNameUtf8 = Encoding.UTF8.GetBytes(name);
+        video.SidecarFinalPath = Path.Combine(Path.GetDirectoryName(_finalPath!)!, name);
+        video.SidecarActivePath = video.SidecarFinalPath + RecordingOptions.ActiveSuffix;
+        video.SidecarOffset = 0;
+        return video.Sidecar = new FileStream(video.SidecarActivePath, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 256 * 1024);
+    }
+
+    /// <summary>"/camera/front" → "camera_front": a file-name-safe form of a topic.</summary>
+    internal static string TopicSlug(string topic)
+    {
+        var chars = topic.Trim('/').Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '_').ToArray();
+        return chars.Length == 0 ? "video" : new string(chars);
+    }
+
+    /// <summary>
+    /// After a chunk reached the file: its frames' entries get the chunk's offset and are appended
+    /// to the index (entries never point at bytes that are not in the file yet).
+    /// </summary>
+    private void AppendPendingFrames(bool toDisk)
+    {
+        if (_pendingFrames.Count == 0 || _indexer is null) return;
+        var chunkStart = (ulong)_writer!.LastChunkStart;
+        foreach (var pending in _pendingFrames)
+        {
+            var entry = pending.Entry;
+            _indexer.Append(pending.InChunk ? entry with { Offset = chunkStart } : entry);
+        }
+        _pendingFrames.Clear();
+        foreach (var slot in _slots)
+            if (slot?.Video?.Sidecar is { } sidecar) FlushStream(sidecar, toDisk);
+        _frameIndex!.Flush(toDisk);
+    }
+
+    private static void FlushStream(Stream stream, bool toDisk)
+    {
+        if (stream is FileStream file) file.Flush(toDisk);
+        else stream.Flush();
+    }
+
+    /// <summary>Finishes the open file's video companions (index, stream files) and renames them with it.</summary>
+    private void CloseVideoFiles(bool toDisk)
+    {
+        AppendPendingFrames(toDisk);
+        foreach (var slot in _slots)
+        {
+            if (slot?.Video is not { Sidecar: { } sidecar } video) continue;
+            FlushStream(sidecar, toDisk);
+            sidecar.Dispose();
+            File.Move(video.SidecarActivePath!, video.SidecarFinalPath!, overwrite: true);
+            video.Sidecar = null;
+        }
+        if (_frameIndex is not null)
+        {
+            _frameIndex.Flush(toDisk);
+            _frameIndexStream!.Dispose();
+            File.Move(_frameIndexActivePath!, _frameIndexFinalPath!, overwrite: true);
+        }
+        ForgetVideoFiles();
+    }
+
+    /// <summary>On an I/O failure: close what is open and leave the `.active` names for recovery.</summary>
+    private void AbandonVideoFiles()
+    {
+        foreach (var slot in _slots)
+        {
+            if (slot?.Video is not { Sidecar: { } sidecar } video) continue;
+            try { sidecar.Dispose(); } catch (IOException) { /* already failing */ }
+            video.Sidecar = null;
+        }
+        try { _frameIndexStream?.Dispose(); } catch (IOException) { /* already failing */ }
+        ForgetVideoFiles();
+    }
+
+    private void ForgetVideoFiles()
+    {
+        _pendingFrames.Clear();
+        _frameIndex = null;
+        _indexer = null;
+        _frameIndexStream = null;
+        foreach (var slot in _slots)
+            if (slot?.Video is { } video) { video.Width = 0; video.Height = 0; }
+    }
+
+    /// <summary>
+    /// After a left-over or cut-off recording was recovered: its offsets changed, so the frame
+    /// index is rebuilt from the recovered MCAP (and dropped when it holds no video); stream files
+    /// keep their bytes and get their final names.
+    /// </summary>
+    private void RecoverVideoCompanions(string recoveredMcap)
+    {
+        var dir = Path.GetDirectoryName(recoveredMcap)!;
+        var stem = Path.GetFileNameWithoutExtension(recoveredMcap);
+        foreach (var active in Directory.EnumerateFiles(dir, stem + ".*" + RecordingOptions.ActiveSuffix))
+        {
+            if (active.EndsWith(".vidx" + RecordingOptions.ActiveSuffix, StringComparison.Ordinal)) File.Delete(active);
+            else File.Move(active, active[..^RecordingOptions.ActiveSuffix.Length], overwrite: true);
+        }
+        var index = Path.ChangeExtension(recoveredMcap, ".vidx");
+        using (var mcap = new FileStream(recoveredMcap, FileMode.Open, FileAccess.Read))
+        using (var output = new FileStream(index, FileMode.Create, FileAccess.Write))
+            FrameIndexRebuilder.Rebuild(mcap, output, Path.GetFileName(recoveredMcap));
+        if (!HasFrames(index)) File.Delete(index);
+    }
+
+    private static bool HasFrames(string index)
+    {
+        using var stream = File.OpenRead(index);
+        return FrameIndex.Read(stream).Frames.Count > 0;
+    }
+}
