@@ -20,7 +20,8 @@ public static class NodeInterop
         // Every pinned package must be there; a checkout from before a package was added needs npm ci again.
         if (!File.Exists(Path.Combine(dir, "node_modules", "@mcap", "core", "package.json"))
             || !File.Exists(Path.Combine(dir, "node_modules", "@tus", "server", "package.json"))
-            || !File.Exists(Path.Combine(dir, "node_modules", "@tus", "file-store", "package.json")))
+            || !File.Exists(Path.Combine(dir, "node_modules", "@tus", "file-store", "package.json"))
+            || !File.Exists(Path.Combine(dir, "node_modules", "protobufjs", "package.json")))
         {
             var (code, output, error) = Run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], dir, TimeSpan.FromMinutes(5));
             if (code != 0) throw new InvalidOperationException($"npm ci failed ({code}): {output}\n{error}");
@@ -47,6 +48,17 @@ public static class NodeInterop
             throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in {timeout}");
         }
         return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>
+    /// Every protobuf message of a file decoded as Foxglove does: @mcap/core reads it, protobufjs
+    /// loads the embedded FileDescriptorSet (video-decode.mjs).
+    /// </summary>
+    public static JsonObject DecodeProtobuf(string mcapPath, string? topic = null)
+    {
+        var (code, output, error) = Run("node", topic is null ? ["video-decode.mjs", mcapPath] : ["video-decode.mjs", mcapPath, topic], Directory, TimeSpan.FromMinutes(2));
+        if (code != 0) throw new InvalidOperationException($"@mcap/core + protobufjs could not decode {mcapPath}: {error}");
+        return JsonNode.Parse(output)!.AsObject();
     }
 
     /// <summary>What @mcap/core's indexed and streaming readers see in a file.</summary>
