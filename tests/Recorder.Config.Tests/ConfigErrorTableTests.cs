@@ -357,7 +357,7 @@ public sealed class ConfigErrorTableTests
             "a format without a fifo",
             "topics:\n  - { topic: /cam, format: h264 }",
             null,
-            ["fleet.yaml:2:28: topics[0]: format 'h264' needs a fifo (topics without one arrive on the ingest socket as MCAP)"]
+            ["fleet.yaml:2:28: topics[0]: format 'h264' needs a fifo or a socket (topics without one arrive on the ingest socket as MCAP)"]
         },
         {
             "a fifo without a format",

@@ -93,7 +93,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Empty(s.Ingest.Exclude);
         Assert.Equal("/run/recorder/control.sock", s.ControlSocket);
 
-        Assert.Equal(["/tf_static", "/imu", "/vehicle/diag", "/camera/front"], s.Topics.Select(t => t.Topic));
+        Assert.Equal(["/tf_static", "/imu", "/vehicle/diag", "/camera/front", "/camera/rear"], s.Topics.Select(t => t.Topic));
         Assert.True(s.Topics[0].Latched);
         Assert.Equal(DropPolicy.Block, s.Topics[0].Drop);
         Assert.Equal(DropPolicy.DropOldest, s.Topics[1].Drop);
@@ -104,6 +104,12 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(InputFormat.H264, s.Topics[3].Format);
         Assert.Equal("camera_front", s.Topics[3].FrameId);
         Assert.Equal("pii", s.Topics[3].Tags["sensitivity"]);
+        Assert.Null(s.Topics[3].Store); // container by default
+        Assert.Equal("/run/recorder/camera_rear.sock", s.Topics[4].Socket);
+        Assert.Null(s.Topics[4].Fifo);
+        Assert.Equal(InputFormat.H265, s.Topics[4].Format);
+        Assert.Equal(VideoStore.Sidecar, s.Topics[4].Store);
+        Assert.Equal(TimeSpan.FromSeconds(2), s.Recording.KeyframeWait);
         Assert.Equal(["operator"], s.Metadata.Required);
 
         Assert.Equal("rt-0042", s.Device.DeviceId);
@@ -283,12 +289,38 @@ public sealed class ConfigLoaderTests : IDisposable
             "fleet.yaml:7:81: ingest.exclude[0]: invalid regular expression '(': insufficient closing parentheses at offset 1",
             "fleet.yaml:9:26: topics[0].fifo '/run/r/ingest.sock' is the same path as ingest.socket (fleet.yaml:7:19); every input needs its own path",
             "fleet.yaml:10:14: topics[1]: topic '/imu' is declared twice (first at fleet.yaml:9:14)",
-            "fleet.yaml:10:28: topics[1]: format 'h264' needs a fifo (topics without one arrive on the ingest socket as MCAP)",
+            "fleet.yaml:10:28: topics[1]: format 'h264' needs a fifo or a socket (topics without one arrive on the ingest socket as MCAP)",
             "fleet.yaml:11:20: unknown key 'fram_id' in 'topics[2]' (did you mean 'frame_id'?)",
             "fleet.yaml:12:24: metadata.required[0]: 'vehicle' is required but device.yaml does not set it",
             "device.yaml:3:24: software_version and software_version_file are both set; keep one",
         ], result.Errors.Select(e => e.ToString()));
         Assert.Null(result.Settings);
+    }
+
+    [Fact]
+    public void Video_inputs_are_checked_exactly()
+    {
+        var result = ConfigLoader.LoadFromText("""
+            recording:
+              split: { keyframe_wait: 2m }
+            topics:
+              - { topic: /a, fifo: ./a.h264, socket: ./a.sock, format: h264 }
+              - { topic: /b, socket: ./b.sock }
+              - { topic: /c, fifo: ./c.jsonl, format: jsonl, store: sidecar }
+              - { topic: /d, socket: ./a.sock, format: h265, store: box }
+            """, null);
+        Assert.Equal(
+        [
+            "fleet.yaml:2:27: recording.split.keyframe_wait must be between 0s and 1m, got 2m",
+            "fleet.yaml:4:42: topics[0]: set fifo or socket, not both (a topic has one input)",
+            "fleet.yaml:5:26: topics[1]: socket needs a format (one of mcap, jsonl, h264, h265)",
+            "fleet.yaml:6:57: topics[2].store 'sidecar' only applies to format h264 or h265",
+            "fleet.yaml:7:26: topics[3].socket './a.sock' is the same path as topics[0].socket (fleet.yaml:4:42); every input needs its own path",
+            "fleet.yaml:7:57: topics[3].store must be one of container, sidecar, got 'box'",
+        ], result.Errors.Select(e => e.ToString()));
+        var ok = LoadOk("topics:\n  - { topic: /cam, socket: ./cam.sock, format: h264, store: sidecar }\nrecording:\n  split: { keyframe_wait: 0s }");
+        Assert.Equal(("./cam.sock", VideoStore.Sidecar), (ok.Topics[0].Socket, ok.Topics[0].Store));
+        Assert.Equal(TimeSpan.Zero, ok.Recording.KeyframeWait);
     }
 
     [Fact]

@@ -251,7 +251,7 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
         }
     }
 
-    /// <summary>Two inputs (the ingest socket, the control socket, FIFOs) on one path.</summary>
+    /// <summary>Two inputs (the ingest socket, the control socket, FIFOs, topic sockets) on one path.</summary>
     private void Inputs()
     {
         var inputs = new List<(string Label, string Path, string Where)>();
@@ -264,6 +264,8 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
         {
             var p = Indexed("topics", n) + ".fifo";
             if (_s.Topics[n].Fifo is { Length: > 0 } fifo && !Skip(p)) inputs.Add((p, fifo, p));
+            var s = Indexed("topics", n) + ".socket";
+            if (_s.Topics[n].Socket is { Length: > 0 } socket && !Skip(s)) inputs.Add((s, socket, s));
         }
         var seen = new Dictionary<string, (string Label, string Where)>(StringComparer.Ordinal);
         foreach (var (label, path, where) in inputs)

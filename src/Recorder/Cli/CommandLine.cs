@@ -51,6 +51,8 @@ public static class CommandLine
                 "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: ["--effective", "--quiet"], values: ["--config", "--device"]), stdout, stderr),
                 "loadgen" => LoadgenCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--socket", "--producers", "--size", "--rate", "--duration"]), stdout),
                 "offload" => OffloadCommand.Run(rest, stdout, stderr),
+                "frames" => FramesCommand.Run(Arguments.Parse(rest, flags: ["--json", "--rebuild"], values: ["--topic"]), stdout, stderr),
+                "export-video" => ExportVideoCommand.Run(Arguments.Parse(rest, flags: [], values: ["--topic", "-o", "--output", "--start", "--end"]), stdout, stderr),
                 "version" or "--version" => Version(stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
@@ -60,6 +62,11 @@ public static class CommandLine
             stderr.WriteLine($"recorder: {e.Message}");
             stderr.Write(Usage);
             return ExitUsage;
+        }
+        catch (InvalidDataException e)
+        {
+            stderr.WriteLine($"recorder: {e.Message}");
+            return ExitError;
         }
         catch (McapException e)
         {

@@ -31,6 +31,13 @@ public static class Help
           doctor FILE [--strict]             check a file against the spec; exit 1 on errors
           recover IN -o OUT                  rebuild a valid, indexed file from a truncated or damaged one
                                              (exit 0 nothing lost, 3 recovered with loss, 1 nothing recoverable)
+          frames FILE [--topic T] [--json] [--rebuild]
+                                             the video frame index (.vidx): every frame with its keyframe flag,
+                                             then GOPs, keyframe interval, frame rate and gaps per topic;
+                                             --rebuild regenerates it from the MCAP alone
+          export-video FILE --topic T -o OUT.mp4 [--start NS] [--end NS]
+                                             one video topic as MP4 (via ffmpeg, no re-encode), from the
+                                             keyframe at or before --start, with the recorded timestamps
           version                            print the version
 
         Configuration:
