@@ -6,6 +6,7 @@ using Google.Protobuf.Reflection;
 using Microsoft.Extensions.Logging;
 using Recorder.Daemon;
 using Recorder.Mcap;
+using Recorder.Video;
 
 namespace Recorder.Demo;
 
@@ -13,7 +14,8 @@ namespace Recorder.Demo;
 /// Built-in producers for `recorder demo` and `recorder run --demo`. Each is a separate client of
 /// the real ingest socket, speaking MCAP like any external producer would:
 /// an IMU at 200 Hz (protobuf, its FileDescriptorSet embedded), GPS at 10 Hz (json with a JSON
-/// schema) and vehicle diagnostics at 1 Hz (json).
+/// schema), vehicle diagnostics at 1 Hz (json) and a camera at 10 fps (foxglove.CompressedVideo,
+/// H.264, looping a 3 s clip embedded in the binary; indexed into the recording's .vidx).
 /// </summary>
 public static class DemoProducers
 {
@@ -23,7 +25,8 @@ public static class DemoProducers
         return Task.WhenAll(
             Run("imu", socketPath, logger, ImuAsync, cancellationToken),
             Run("gps", socketPath, logger, GpsAsync, cancellationToken),
-            Run("diagnostics", socketPath, logger, DiagnosticsAsync, cancellationToken));
+            Run("diagnostics", socketPath, logger, DiagnosticsAsync, cancellationToken),
+            Run("camera", socketPath, logger, CameraAsync, cancellationToken));
     }
 
     private static async Task Run(string name, string socketPath, ILogger logger, Func<McapWriter, CancellationToken, Task> produce, CancellationToken cancellationToken)
@@ -194,6 +197,38 @@ public static class DemoProducers
             var json = string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"{{\"lat\":{48.137154 + s:0.0000000},\"lon\":{11.576124 + s / 2:0.0000000},\"alt\":519.4,\"fix\":\"rtk\",\"speed_mps\":{8.3 + Math.Sin(sequence / 20.0):0.00}}}");
             writer.WriteMessage(channel, sequence++, t, t, Encoding.UTF8.GetBytes(json));
+            writer.Flush();
+        }
+    }
+
+    /// <summary>The embedded clip's access units (320x240 testsrc, 10 fps, a keyframe every second, baseline profile).</summary>
+    public static List<byte[]> DemoCameraFrames()
+    {
+        using var resource = typeof(DemoProducers).Assembly.GetManifestResourceStream("demo-camera.h264")
+            ?? throw new InvalidOperationException("the demo camera clip is not embedded");
+        using var copy = new MemoryStream();
+        resource.CopyTo(copy);
+        var frames = new List<byte[]>();
+        var splitter = new AnnexBSplitter(VideoCodec.H264);
+        AccessUnitHandler add = (au, in _) => frames.Add(au.ToArray());
+        splitter.Push(copy.ToArray(), 0, add);
+        splitter.Complete(add);
+        return frames;
+    }
+
+    private static async Task CameraAsync(McapWriter writer, CancellationToken ct)
+    {
+        var frames = DemoCameraFrames();
+        var schema = writer.AddSchema(CompressedVideo.SchemaName, CompressedVideo.SchemaEncoding, CompressedVideo.FileDescriptorSet.ToArray());
+        var channel = writer.AddChannel("/camera/demo", CompressedVideo.MessageEncoding, schema, new Dictionary<string, string> { ["frame_id"] = "camera_demo" });
+        var buffer = new byte[CompressedVideo.MaxEncodedLength(16, frames.Max(f => f.Length))];
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        uint sequence = 0;
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            var t = NowNs();
+            var length = CompressedVideo.Encode(buffer, t, "camera_demo"u8, default, frames[(int)(sequence % frames.Count)], VideoCodec.H264);
+            writer.WriteMessage(channel, sequence++, t, t, buffer.AsSpan(0, length));
             writer.Flush();
         }
     }
