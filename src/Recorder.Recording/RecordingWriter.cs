@@ -581,9 +581,9 @@ public sealed partial class RecordingWriter : IDisposable
         CloseVideoFiles(_options.Fsync != FsyncPolicy.Never);
         if (_file is FileStream fileStream) fileStream.Flush(flushToDisk: _options.Fsync != FsyncPolicy.Never);
         else _file.Flush();
-        var bytes = _file.Length;
         _file.Dispose();
         File.Move(_activePath!, _finalPath!);
+        var bytes = RecordingBytes(_finalPath!);
         FinishedFiles.Add(_finalPath!);
         _finished.Add((_finalPath!, bytes));
         _filesFinished++;
@@ -746,6 +746,8 @@ public sealed partial class RecordingWriter : IDisposable
                 if (!pass && !_options.IsOffloaded(path)) { i++; continue; }
                 try
                 {
+                    // The recording goes whole: its frame index and sidecar video streams with it.
+                    foreach (var companion in Companions(path)) File.Delete(companion);
                     File.Delete(path);
                     RecordingLog.DeletedForSpace(_logger, path, pass ? "oldest" : "offloaded");
                 }
@@ -836,7 +838,7 @@ public sealed partial class RecordingWriter : IDisposable
         {
             RecordingLog.LeftoverRecoveryFailed(_logger, Path.ChangeExtension(final, ".vidx"), e.Message);
         }
-        _finished.Add((final, new FileInfo(final).Length));
+        _finished.Add((final, RecordingBytes(final)));
         _device["recovered_previous_file"] = Path.GetFileName(final);
         RecordingLog.RecoveredLeftover(_logger, final, result.Messages, result.ExitCode);
         FinishedFiles.Add(final);
@@ -898,8 +900,21 @@ public sealed partial class RecordingWriter : IDisposable
     {
         if (!Directory.Exists(_root)) return;
         foreach (var file in Directory.EnumerateFiles(_root, "*.mcap", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-            _finished.Add((file, new FileInfo(file).Length));
+            _finished.Add((file, RecordingBytes(file)));
     }
+
+    /// <summary>A finished recording's companion files: NAME.vidx and the sidecar streams NAME.TOPIC.h264/.h265.</summary>
+    internal static IEnumerable<string> Companions(string mcap)
+    {
+        var dir = Path.GetDirectoryName(mcap);
+        if (dir is null || !Directory.Exists(dir)) return [];
+        var prefix = Path.GetFileNameWithoutExtension(mcap) + ".";
+        return Directory.EnumerateFiles(dir, prefix + "*").Where(f =>
+            f.EndsWith(".vidx", StringComparison.Ordinal) || f.EndsWith(".h264", StringComparison.Ordinal) || f.EndsWith(".h265", StringComparison.Ordinal)).ToList();
+    }
+
+    /// <summary>What a finished recording occupies: the MCAP and its companions.</summary>
+    private static long RecordingBytes(string mcap) => new FileInfo(mcap).Length + Companions(mcap).Sum(f => new FileInfo(f).Length);
 
     public static string RecorderVersion { get; } = typeof(RecordingWriter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 

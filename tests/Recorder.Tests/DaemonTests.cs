@@ -209,6 +209,18 @@ public class DaemonTests
             Assert.Matches(@"/imu\s+\d+ msgs \(\d+\.\d+ Hz\)\s+: recorder\.demo\.Imu \[protobuf\] \[protobuf\]", info);
             Assert.Contains("/gps", info);
             Assert.Contains("/vehicle/diagnostics", info);
+            Assert.Matches(@"/camera/demo\s+\d+ msgs .*foxglove\.CompressedVideo", info);
+            // The camera is indexed: a .vidx beside the file, starting at a keyframe.
+            var frames = new StringWriter();
+            Assert.Equal(0, Recorder.Cli.CommandLine.Run(["frames", file, "--json"], frames, new StringWriter()));
+            using (var json = System.Text.Json.JsonDocument.Parse(frames.ToString()))
+            {
+                var camera = json.RootElement.GetProperty("topics")[0];
+                Assert.Equal("/camera/demo", camera.GetProperty("topic").GetString());
+                Assert.Equal(320, camera.GetProperty("width").GetInt32());
+                Assert.InRange(camera.GetProperty("frames").GetInt32(), 15, 50); // ~10 fps for ~3 s
+                Assert.True(json.RootElement.GetProperty("frames")[0].GetProperty("keyframe").GetBoolean());
+            }
             using var reader = McapIndexedReader.Open(file);
             var imu = reader.Statistics!.ChannelMessageCounts[reader.Channels.Values.First(c => c.Topic == "/imu").Id];
             Assert.InRange(imu, 300UL, 1000UL); // ~200 Hz for ~3 s

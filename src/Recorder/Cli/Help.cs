@@ -67,7 +67,7 @@ public static class Help
 
               --config F    the fleet file (default /etc/recorder/fleet.yaml when it exists)
               --device F    the device file (default /etc/recorder/device.yaml when it exists)
-              --demo        also run the built-in demo producers (IMU 200 Hz, GPS 10 Hz, diagnostics 1 Hz)
+              --demo        also run the built-in demo producers (IMU 200 Hz, GPS 10 Hz, diagnostics 1 Hz, camera 10 fps)
               --verbose     debug logging
 
             Without any file it runs on the embedded defaults: recordings under ./recordings,
