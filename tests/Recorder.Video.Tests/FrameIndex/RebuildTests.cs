@@ -120,7 +120,7 @@ public class RebuildTests
     }
 
     /// <summary>
-    /// A recording: /cam/front (CompressedVideo H.264) starts with two P frames (GOP 0), IDR every 10
+    /// A recording: /cam/front (CompressedVideo H.264) starts with ten P frames (GOP 0), then an IDR every 10
     /// frames, switches from 640x480 to 1280x720 at frame 30; /cam/rear (VideoFrameRef, H.265 in a
     /// sidecar stream) appears later; unrelated channels in between; a flush now and then.
     /// </summary>
@@ -176,7 +176,7 @@ public class RebuildTests
         var index = Index.Parse(rebuilt.ToArray());
         Assert.Null(index.StopReason);
         Assert.Equal((1280u, 720u), (index.Tracks[1].Width, index.Tracks[1].Height));
-        Assert.Equal([0u, 0u, 1u], index.FramesOf(1).Take(3).Select(f => f.Gop));
+        Assert.Equal([0u, 0u, 1u, 1u, 2u], new[] { 0, 9, 10, 19, 20 }.Select(i => index.FramesOf(1)[i].Gop)); // GOP 0 until the IDR at frame 10
     }
 
     [Theory]
