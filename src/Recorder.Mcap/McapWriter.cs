@@ -93,6 +93,22 @@ public sealed class McapWriter : IDisposable
     public ulong MessageCount => _messageCount;
     public uint ChunkCount => _chunkCount;
 
+    /// <summary>
+    /// File offset of the Chunk record cut last, or -1 before the first. When <see cref="ChunkCount"/>
+    /// grows, the messages written while it had its previous value are in the chunk at this offset.
+    /// </summary>
+    public long LastChunkStart { get; private set; } = -1;
+
+    /// <summary>
+    /// Offset of the last message's Message record inside its chunk's uncompressed records (the value
+    /// its MessageIndex entry holds), or -1 when no message was written yet or it went outside chunks.
+    /// The chunk is the open one, or, if writing that message cut it, the one at <see cref="LastChunkStart"/>.
+    /// </summary>
+    public long LastMessageOffsetInChunk { get; private set; } = -1;
+
+    /// <summary>Without chunks: the file offset of the last message's Message record; -1 when it went into a chunk.</summary>
+    public long LastMessageFileOffset { get; private set; } = -1;
+
     /// <summary>Registers a schema under the next free id and returns that id.</summary>
     public ushort AddSchema(string name, string encoding, ReadOnlyMemory<byte> data)
     {
@@ -170,6 +186,7 @@ public sealed class McapWriter : IDisposable
             var offset = (ulong)_chunk.Count;
             LastMessageOffsetInChunk = (long)offset;
             McapRecordSerializer.WriteMessage(_chunk, channelId, sequence, logTime, publishTime, data);
+            LastMessageOffsetInChunk = (long)offset;
             if (_options.EnableMessageIndex)
             {
                 if (channel.IndexCount == 0) _chunkChannels.Add(channel);
@@ -182,6 +199,7 @@ public sealed class McapWriter : IDisposable
         else
         {
             if (!channel.Written) WriteDefinitions(channel, _sink);
+            LastMessageFileOffset = _sink.Position;
             McapRecordSerializer.WriteMessage(_sink, channelId, sequence, logTime, publishTime, data);
         }
 
@@ -429,6 +447,7 @@ public sealed class McapWriter : IDisposable
                 (ulong)(_sink.Position - indexStart), compressionName, (ulong)payload.Length, (ulong)records.Length));
 
         _chunkCount++;
+        LastChunkStart = chunkStart;
         _chunk.Clear();
         // Hand every finished chunk to the stream (as the C++ writer flushes after each chunk), so a
         // later failure or crash cannot take completed chunks down with it.
