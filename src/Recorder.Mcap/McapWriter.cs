@@ -78,12 +78,6 @@ public sealed class McapWriter : IDisposable
     /// <summary>Bytes committed to the output so far (the file offset of the next record).</summary>
     public long Position => _sink.Position;
 
-    /// <summary>File offset of the last Chunk record written (its opcode byte); -1 before the first.</summary>
-    public long LastChunkStart { get; private set; } = -1;
-
-    /// <summary>Offset of the last message written inside the open chunk's uncompressed records (where a reader finds it once the chunk is written).</summary>
-    public long LastMessageOffsetInChunk { get; private set; }
-
     /// <summary>Uncompressed bytes in the open chunk: what a crash right now would lose.</summary>
     public int PendingChunkBytes => _chunk.Count;
 
@@ -184,7 +178,6 @@ public sealed class McapWriter : IDisposable
         {
             if (!channel.Written) WriteDefinitions(channel, _chunk);
             var offset = (ulong)_chunk.Count;
-            LastMessageOffsetInChunk = (long)offset;
             McapRecordSerializer.WriteMessage(_chunk, channelId, sequence, logTime, publishTime, data);
             LastMessageOffsetInChunk = (long)offset;
             if (_options.EnableMessageIndex)
@@ -418,7 +411,6 @@ public sealed class McapWriter : IDisposable
 
         var compressionName = McapConstants.CompressionName(compression);
         var chunkStart = _sink.Position;
-        LastChunkStart = chunkStart;
         McapRecordSerializer.WriteChunkHeader(_sink, _chunkStartTime, _chunkEndTime, (ulong)records.Length, crc, compressionName, payload.Length);
         _sink.Write(payload);
         var chunkLength = _sink.Position - chunkStart;
