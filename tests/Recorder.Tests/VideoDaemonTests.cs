@@ -62,7 +62,7 @@ public sealed class VideoDaemonTests
     }
 
     [Fact]
-    public void H264_over_a_fifo_and_H265_sidecar_over_a_socket_match_ffprobe_and_the_index()
+    public async Task H264_over_a_fifo_and_H265_sidecar_over_a_socket_match_ffprobe_and_the_index()
     {
         var h264 = VideoClips.Make("h264_nob.h264", "-f lavfi -i testsrc=size=640x480:rate=30 -t 3 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 0 -f h264");
         var h265 = VideoClips.Make("h265_nob.h265", "-f lavfi -i testsrc=size=320x240:rate=30 -t 3 -pix_fmt yuv420p -c:v libx265 -x265-params keyint=30:min-keyint=30:bframes=0:log-level=error -f hevc");
@@ -84,7 +84,7 @@ public sealed class VideoDaemonTests
             WriteInPieces(w, File.ReadAllBytes(h264), 4096);
         });
         var rear = Task.Run(() => SendToSocket(socket, File.ReadAllBytes(h265)));
-        Task.WaitAll(front, rear);
+        await Task.WhenAll(front, rear);
         d.WaitFor(() =>
         {
             var counts = d.TopicCounts();
@@ -113,7 +113,7 @@ public sealed class VideoDaemonTests
         var index = FrameIndex.Read(indexStream);
         Assert.Null(index.StopReason);
         Assert.Equal(Path.GetFileName(mcap), index.RecordingFile);
-        var frontTrack = index.Tracks.Single(t => t.Topic == FrontTopic);
+        var frontTrack = index.Tracks.Values.Single(t => t.Topic == FrontTopic);
         Assert.Equal((VideoCodec.H264, FrameStore.Container, 640u, 480u), (frontTrack.Codec, frontTrack.Store, frontTrack.Width, frontTrack.Height));
         var frontEntries = index.Frames.Where(f => f.TrackId == frontTrack.TrackId).ToList();
         Assert.Equal(h264Packets.Select(p => (p.Size, p.Key)), frontEntries.Select(e => ((int)e.Size, e.IsKeyframe)));
@@ -123,7 +123,7 @@ public sealed class VideoDaemonTests
         Assert.Equal(h264Packets.Count(p => p.Key), (int)frontEntries[^1].Gop);
 
         // Sidecar: the stream file holds the clip byte for byte; the index points into it.
-        var rearTrack = index.Tracks.Single(t => t.Topic == RearTopic);
+        var rearTrack = index.Tracks.Values.Single(t => t.Topic == RearTopic);
         Assert.Equal((VideoCodec.H265, FrameStore.Sidecar, 320u, 240u), (rearTrack.Codec, rearTrack.Store, rearTrack.Width, rearTrack.Height));
         var streamFile = Path.Combine(Path.GetDirectoryName(mcap)!, rearTrack.StreamFile!);
         Assert.Equal(File.ReadAllBytes(h265), File.ReadAllBytes(streamFile));
@@ -174,7 +174,7 @@ public sealed class VideoDaemonTests
     }
 
     [Fact]
-    public void Splits_wait_for_keyframes_so_every_file_decodes_on_its_own()
+    public async Task Splits_wait_for_keyframes_so_every_file_decodes_on_its_own()
     {
         // 1 s GOPs at 30 fps, sent in real time; splits land mid-GOP.
         var h264 = VideoClips.Make("h264_split.h264", "-f lavfi -i testsrc=size=320x240:rate=30 -t 6 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 0 -f h264");
@@ -192,10 +192,10 @@ public sealed class VideoDaemonTests
         });
         foreach (var pause in new[] { 1300, 1400, 1500 })
         {
-            Thread.Sleep(pause);
+            await Task.Delay(pause);
             Assert.True(d.Control("split").GetProperty("ok").GetBoolean());
         }
-        writer.Wait();
+        await writer;
         d.WaitFor(() => d.TopicCounts().GetValueOrDefault(FrontTopic) == (ulong)packets.Count, TimeSpan.FromSeconds(30), "every frame");
         Assert.Equal(0, d.Stop());
 

@@ -27,10 +27,10 @@ public static class ExportVideoCommand
         }
 
         var index = LoadIndex(mcap, vidx, stderr);
-        var track = index.Tracks.FirstOrDefault(t => t.Topic == topic);
+        var track = index.Tracks.Values.FirstOrDefault(t => t.Topic == topic);
         if (track is null)
         {
-            stderr.WriteLine($"recorder: {mcap} has no video topic '{topic}' (it has: {string.Join(", ", index.Tracks.Select(t => t.Topic))})");
+            stderr.WriteLine($"recorder: {mcap} has no video topic '{topic}' (it has: {string.Join(", ", index.Tracks.Values.Select(t => t.Topic))})");
             return CommandLine.ExitError;
         }
         // From the keyframe at or before --start (found through the index), or the first keyframe.
@@ -109,7 +109,7 @@ public static class ExportVideoCommand
         var origin = frames.Count > 0 ? frames[0].LogTime : 0;
         foreach (var frame in frames)
         {
-            var data = reader.Read(frame);
+            var data = reader.ReadFrame(frame).Span;
             BinaryPrimitives.WriteUInt32LittleEndian(frameHeader, (uint)data.Length);
             BinaryPrimitives.WriteUInt64LittleEndian(frameHeader[4..], (frame.LogTime - origin) / 1000);
             output.Write(frameHeader);

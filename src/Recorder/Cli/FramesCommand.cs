@@ -30,14 +30,14 @@ public static class FramesCommand
         using (var stream = File.OpenRead(vidx)) index = FrameIndex.Read(stream);
         if (index.StopReason is { } why)
             stderr.WriteLine($"recorder: warning: {vidx} ends early at byte {index.ValidBytes} ({why}); the frames before it are shown. `recorder frames --rebuild` regenerates it");
-        var tracks = index.Tracks.Where(t => topic is null || t.Topic == topic).ToList();
+        var tracks = index.Tracks.Values.Where(t => topic is null || t.Topic == topic).ToList();
         if (topic is not null && tracks.Count == 0)
         {
-            stderr.WriteLine($"recorder: no video topic '{topic}' in {vidx} (it has: {string.Join(", ", index.Tracks.Select(t => t.Topic))})");
+            stderr.WriteLine($"recorder: no video topic '{topic}' in {vidx} (it has: {string.Join(", ", index.Tracks.Values.Select(t => t.Topic))})");
             return CommandLine.ExitError;
         }
         var ids = tracks.Select(t => t.TrackId).ToHashSet();
-        var byId = index.Tracks.ToDictionary(t => t.TrackId);
+        var byId = new Dictionary<ushort, VideoTrackInfo>(index.Tracks);
         var frames = index.Frames.Where(f => ids.Contains(f.TrackId)).ToList();
         if (args.Has("--json")) WriteJson(index, tracks, frames, byId, stdout);
         else WriteText(index, tracks, frames, byId, stdout);
@@ -105,7 +105,7 @@ public static class FramesCommand
         {
             w.WriteStartObject();
             w.WriteString("recording", index.RecordingFile);
-            if (index.StopReason is { } why) w.WriteString("index_ends_early", why);
+            if (index.StopReason is { } why) w.WriteString("index_ends_early", why.ToString());
             w.WriteStartArray("topics");
             foreach (var t in tracks)
             {
