@@ -103,7 +103,8 @@ public sealed class AnnexBSplitter
         ArgumentNullException.ThrowIfNull(onAccessUnit);
         ThrowIfNotAccepting();
         if (data.IsEmpty) return;
-        var window = new Window(data, _bytesPushed);
+        // Between pushes the open AU is wholly in the buffer.
+        var window = new Window(data, _bytesPushed) { InBuffer = _state == State.Splitting };
         _bytesPushed += data.Length;
         RememberArrival(window.Base, arrivalTime);
         try
