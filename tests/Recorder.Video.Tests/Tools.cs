@@ -151,12 +151,12 @@ internal static class Clips
         ["h265_cra"] = H265("h265_cra", "640x480", "keyint=30:min-keyint=30:bframes=0"),
         ["h265_idr"] = H265("h265_idr", "640x480", "keyint=30:min-keyint=30:bframes=0:open-gop=0"),
         ["h265_bf"] = H265("h265_bf", "640x480", "keyint=30:min-keyint=30:bframes=3"),
-        // Odd sizes need cropping in the SPS; the others reach the rarer SPS syntax.
+        // Odd sizes need cropping (x264 wants interlaced heights divisible by 4) in the SPS; the others reach the rarer SPS syntax.
         ["h264_642x362"] = H264("h264_642x362", "642x362", "-bf", "0"),
         ["h264_320x240"] = H264("h264_320x240", "320x240", "-bf", "0"),
         ["h264_1920x1080"] = H264("h264_1920x1080", "1920x1080", "-bf", "0"),
         ["h264_642x362_422"] = H264("h264_642x362_422", "642x362", "-bf", "0", "-pix_fmt", "yuv422p"),
-        ["h264_642x362_interlaced"] = H264("h264_642x362_interlaced", "642x362", "-bf", "0", "-flags", "+ildct+ilme"),
+        ["h264_642x364_interlaced"] = H264("h264_642x364_interlaced", "642x364", "-bf", "0", "-flags", "+ildct+ilme"),
         ["h264_642x362_cqm"] = H264("h264_642x362_cqm", "642x362", "-bf", "0", "-x264-params", "cqm=jvt"),
         ["h265_642x362"] = H265("h265_642x362", "642x362", "keyint=30:min-keyint=30:bframes=0"),
         ["h265_320x240"] = H265("h265_320x240", "320x240", "keyint=30:min-keyint=30:bframes=0"),
