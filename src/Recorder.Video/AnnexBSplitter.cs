@@ -215,13 +215,16 @@ public sealed class AnnexBSplitter
     /// <summary>A start code at <paramref name="startCode"/> ends the open unit and opens the next.</summary>
     private void OnStartCode(long startCode, ref Window window, AccessUnitHandler onAccessUnit)
     {
-        CopyUpTo(startCode + 3, ref window);
         var unitStart = startCode - 1 >= _payloadStart && ByteAt(startCode - 1, in window) == 0 ? startCode - 1 : startCode;
         if (!_unitDecided)
         {
-            var head = Slice(_payloadStart, Math.Min(unitStart, _payloadStart + _decisionBytes), in window);
-            Decide(head, ref window, onAccessUnit);
+            // Decide before copying the rest of the unit: if it starts the next AU, the current one
+            // is handed out first and the unit need not be copied at all.
+            var headEnd = Math.Min(unitStart, _payloadStart + _decisionBytes);
+            CopyUpTo(headEnd, ref window);
+            Decide(Slice(_payloadStart, headEnd, in window), ref window, onAccessUnit);
         }
+        CopyUpTo(startCode + 3, ref window);
         _classifier.Add(Slice(_payloadStart, unitStart, in window));
         if (unitStart - _auStart > _maxAccessUnitBytes) ThrowTooLarge(unitStart - _auStart);
 
