@@ -1,3 +1,5 @@
+using static Recorder.Video.ProtoWire;
+
 namespace Recorder.Video;
 
 /// <summary>
@@ -11,15 +13,146 @@ public static class CompressedVideo
     public const string SchemaEncoding = "protobuf";
     public const string MessageEncoding = "protobuf";
 
-    /// <summary>The serialized FileDescriptorSet for the MCAP Schema record.</summary>
-    public static ReadOnlySpan<byte> FileDescriptorSet => throw new NotImplementedException();
+    private const int FieldTimestamp = 1, FieldFrameId = 2, FieldData = 3, FieldFormat = 4;
+    private const int FieldSeconds = 1, FieldNanos = 2;
+    private const ulong NanosPerSecond = 1_000_000_000;
 
-    /// <summary>An upper bound of the encoded size.</summary>
-    public static int MaxEncodedLength(int frameIdLength, int dataLength) => throw new NotImplementedException();
+    /// <summary>
+    /// The serialized FileDescriptorSet for the MCAP Schema record: google/protobuf/timestamp.proto,
+    /// then foxglove/CompressedVideo.proto, exactly as <c>protoc --include_imports
+    /// --descriptor_set_out</c> writes it for proto/foxglove/CompressedVideo.proto (a test checks it
+    /// against protoc and Google.Protobuf). Regenerate with:
+    /// <c>protoc -I proto --include_imports --descriptor_set_out=out.pb proto/foxglove/CompressedVideo.proto</c>.
+    /// </summary>
+    public static ReadOnlySpan<byte> FileDescriptorSet =>
+    [
+        0x0A, 0xFF, 0x01, 0x0A, 0x1F, 0x67, 0x6F, 0x6F, 0x67, 0x6C, 0x65, 0x2F, 0x70, 0x72, 0x6F, 0x74, 0x6F, 0x62, 0x75, 0x66, 0x2F, 0x74, 0x69, 0x6D,
+        0x65, 0x73, 0x74, 0x61, 0x6D, 0x70, 0x2E, 0x70, 0x72, 0x6F, 0x74, 0x6F, 0x12, 0x0F, 0x67, 0x6F, 0x6F, 0x67, 0x6C, 0x65, 0x2E, 0x70, 0x72, 0x6F,
+        0x74, 0x6F, 0x62, 0x75, 0x66, 0x22, 0x3B, 0x0A, 0x09, 0x54, 0x69, 0x6D, 0x65, 0x73, 0x74, 0x61, 0x6D, 0x70, 0x12, 0x18, 0x0A, 0x07, 0x73, 0x65,
+        0x63, 0x6F, 0x6E, 0x64, 0x73, 0x18, 0x01, 0x20, 0x01, 0x28, 0x03, 0x52, 0x07, 0x73, 0x65, 0x63, 0x6F, 0x6E, 0x64, 0x73, 0x12, 0x14, 0x0A, 0x05,
+        0x6E, 0x61, 0x6E, 0x6F, 0x73, 0x18, 0x02, 0x20, 0x01, 0x28, 0x05, 0x52, 0x05, 0x6E, 0x61, 0x6E, 0x6F, 0x73, 0x42, 0x85, 0x01, 0x0A, 0x13, 0x63,
+        0x6F, 0x6D, 0x2E, 0x67, 0x6F, 0x6F, 0x67, 0x6C, 0x65, 0x2E, 0x70, 0x72, 0x6F, 0x74, 0x6F, 0x62, 0x75, 0x66, 0x42, 0x0E, 0x54, 0x69, 0x6D, 0x65,
+        0x73, 0x74, 0x61, 0x6D, 0x70, 0x50, 0x72, 0x6F, 0x74, 0x6F, 0x50, 0x01, 0x5A, 0x32, 0x67, 0x6F, 0x6F, 0x67, 0x6C, 0x65, 0x2E, 0x67, 0x6F, 0x6C,
+        0x61, 0x6E, 0x67, 0x2E, 0x6F, 0x72, 0x67, 0x2F, 0x70, 0x72, 0x6F, 0x74, 0x6F, 0x62, 0x75, 0x66, 0x2F, 0x74, 0x79, 0x70, 0x65, 0x73, 0x2F, 0x6B,
+        0x6E, 0x6F, 0x77, 0x6E, 0x2F, 0x74, 0x69, 0x6D, 0x65, 0x73, 0x74, 0x61, 0x6D, 0x70, 0x70, 0x62, 0xF8, 0x01, 0x01, 0xA2, 0x02, 0x03, 0x47, 0x50,
+        0x42, 0xAA, 0x02, 0x1E, 0x47, 0x6F, 0x6F, 0x67, 0x6C, 0x65, 0x2E, 0x50, 0x72, 0x6F, 0x74, 0x6F, 0x62, 0x75, 0x66, 0x2E, 0x57, 0x65, 0x6C, 0x6C,
+        0x4B, 0x6E, 0x6F, 0x77, 0x6E, 0x54, 0x79, 0x70, 0x65, 0x73, 0x62, 0x06, 0x70, 0x72, 0x6F, 0x74, 0x6F, 0x33, 0x0A, 0xE8, 0x01, 0x0A, 0x1E, 0x66,
+        0x6F, 0x78, 0x67, 0x6C, 0x6F, 0x76, 0x65, 0x2F, 0x43, 0x6F, 0x6D, 0x70, 0x72, 0x65, 0x73, 0x73, 0x65, 0x64, 0x56, 0x69, 0x64, 0x65, 0x6F, 0x2E,
+        0x70, 0x72, 0x6F, 0x74, 0x6F, 0x12, 0x08, 0x66, 0x6F, 0x78, 0x67, 0x6C, 0x6F, 0x76, 0x65, 0x1A, 0x1F, 0x67, 0x6F, 0x6F, 0x67, 0x6C, 0x65, 0x2F,
+        0x70, 0x72, 0x6F, 0x74, 0x6F, 0x62, 0x75, 0x66, 0x2F, 0x74, 0x69, 0x6D, 0x65, 0x73, 0x74, 0x61, 0x6D, 0x70, 0x2E, 0x70, 0x72, 0x6F, 0x74, 0x6F,
+        0x22, 0x92, 0x01, 0x0A, 0x0F, 0x43, 0x6F, 0x6D, 0x70, 0x72, 0x65, 0x73, 0x73, 0x65, 0x64, 0x56, 0x69, 0x64, 0x65, 0x6F, 0x12, 0x38, 0x0A, 0x09,
+        0x74, 0x69, 0x6D, 0x65, 0x73, 0x74, 0x61, 0x6D, 0x70, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0B, 0x32, 0x1A, 0x2E, 0x67, 0x6F, 0x6F, 0x67, 0x6C, 0x65,
+        0x2E, 0x70, 0x72, 0x6F, 0x74, 0x6F, 0x62, 0x75, 0x66, 0x2E, 0x54, 0x69, 0x6D, 0x65, 0x73, 0x74, 0x61, 0x6D, 0x70, 0x52, 0x09, 0x74, 0x69, 0x6D,
+        0x65, 0x73, 0x74, 0x61, 0x6D, 0x70, 0x12, 0x19, 0x0A, 0x08, 0x66, 0x72, 0x61, 0x6D, 0x65, 0x5F, 0x69, 0x64, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09,
+        0x52, 0x07, 0x66, 0x72, 0x61, 0x6D, 0x65, 0x49, 0x64, 0x12, 0x12, 0x0A, 0x04, 0x64, 0x61, 0x74, 0x61, 0x18, 0x03, 0x20, 0x01, 0x28, 0x0C, 0x52,
+        0x04, 0x64, 0x61, 0x74, 0x61, 0x12, 0x16, 0x0A, 0x06, 0x66, 0x6F, 0x72, 0x6D, 0x61, 0x74, 0x18, 0x04, 0x20, 0x01, 0x28, 0x09, 0x52, 0x06, 0x66,
+        0x6F, 0x72, 0x6D, 0x61, 0x74, 0x62, 0x06, 0x70, 0x72, 0x6F, 0x74, 0x6F, 0x33,
+    ];
+
+    /// <summary>An upper bound of the encoded size; <paramref name="dataLength"/> counts the prepended parameter sets too.</summary>
+    public static int MaxEncodedLength(int frameIdLength, int dataLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(frameIdLength);
+        ArgumentOutOfRangeException.ThrowIfNegative(dataLength);
+        // timestamp: tag, length, (tag + 10-byte seconds), (tag + 5-byte nanos); each string/bytes
+        // field: tag + 5-byte length; format: at most 4 bytes ("h264").
+        return (2 + 11 + 6) + (6 + frameIdLength) + (6 + dataLength) + (6 + 4);
+    }
 
     /// <summary>Encodes a message whose data is <paramref name="prefix"/> followed by <paramref name="accessUnit"/> (prefix: prepended parameter sets). Returns the length written.</summary>
-    public static int Encode(Span<byte> destination, ulong timestampNs, ReadOnlySpan<byte> frameIdUtf8, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> accessUnit, VideoCodec codec) => throw new NotImplementedException();
+    public static int Encode(Span<byte> destination, ulong timestampNs, ReadOnlySpan<byte> frameIdUtf8, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> accessUnit, VideoCodec codec)
+    {
+        var dataLength = prefix.Length + accessUnit.Length;
+        var needed = MaxEncodedLength(frameIdUtf8.Length, dataLength);
+        if (destination.Length < needed) ThrowDestinationTooSmall(needed, destination.Length);
+
+        var position = 0;
+        // The timestamp is always written, even at 0: it is a message field, and present means "set".
+        var seconds = timestampNs / NanosPerSecond;
+        var nanos = timestampNs % NanosPerSecond;
+        var timestampLength = (seconds == 0 ? 0 : 1 + VarintLength(seconds)) + (nanos == 0 ? 0 : 1 + VarintLength(nanos));
+        WriteTag(destination, ref position, FieldTimestamp, WireLengthDelimited);
+        WriteVarint(destination, ref position, (ulong)timestampLength);
+        WriteVarintField(destination, ref position, FieldSeconds, seconds);
+        WriteVarintField(destination, ref position, FieldNanos, nanos);
+
+        WriteBytesField(destination, ref position, FieldFrameId, frameIdUtf8);
+
+        if (dataLength > 0)
+        {
+            WriteTag(destination, ref position, FieldData, WireLengthDelimited);
+            WriteVarint(destination, ref position, (ulong)dataLength);
+            prefix.CopyTo(destination[position..]);
+            accessUnit.CopyTo(destination[(position + prefix.Length)..]);
+            position += dataLength;
+        }
+
+        WriteBytesField(destination, ref position, FieldFormat, FormatUtf8(codec));
+        return position;
+    }
 
     /// <summary>Finds the fields of an encoded message (unknown fields skipped). False when it is not valid protobuf of this shape.</summary>
-    public static bool TryDecode(ReadOnlySpan<byte> message, out ulong timestampNs, out ReadOnlySpan<byte> frameId, out ReadOnlySpan<byte> data, out ReadOnlySpan<byte> format) => throw new NotImplementedException();
+    public static bool TryDecode(ReadOnlySpan<byte> message, out ulong timestampNs, out ReadOnlySpan<byte> frameId, out ReadOnlySpan<byte> data, out ReadOnlySpan<byte> format)
+    {
+        timestampNs = 0;
+        frameId = data = format = default;
+        var position = 0;
+        ReadOnlySpan<byte> value;
+        while (position < message.Length)
+        {
+            if (!TryReadTag(message, ref position, out var field, out var wireType)) return false;
+            var known = field is FieldTimestamp or FieldFrameId or FieldData or FieldFormat;
+            if (!known)
+            {
+                if (!TrySkip(message, ref position, wireType)) return false;
+                continue;
+            }
+            if (wireType != WireLengthDelimited || !TryReadLengthDelimited(message, ref position, out value)) return false;
+            switch (field)
+            {
+                case FieldTimestamp:
+                    if (!TryDecodeTimestamp(value, out timestampNs)) return false;
+                    break;
+                case FieldFrameId:
+                    frameId = value;
+                    break;
+                case FieldData:
+                    data = value;
+                    break;
+                default:
+                    format = value;
+                    break;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>The format field's value for a codec: "h264" or "h265".</summary>
+    internal static ReadOnlySpan<byte> FormatUtf8(VideoCodec codec) => codec == VideoCodec.H265 ? "h265"u8 : "h264"u8;
+
+    /// <summary>google.protobuf.Timestamp as nanoseconds since the epoch; false before the epoch or past 2554 (ulong nanoseconds).</summary>
+    private static bool TryDecodeTimestamp(ReadOnlySpan<byte> timestamp, out ulong timestampNs)
+    {
+        timestampNs = 0;
+        ulong seconds = 0, nanos = 0;
+        var position = 0;
+        while (position < timestamp.Length)
+        {
+            if (!TryReadTag(timestamp, ref position, out var field, out var wireType)) return false;
+            if (field is FieldSeconds or FieldNanos && wireType == WireVarint)
+            {
+                if (!TryReadVarint(timestamp, ref position, out var value)) return false;
+                if (field == FieldSeconds) seconds = value;
+                else nanos = value;
+            }
+            else if (!TrySkip(timestamp, ref position, wireType))
+            {
+                return false;
+            }
+        }
+        // int64 seconds and int32 nanos: negative values arrive as huge varints and are refused here.
+        if (nanos >= NanosPerSecond || seconds > (ulong.MaxValue - nanos) / NanosPerSecond) return false;
+        timestampNs = seconds * NanosPerSecond + nanos;
+        return true;
+    }
 }
