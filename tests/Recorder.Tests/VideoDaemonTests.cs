@@ -163,7 +163,7 @@ public sealed class VideoDaemonTests
         }
         var rearDecodedFrames = decoded["topics"]![RearTopic]!["frames"]!.AsArray();
         Assert.Equal(h265Packets.Count, rearDecodedFrames.Count);
-        Assert.Equal(rearTrack.StreamFile, (string?)rearDecodedFrames[0]!["streamFile"]);
+        Assert.Equal(rearTrack.StreamFile, (string?)rearDecodedFrames[0]!["stream_file"]);
 
         // And ffmpeg decodes the recorded H.264 frames as they are.
         var recorded = Path.Combine(d.Root, "front-recorded.h264");

@@ -64,7 +64,7 @@ async function main() {
       entry.frames.push({
         logTime: String(message.logTime),
         timestamp: object.timestamp ? { sec: object.timestamp.seconds, nsec: object.timestamp.nanos } : null,
-        frameId: object.frameId,
+        frameId: object.frame_id ?? object.frameId,
         format: object.format,
         dataLength: decoded.data.length,
         dataBase64: object.data,
