@@ -4,11 +4,31 @@ using System.Text;
 
 namespace Recorder.Offload;
 
-/// <summary>A file's kind in the upload metadata.</summary>
+/// <summary>A file's kind in the upload metadata (and in the journal, as a byte: proto/offload_state.md).</summary>
 public enum FileKind : byte
 {
+    /// <summary>The recording, <c>NAME.mcap</c>.</summary>
     Mcap = 0,
+
+    /// <summary>Its frame index, <c>NAME.vidx</c>.</summary>
     Vidx = 1,
+
+    /// <summary>A sidecar video stream, <c>NAME.TOPICSLUG.h264</c> or <c>.h265</c> (journal version 2 on).</summary>
+    Stream = 2,
+}
+
+public static class FileKinds
+{
+    /// <summary>The name in the upload metadata and <c>recorder offload status</c>: <c>mcap</c>, <c>vidx</c> or <c>stream</c>.</summary>
+    public static string Name(FileKind kind) => kind switch
+    {
+        FileKind.Mcap => "mcap",
+        FileKind.Vidx => "vidx",
+        FileKind.Stream => "stream",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown file kind"),
+    };
+
+    internal static bool IsDefined(byte value) => value <= (byte)FileKind.Stream;
 }
 
 /// <summary>One change to the offload state (proto/offload_state.md). Each names the file by its key: the path under the recordings root.</summary>
@@ -41,8 +61,8 @@ public sealed record JournalEntry(
     string Key, long Size, long MtimeNs, byte[] Sha256, FileKind Kind, string Recording, ulong StartNs, ulong EndNs, bool Marks,
     string? Url = null, long ExpiresUnixMs = 0, long Offset = 0, bool Verified = false, bool Deleted = false);
 
-/// <summary>What opening the journal found.</summary>
-public readonly record struct JournalOpenInfo(int Records, long ValidBytes, long DiscardedBytes, bool Created);
+/// <summary>What opening the journal found. <paramref name="UpgradedFrom"/>: the older version the file was rewritten from (0: none).</summary>
+public readonly record struct JournalOpenInfo(int Records, long ValidBytes, long DiscardedBytes, bool Created, int UpgradedFrom = 0);
 
 /// <summary>The one exception type of the journal: the file is not ours, or from a newer version.</summary>
 public sealed class OffloadJournalException : Exception
@@ -69,7 +89,11 @@ public sealed class OffloadJournalException : Exception
 /// </summary>
 public sealed class OffloadJournal : IDisposable
 {
-    public const int Version = 1;
+    /// <summary>The version written. 2 added the file kind 2 (sidecar stream); version 1 journals are read and rewritten as 2.</summary>
+    public const int Version = 2;
+
+    /// <summary>The oldest version read (and upgraded on open).</summary>
+    public const int OldestReadableVersion = 1;
     public const int HeaderSize = 16;
     public const int MaxRecordLength = 1 << 20;
     internal static ReadOnlySpan<byte> Magic => "RECOFFJ\n"u8;
@@ -127,7 +151,7 @@ public sealed class OffloadJournal : IDisposable
             var bytes = new byte[file.Length];
             file.Position = 0;
             file.ReadExactly(bytes);
-            CheckHeader(bytes, path);
+            var version = CheckHeader(bytes, path);
             var (records, valid) = journal.Replay(bytes);
             var discarded = bytes.Length - valid;
             if (discarded > 0)
@@ -136,12 +160,22 @@ public sealed class OffloadJournal : IDisposable
                 file.Flush(flushToDisk: true);
             }
             file.Position = valid;
+            if (version != Version)
+            {
+                // An older journal: its records mean the same in this version. Rewrite it under the
+                // current header (atomically: temporary file, fsync, rename, fsync the directory)
+                // before anything this version adds is appended, so an older recorder refuses the
+                // file instead of misreading it. A crash before the rename leaves the old journal intact.
+                journal.Compact();
+                info = new JournalOpenInfo(records, journal.Length, discarded, false, version);
+                return journal;
+            }
             info = new JournalOpenInfo(records, valid, discarded, false);
             return journal;
         }
         catch
         {
-            file.Dispose();
+            journal.Dispose(); // the file it holds now (an upgrade's compaction replaces it)
             throw;
         }
     }
@@ -155,13 +189,16 @@ public sealed class OffloadJournal : IDisposable
         return header;
     }
 
-    private static void CheckHeader(ReadOnlySpan<byte> bytes, string path)
+    /// <summary>Checks magic and CRC; returns the version (one this recorder reads).</summary>
+    private static int CheckHeader(ReadOnlySpan<byte> bytes, string path)
     {
         if (!bytes[..8].SequenceEqual(Magic)) throw new OffloadJournalException($"{path} is not an offload journal (bad magic)");
         if (BinaryPrimitives.ReadUInt32LittleEndian(bytes[12..]) != Crc32.HashToUInt32(bytes[..12]))
             throw new OffloadJournalException($"{path}: the journal header is damaged (CRC mismatch)");
         var version = BinaryPrimitives.ReadUInt32LittleEndian(bytes[8..]);
-        if (version != Version) throw new OffloadJournalException($"{path} is offload journal version {version}; this recorder reads version {Version}");
+        if (version < OldestReadableVersion || version > Version)
+            throw new OffloadJournalException($"{path} is offload journal version {version}; this recorder reads versions {OldestReadableVersion} to {Version}");
+        return (int)version;
     }
 
     /// <summary>Applies every whole record; returns how many and where the valid part ends.</summary>
@@ -304,6 +341,7 @@ public sealed class OffloadJournal : IDisposable
                 U64(body, (ulong)q.MtimeNs);
                 if (q.Sha256.Length != 32) throw new ArgumentException("sha256 must be 32 bytes");
                 body.AddRange(q.Sha256);
+                if (!FileKinds.IsDefined((byte)q.Kind)) throw new ArgumentException($"unknown file kind {q.Kind}");
                 body.Add((byte)q.Kind);
                 Str(body, q.Recording);
                 U64(body, q.StartNs);
@@ -357,7 +395,7 @@ public sealed class OffloadJournal : IDisposable
         var key = ReadStr(p, ref at);
         JournalRecord record = type switch
         {
-            1 => new QueuedRecord(key, (long)ReadU64(p, ref at), (long)ReadU64(p, ref at), ReadBytes(p, ref at, 32), (FileKind)ReadByte(p, ref at),
+            1 => new QueuedRecord(key, (long)ReadU64(p, ref at), (long)ReadU64(p, ref at), ReadBytes(p, ref at, 32), ReadKind(p, ref at),
                 ReadStr(p, ref at), ReadU64(p, ref at), ReadU64(p, ref at), ReadByte(p, ref at) != 0),
             2 => new CreatedRecord(key, ReadStr(p, ref at), (long)ReadU64(p, ref at)),
             3 => new OffsetRecord(key, (long)ReadU64(p, ref at)),
@@ -404,6 +442,13 @@ public sealed class OffloadJournal : IDisposable
     }
 
     private static byte ReadByte(ReadOnlySpan<byte> p, ref int at) => p[at++];
+
+    /// <summary>A kind this version does not know is undecodable, like damage: the replay ends there.</summary>
+    private static FileKind ReadKind(ReadOnlySpan<byte> p, ref int at)
+    {
+        var value = ReadByte(p, ref at);
+        return FileKinds.IsDefined(value) ? (FileKind)value : throw new ArgumentException($"unknown file kind {value}");
+    }
 
     private static byte[] ReadBytes(ReadOnlySpan<byte> p, ref int at, int count)
     {

@@ -11,7 +11,8 @@ namespace Recorder.Offload;
 /// hysteresis), uploads files in order (recordings with marks first, then oldest) over tus with
 /// resume, and deletes a local file only after the depot confirmed the complete upload, verified
 /// its SHA-256, the journal recorded that durably, and the retention policy allows it. A
-/// <c>.mcap</c> and its <c>.vidx</c> travel together.
+/// recording travels as a unit: its <c>.mcap</c>, <c>.vidx</c> and sidecar video streams are
+/// uploaded together and leave the disk together, only once every one of them is verified.
 /// </summary>
 public sealed class OffloadService : IAsyncDisposable
 {
@@ -167,6 +168,7 @@ public sealed class OffloadService : IAsyncDisposable
             {
                 while (_wakeScanner.CurrentCount > 0) _wakeScanner.Wait(0);
                 Rescan();
+                SweepVerifiedGroups();
                 RelieveDiskPressure();
                 _journal.CompactIfLarge();
             }
@@ -182,6 +184,8 @@ public sealed class OffloadService : IAsyncDisposable
     {
         var root = _options.RecordingsDirectory;
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Added in one step at the end, so the dispatcher sees a recording's files together.
+        var found = new List<Item>();
         foreach (var path in RecordingCatalog.Scan(root))
         {
             var key = RecordingCatalog.KeyOf(root, path);
@@ -198,8 +202,10 @@ public sealed class OffloadService : IAsyncDisposable
                 lock (_lock) _items.Remove(key);
             }
             if (RecordingCatalog.Describe(root, path) is not { } file) continue;
-            lock (_lock) _items[key] = new Item(file);
+            found.Add(new Item(file));
         }
+        lock (_lock)
+            foreach (var item in found) _items[item.File.Key] = item;
         List<Item> vanished;
         lock (_lock) vanished = _items.Values.Where(i => !seen.Contains(i.File.Key) && !i.Busy).ToList();
         foreach (var item in vanished)
@@ -351,13 +357,13 @@ public sealed class OffloadService : IAsyncDisposable
 
     private bool HasWorkLocked() => _items.Values.Any(i => !i.Verified && !i.Parked);
 
-    /// <summary>The next recording to upload: marks first, then oldest; its .mcap first, then its .vidx.</summary>
+    /// <summary>The next recording to upload: marks first, then oldest; its .mcap first, then its .vidx, then its streams.</summary>
     private List<Item>? NextGroupLocked()
     {
         var groups = _items.Values
             .GroupBy(i => i.File.GroupKey, StringComparer.Ordinal)
             .Where(g => !_busyGroups.Contains(g.Key) && g.Any(i => !i.Verified && !i.Parked))
-            .Select(g => g.OrderBy(i => i.File.Kind).ToList())
+            .Select(g => g.OrderBy(i => i.File.Kind).ThenBy(i => i.File.Key, StringComparer.Ordinal).ToList())
             .ToList();
         if (groups.Count == 0) return null;
         groups.Sort((a, b) => Compare(a[0].File, b[0].File));
@@ -422,7 +428,7 @@ public sealed class OffloadService : IAsyncDisposable
         new("device_id", _options.DeviceId),
         new("start_time", item.File.StartNs.ToString(CultureInfo.InvariantCulture)),
         new("end_time", item.File.EndNs.ToString(CultureInfo.InvariantCulture)),
-        new("kind", item.File.Kind == FileKind.Mcap ? "mcap" : "vidx"),
+        new("kind", FileKinds.Name(item.File.Kind)),
         new("recording", item.File.Recording),
     ];
 
@@ -614,26 +620,82 @@ public sealed class OffloadService : IAsyncDisposable
 
     // ---- retention -----------------------------------------------------------------------------
 
-    /// <summary>With <c>delete_after_upload</c>, a recording whose every file is verified leaves the disk (.mcap and .vidx together).</summary>
+    /// <summary>With <c>delete_after_upload</c>, a recording whose every file is verified leaves the disk (.mcap, .vidx and streams together).</summary>
     private void ApplyRetention(List<Item> group)
     {
         if (!_options.DeleteAfterUpload) return;
-        TryDeleteGroup(group, "delete_after_upload");
+        TryDeleteGroup(group, afterUpload: true);
     }
 
-    private bool TryDeleteGroup(List<Item> group, string why)
+    /// <summary>
+    /// With <c>delete_after_upload</c>, at each rescan: recordings that are verified but still on
+    /// disk (a restart or an I/O error came between the journal's <c>verified</c> and the deletes,
+    /// or a companion held the group back) finish leaving it.
+    /// </summary>
+    private void SweepVerifiedGroups()
     {
-        _ = why;
-        if (group.Any(i => !i.Verified)) return false;
-        // A sidecar that appeared after the scan must travel too: not before it is verified.
-        var mcap = group.FirstOrDefault(i => i.File.Kind == FileKind.Mcap);
-        if (mcap is not null)
+        if (!_options.DeleteAfterUpload) return;
+        List<List<Item>> groups;
+        lock (_lock)
         {
-            var vidx = Path.ChangeExtension(mcap.File.Path, ".vidx");
-            if (File.Exists(vidx) && !group.Any(i => i.File.Kind == FileKind.Vidx))
+            groups = _items.Values
+                .Where(i => !i.Busy)
+                .GroupBy(i => i.File.GroupKey, StringComparer.Ordinal)
+                .Where(g => !_busyGroups.Contains(g.Key) && g.All(i => i.Verified))
+                .Select(g => g.ToList())
+                .ToList();
+        }
+        foreach (var group in groups) TryDeleteGroup(group, afterUpload: false);
+    }
+
+    /// <summary>
+    /// Deletes a recording's files only as a unit: every file of the group known now is verified,
+    /// every finished companion on disk (<c>.vidx</c>, streams) is one of them, none is still
+    /// <c>.active</c>, and none changed since its upload. Companions go first and the <c>.mcap</c>
+    /// last, so an interruption never leaves companions without their MCAP (the next sweep or
+    /// pressure pass finishes the group from the journal's verified entries).
+    /// <paramref name="afterUpload"/>: called by a worker that just uploaded the group, which then
+    /// reports a file still to upload and wakes the scanner; the scan loop's own passes (sweep,
+    /// disk pressure) run right after a rescan and stay quiet about it.
+    /// </summary>
+    private bool TryDeleteGroup(List<Item> group, bool afterUpload)
+    {
+        var groupKey = group[0].File.GroupKey;
+        lock (_lock)
+        {
+            // Files found since the group was dispatched belong to it too.
+            group = _items.Values.Where(i => string.Equals(i.File.GroupKey, groupKey, StringComparison.Ordinal)).ToList();
+        }
+        if (group.Count == 0 || group.Any(i => !i.Verified)) return false;
+        var mcapPath = Path.Combine(_options.RecordingsDirectory, groupKey);
+        var mcap = group.FirstOrDefault(i => i.File.Kind == FileKind.Mcap);
+        if (mcap is null && File.Exists(mcapPath))
+        {
+            // Its MCAP is on disk but not (yet, or no longer) an uploaded file of the group.
+            if (afterUpload)
             {
-                OffloadLog.KeptLocal(_logger, mcap.File.Key, "its .vidx is not uploaded yet");
+                OffloadLog.KeptLocal(_logger, group[0].File.Key, "its .mcap is not uploaded yet");
                 _wakeScanner.Release();
+            }
+            return false;
+        }
+        var (companions, active) = RecordingCatalog.Companions(mcapPath);
+        if (active)
+        {
+            if (afterUpload) OffloadLog.KeptLocal(_logger, groupKey, "a companion file of the recording is still .active");
+            return false;
+        }
+        // A companion that appeared after the scan must travel too: not before it is verified.
+        foreach (var companion in companions)
+        {
+            var key = RecordingCatalog.KeyOf(_options.RecordingsDirectory, companion);
+            if (!group.Any(i => string.Equals(i.File.Key, key, StringComparison.Ordinal)))
+            {
+                if (afterUpload)
+                {
+                    OffloadLog.KeptLocal(_logger, groupKey, $"its {Path.GetFileName(companion)} is not uploaded yet");
+                    _wakeScanner.Release();
+                }
                 return false;
             }
         }
@@ -646,6 +708,12 @@ public sealed class OffloadService : IAsyncDisposable
                 return false;
             }
         }
+        // Companions first (in name order), the .mcap last.
+        group.Sort(static (a, b) =>
+        {
+            var byMcap = (a.File.Kind == FileKind.Mcap).CompareTo(b.File.Kind == FileKind.Mcap);
+            return byMcap != 0 ? byMcap : string.CompareOrdinal(a.File.Key, b.File.Key);
+        });
         foreach (var item in group)
         {
             var sha = Convert.ToHexStringLower(item.Sha256!);
@@ -689,7 +757,7 @@ public sealed class OffloadService : IAsyncDisposable
             }
             if (oldest is null) return;
             OffloadLog.DiskPressure(_logger, free, _options.MinFreeBytes, oldest[0].File.Key);
-            if (!TryDeleteGroup(oldest, "disk pressure")) return;
+            if (!TryDeleteGroup(oldest, afterUpload: false)) return;
         }
     }
 
@@ -732,7 +800,7 @@ public sealed class OffloadService : IAsyncDisposable
                 double? eta = itemRate > 0 ? (item.File.Size - item.Offset) / itemRate : null;
                 var state = item.Verified ? "verified" : item.Parked ? "failed" : item.Busy ? item.State : "queued";
                 if (files.Count < 200)
-                    files.Add(new OffloadFileStatus(item.File.Key, item.File.Kind == FileKind.Mcap ? "mcap" : "vidx", item.File.Size, item.Offset, state,
+                    files.Add(new OffloadFileStatus(item.File.Key, FileKinds.Name(item.File.Kind), item.File.Size, item.Offset, state,
                         Math.Round(itemRate, 1), eta is null ? null : Math.Round(eta.Value, 1), item.File.Marks, item.Error));
             }
             var stateName = _paused ? "paused"

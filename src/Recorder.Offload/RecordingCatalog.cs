@@ -6,22 +6,99 @@ namespace Recorder.Offload;
 /// <summary>A finished file as the offload stage sees it: identity, kind, and what orders it.</summary>
 public sealed record RecordingFile(string Path, string Key, FileKind Kind, string Recording, long Size, long MtimeNs, ulong StartNs, ulong EndNs, bool Marks)
 {
-    /// <summary>The recording this file belongs to (a <c>.vidx</c> travels with its <c>.mcap</c>).</summary>
-    public string GroupKey => Kind == FileKind.Mcap ? Key : System.IO.Path.ChangeExtension(Key, ".mcap");
+    /// <summary>
+    /// The key of the recording this file belongs to: the <c>.mcap</c>'s own key; for its
+    /// companions (<c>.vidx</c>, sidecar streams) the key of the <c>.mcap</c> named by
+    /// <see cref="Recording"/> in the same directory.
+    /// </summary>
+    public string GroupKey => Kind == FileKind.Mcap ? Key : RecordingCatalog.SiblingKey(Key, Recording);
 }
 
 /// <summary>
 /// Finds finished files under the recordings root and reads what ordering and the upload metadata
 /// need: the time range from the MCAP statistics and whether it holds a <c>recorder.mark</c>
-/// metadata record. <c>.active</c> files and hidden directories (the journal's) are ignored; an
-/// MCAP without its trailing magic is not finished yet.
+/// metadata record. A recording is <c>NAME.mcap</c> plus its companions in the same directory:
+/// <c>NAME.vidx</c> and the sidecar video streams <c>NAME.TOPICSLUG.h264</c>/<c>.h265</c>.
+/// <c>.active</c> files and hidden directories (the journal's) are ignored; an MCAP without its
+/// trailing magic is not finished yet, and neither is a stream file until its MCAP is.
 /// </summary>
 public static class RecordingCatalog
 {
     public const string MarkMetadataName = "recorder.mark";
     public const string ActiveSuffix = ".active";
 
-    /// <summary>Every <c>.mcap</c> and <c>.vidx</c> below <paramref name="root"/>, hidden directories skipped.</summary>
+    /// <summary>True for the names the offload stage uploads: <c>.mcap</c>, <c>.vidx</c>, <c>.h264</c>, <c>.h265</c>.</summary>
+    public static bool IsCandidate(string path) =>
+        path.EndsWith(".mcap", StringComparison.Ordinal) || path.EndsWith(".vidx", StringComparison.Ordinal) || IsStream(path);
+
+    /// <summary>A sidecar video stream's name: <c>NAME.TOPICSLUG.h264</c> or <c>.h265</c>.</summary>
+    public static bool IsStream(string path) =>
+        path.EndsWith(".h264", StringComparison.Ordinal) || path.EndsWith(".h265", StringComparison.Ordinal);
+
+    /// <summary>The key of <paramref name="fileName"/> in the directory of <paramref name="key"/>.</summary>
+    public static string SiblingKey(string key, string fileName)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var slash = key.LastIndexOf('/');
+        return slash < 0 ? fileName : string.Concat(key.AsSpan(0, slash + 1), fileName);
+    }
+
+    /// <summary>
+    /// The <c>NAME.mcap</c> a stream file <c>NAME.TOPICSLUG.h26x</c> belongs to, or null when there
+    /// is none (yet). A topic slug may hold dots, so the longest NAME with an existing <c>.mcap</c> wins.
+    /// </summary>
+    public static string? McapOfStream(string streamPath)
+    {
+        var dir = System.IO.Path.GetDirectoryName(streamPath) ?? "";
+        var stem = System.IO.Path.GetFileNameWithoutExtension(streamPath); // NAME.TOPICSLUG
+        for (var dot = stem.LastIndexOf('.'); dot > 0; dot = stem.LastIndexOf('.', dot - 1))
+        {
+            var mcap = System.IO.Path.Combine(dir, string.Concat(stem.AsSpan(0, dot), ".mcap"));
+            if (File.Exists(mcap)) return mcap;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The companions of <paramref name="mcapPath"/> on disk: <c>NAME.vidx</c> and the stream files
+    /// <c>NAME.*.h264</c>/<c>.h265</c> (finished), and whether any <c>NAME.*.active</c> companion is
+    /// still being written or renamed. A stream whose longest-matching MCAP is another one is not counted.
+    /// </summary>
+    public static (List<string> Finished, bool Active) Companions(string mcapPath)
+    {
+        var finished = new List<string>();
+        var active = false;
+        var dir = System.IO.Path.GetDirectoryName(mcapPath) ?? "";
+        var prefix = System.IO.Path.GetFileNameWithoutExtension(mcapPath) + ".";
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(dir, prefix + "*"))
+            {
+                if (file.EndsWith(ActiveSuffix, StringComparison.Ordinal))
+                {
+                    var inner = file[..^ActiveSuffix.Length];
+                    if (inner.EndsWith(".vidx", StringComparison.Ordinal) || IsStream(inner)) active = true;
+                    continue;
+                }
+                if (file.EndsWith(".vidx", StringComparison.Ordinal))
+                {
+                    if (string.Equals(System.IO.Path.ChangeExtension(file, ".mcap"), mcapPath, StringComparison.Ordinal)) finished.Add(file);
+                }
+                else if (IsStream(file) && string.Equals(McapOfStream(file), mcapPath, StringComparison.Ordinal))
+                {
+                    finished.Add(file);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The directory vanished or cannot be read: nothing to report.
+        }
+        finished.Sort(StringComparer.Ordinal);
+        return (finished, active);
+    }
+
+    /// <summary>Every <c>.mcap</c>, <c>.vidx</c>, <c>.h264</c> and <c>.h265</c> below <paramref name="root"/>, hidden directories skipped.</summary>
     public static List<string> Scan(string root)
     {
         var found = new List<string>();
@@ -36,7 +113,7 @@ public static class RecordingCatalog
                 foreach (var sub in Directory.EnumerateDirectories(dir))
                     if (!System.IO.Path.GetFileName(sub).StartsWith('.')) pending.Push(sub);
                 foreach (var file in Directory.EnumerateFiles(dir))
-                    if (file.EndsWith(".mcap", StringComparison.Ordinal) || file.EndsWith(".vidx", StringComparison.Ordinal)) found.Add(file);
+                    if (IsCandidate(file)) found.Add(file);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -49,7 +126,10 @@ public static class RecordingCatalog
 
     public static string KeyOf(string root, string path) => System.IO.Path.GetRelativePath(root, path).Replace('\\', '/');
 
-    /// <summary>Describes a finished file, or returns null when it is not finished (no trailing magic) or gone.</summary>
+    /// <summary>
+    /// Describes a finished file, or returns null when it is not finished or gone: an MCAP without
+    /// its trailing magic, a stream file whose MCAP is absent or not finished.
+    /// </summary>
     public static RecordingFile? Describe(string root, string path)
     {
         FileInfo info;
@@ -69,6 +149,13 @@ public static class RecordingCatalog
             var mcap = System.IO.Path.ChangeExtension(path, ".mcap");
             var (start, end, marks) = File.Exists(mcap) && HasTrailingMagic(mcap) ? Summary(mcap) : (0UL, 0UL, false);
             return new RecordingFile(path, key, FileKind.Vidx, System.IO.Path.GetFileName(mcap), info.Length, mtime, start, end, marks);
+        }
+        if (IsStream(path))
+        {
+            // Written beside the MCAP and renamed with it: final only once the MCAP is.
+            if (McapOfStream(path) is not { } owner || !HasTrailingMagic(owner)) return null;
+            var (start, end, marks) = Summary(owner);
+            return new RecordingFile(path, key, FileKind.Stream, System.IO.Path.GetFileName(owner), info.Length, mtime, start, end, marks);
         }
         if (!HasTrailingMagic(path)) return null;
         var (s, en, m) = Summary(path);

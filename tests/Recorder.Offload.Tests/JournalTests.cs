@@ -14,7 +14,12 @@ public sealed class JournalTests : IDisposable
     private static byte[] Hash(string text) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text));
 
     private static QueuedRecord Queued(string key, long size = 1000) =>
-        new(key, size, 1_700_000_000_000_000_000, Hash(key), key.EndsWith(".vidx", StringComparison.Ordinal) ? FileKind.Vidx : FileKind.Mcap, "r.mcap", 10, 20, key.Contains("mark", StringComparison.Ordinal));
+        new(key, size, 1_700_000_000_000_000_000, Hash(key), KindOf(key), "r.mcap", 10, 20, key.Contains("mark", StringComparison.Ordinal));
+
+    private static FileKind KindOf(string key) =>
+        key.EndsWith(".vidx", StringComparison.Ordinal) ? FileKind.Vidx
+        : key.EndsWith(".h264", StringComparison.Ordinal) || key.EndsWith(".h265", StringComparison.Ordinal) ? FileKind.Stream
+        : FileKind.Mcap;
 
     /// <summary>A realistic history: files queued, created, progressing, verified, deleted, dropped, forgotten.</summary>
     private static List<JournalRecord> History() =>
@@ -35,9 +40,34 @@ public sealed class JournalTests : IDisposable
         Queued("dev/gone.mcap"),
         new ForgottenRecord("dev/gone.mcap"),
         new OffsetRecord("dev/b-mark.mcap", 2500),
+        Queued("dev/c.camera_front.h264", 9000),
+        new CreatedRecord("dev/c.camera_front.h264", "http://127.0.0.1:1/files/eee", 0),
+        new OffsetRecord("dev/c.camera_front.h264", 4500),
+        Queued("dev/c.camera_rear.h265", 7000),
+        new CreatedRecord("dev/c.camera_rear.h265", "http://127.0.0.1:1/files/fff", 0),
+        new VerifiedRecord("dev/c.camera_rear.h265", Hash("dev/c.camera_rear.h265")),
         Queued("dev/c.mcap", 77),
         new VerifiedRecord("dev/c.mcap", Hash("dev/c.mcap")),
     ];
+
+    /// <summary>The records of <see cref="History"/> a version 1 writer could have written (no stream kind).</summary>
+    private static List<JournalRecord> Version1History() =>
+        History().Where(r => !r.Key.EndsWith(".h264", StringComparison.Ordinal) && !r.Key.EndsWith(".h265", StringComparison.Ordinal)).ToList();
+
+    /// <summary>A journal as a version 1 recorder wrote it: the same framing under a version 1 header.</summary>
+    private static byte[] Version1Journal(IEnumerable<JournalRecord> records)
+    {
+        var bytes = new List<byte>();
+        var header = new byte[OffloadJournal.HeaderSize];
+        "RECOFFJ\n"u8.CopyTo(header);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), System.IO.Hashing.Crc32.HashToUInt32(header.AsSpan(0, 12)));
+        bytes.AddRange(header);
+        foreach (var r in records) bytes.AddRange(OffloadJournal.Encode(r));
+        return bytes.ToArray();
+    }
+
+    private static uint VersionOf(string path) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(File.ReadAllBytes(path).AsSpan(8));
 
     private static Dictionary<string, JournalEntry> Replay(IEnumerable<JournalRecord> records, string dir)
     {
@@ -70,7 +100,10 @@ public sealed class JournalTests : IDisposable
         Assert.Equal(History().Count, info.Records);
         Assert.Equal(0, info.DiscardedBytes);
         var e = reopened.Entries;
-        Assert.Equal(["dev/a.mcap", "dev/b-mark.mcap", "dev/c.mcap"], e.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["dev/a.mcap", "dev/b-mark.mcap", "dev/c.camera_front.h264", "dev/c.camera_rear.h265", "dev/c.mcap"], e.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(FileKind.Stream, e["dev/c.camera_front.h264"].Kind);
+        Assert.Equal(4500, e["dev/c.camera_front.h264"].Offset);
+        Assert.True(e["dev/c.camera_rear.h265"].Verified);
         Assert.True(e["dev/a.mcap"].Verified);
         Assert.Equal(1000, e["dev/a.mcap"].Offset);
         Assert.Equal("http://127.0.0.1:1/files/bbb", e["dev/b-mark.mcap"].Url);
@@ -171,21 +204,96 @@ public sealed class JournalTests : IDisposable
         Assert.False(File.Exists(JournalPath + ".tmp"));
     }
 
-    [Fact]
-    public void A_journal_of_another_version_or_not_a_journal_is_refused()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(OffloadJournal.Version + 1)]
+    public void A_journal_of_another_version_or_not_a_journal_is_refused(int version)
     {
         using (OffloadJournal.Open(JournalPath, out _))
         {
         }
         var bytes = File.ReadAllBytes(JournalPath);
-        bytes[8] = 2;
+        bytes[8] = (byte)version;
         var crc = System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(0, 12));
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), crc);
         File.WriteAllBytes(JournalPath, bytes);
         var e = Assert.Throws<OffloadJournalException>(() => OffloadJournal.Open(JournalPath, out _));
-        Assert.Contains("version 2", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"version {version}", e.Message, StringComparison.Ordinal);
 
         File.WriteAllText(JournalPath, "hello, this is not a journal");
         Assert.Throws<OffloadJournalException>(() => OffloadJournal.Open(JournalPath, out _));
+    }
+
+    [Fact]
+    public void A_version_1_journal_is_read_and_rewritten_as_version_2_before_anything_is_appended()
+    {
+        var history = Version1History();
+        File.WriteAllBytes(JournalPath, Version1Journal(history));
+        using (var journal = OffloadJournal.Open(JournalPath, out var info))
+        {
+            Assert.Equal(1, info.UpgradedFrom);
+            Assert.Equal(history.Count, info.Records);
+            Assert.Equal(0, info.DiscardedBytes);
+            AssertSame(Replay(history, _dir), journal.Entries);
+            Assert.Equal((uint)OffloadJournal.Version, VersionOf(JournalPath));
+            Assert.False(File.Exists(JournalPath + ".tmp"));
+            journal.Append(Queued("dev/c.camera_front.h264", 9000), durable: true);
+        }
+        using var reopened = OffloadJournal.Open(JournalPath, out var again);
+        Assert.Equal(0, again.UpgradedFrom);
+        Assert.Equal(0, again.DiscardedBytes);
+        Assert.True(reopened.Entries["dev/a.mcap"].Verified);
+        Assert.Equal(FileKind.Stream, reopened.Entries["dev/c.camera_front.h264"].Kind);
+    }
+
+    [Fact]
+    public void A_torn_version_1_journal_keeps_every_whole_record_through_the_upgrade()
+    {
+        var history = Version1History();
+        var full = Version1Journal(history);
+        var ends = new List<int>();
+        var at = OffloadJournal.HeaderSize;
+        foreach (var r in history)
+        {
+            at += OffloadJournal.Encode(r).Length;
+            ends.Add(at);
+        }
+        for (var cut = OffloadJournal.HeaderSize; cut <= full.Length; cut++)
+        {
+            File.WriteAllBytes(JournalPath, full.AsSpan(0, cut).ToArray());
+            using var journal = OffloadJournal.Open(JournalPath, out var info);
+            var whole = ends.Count(end => end <= cut);
+            var expected = Replay(history.Take(whole), _dir);
+            AssertSame(expected, journal.Entries);
+            Assert.Equal(whole, info.Records);
+            Assert.Equal(1, info.UpgradedFrom);
+            Assert.Equal((uint)OffloadJournal.Version, VersionOf(JournalPath));
+            foreach (var v in history.Take(whole).OfType<VerifiedRecord>())
+                if (expected.ContainsKey(v.Key)) Assert.True(journal.Entries[v.Key].Verified, $"cut {cut}: {v.Key} lost its verification");
+        }
+    }
+
+    [Fact]
+    public void A_record_of_an_unknown_file_kind_ends_the_replay_like_damage()
+    {
+        using (var journal = OffloadJournal.Open(JournalPath, out _))
+        {
+            journal.Append(Queued("dev/a.mcap"), durable: true);
+            journal.Append(Queued("dev/a.camera_front.h264"), durable: true);
+        }
+        // Rewrite the second record's kind byte to 9 with a valid CRC: a well-framed record this version cannot mean.
+        var bytes = File.ReadAllBytes(JournalPath);
+        var second = OffloadJournal.HeaderSize + OffloadJournal.Encode(Queued("dev/a.mcap")).Length;
+        var key = System.Text.Encoding.UTF8.GetByteCount("dev/a.camera_front.h264");
+        var kindAt = second + 4 + 1 + 2 + key + 8 + 8 + 32;
+        Assert.Equal((byte)FileKind.Stream, bytes[kindAt]);
+        bytes[kindAt] = 9;
+        var length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(second));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(second + 4 + length), System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(second, 4 + length)));
+        File.WriteAllBytes(JournalPath, bytes);
+        using var reopened = OffloadJournal.Open(JournalPath, out var info);
+        Assert.Equal(1, info.Records);
+        Assert.Equal(["dev/a.mcap"], reopened.Entries.Keys);
+        Assert.Throws<ArgumentException>(() => OffloadJournal.Encode(Queued("dev/x.mcap") with { Kind = (FileKind)9 }));
     }
 }

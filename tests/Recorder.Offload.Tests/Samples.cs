@@ -34,6 +34,29 @@ public static class Samples
         return path;
     }
 
+    /// <summary>
+    /// Writes a sidecar video stream NAME.SLUG.EXT beside <paramref name="mcapPath"/> (EXT h264 or
+    /// h265): Annex B start codes and random bytes, as the recorder writes a <c>store: sidecar</c>
+    /// topic. <paramref name="active"/>: still open (<c>.active</c> suffix).
+    /// </summary>
+    public static string Stream(string mcapPath, string slug, string ext, long size, int seed = 1, bool active = false)
+    {
+        var path = Path.ChangeExtension(mcapPath, null) + "." + slug + "." + ext + (active ? ".active" : "");
+        var bytes = new byte[size];
+        new Random(seed).NextBytes(bytes);
+        for (var at = 0; at + 4 <= bytes.Length; at += 4096) bytes.AsSpan(at, 4).SetToStartCode();
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    private static void SetToStartCode(this Span<byte> four)
+    {
+        four[0] = 0;
+        four[1] = 0;
+        four[2] = 0;
+        four[3] = 1;
+    }
+
     public static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
 
     public static OffloadOptions Options(string recordings, Uri endpoint, string? stateDir = null) => new()
