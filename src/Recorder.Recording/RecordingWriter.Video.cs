@@ -394,25 +394,23 @@ public sealed partial class RecordingWriter
     /// index is rebuilt from the recovered MCAP (and dropped when it holds no video); stream files
     /// keep their bytes and get their final names.
     /// </summary>
-    private void RecoverVideoCompanions(string recoveredMcap)
+    private static void RecoverVideoCompanions(string recoveredMcap, string finalMcap)
     {
-        var dir = Path.GetDirectoryName(recoveredMcap)!;
-        var stem = Path.GetFileNameWithoutExtension(recoveredMcap);
+        var dir = Path.GetDirectoryName(finalMcap)!;
+        var stem = Path.GetFileNameWithoutExtension(finalMcap);
         foreach (var active in Directory.EnumerateFiles(dir, stem + ".*" + RecordingOptions.ActiveSuffix))
         {
             if (active.EndsWith(".vidx" + RecordingOptions.ActiveSuffix, StringComparison.Ordinal)) File.Delete(active);
             else File.Move(active, active[..^RecordingOptions.ActiveSuffix.Length], overwrite: true);
         }
-        var index = Path.ChangeExtension(recoveredMcap, ".vidx");
+        var index = Path.ChangeExtension(finalMcap, FrameIndex.Extension);
+        FrameIndexRebuildResult result;
         using (var mcap = new FileStream(recoveredMcap, FileMode.Open, FileAccess.Read))
         using (var output = new FileStream(index, FileMode.Create, FileAccess.Write))
-            FrameIndexRebuilder.Rebuild(mcap, output, Path.GetFileName(recoveredMcap));
-        if (!HasFrames(index)) File.Delete(index);
-    }
-
-    private static bool HasFrames(string index)
-    {
-        using var stream = File.OpenRead(index);
-        return FrameIndex.Read(stream).Frames.Count > 0;
+        {
+            result = FrameIndexRebuilder.Rebuild(mcap, output, Path.GetFileName(finalMcap));
+            output.Flush(flushToDisk: true);
+        }
+        if (result.Frames == 0) File.Delete(index);
     }
 }

@@ -828,16 +828,18 @@ public sealed partial class RecordingWriter : IDisposable
             result = McapRecovery.Recover(input, output, new McapWriterOptions { Library = "recorder/" + RecorderVersion + " (recovered)" });
             output.Flush(flushToDisk: true);
         }
-        File.Move(temporary, final, overwrite: false);
-        File.Delete(active);
+        // Companions first (stream files renamed, the index rebuilt): the MCAP appearing under its
+        // final name is what tells offload the recording is complete.
         try
         {
-            RecoverVideoCompanions(final);
+            RecoverVideoCompanions(temporary, final);
         }
         catch (Exception e) when (e is IOException or McapException or InvalidDataException or UnauthorizedAccessException)
         {
             RecordingLog.LeftoverRecoveryFailed(_logger, Path.ChangeExtension(final, ".vidx"), e.Message);
         }
+        File.Move(temporary, final, overwrite: false);
+        File.Delete(active);
         _finished.Add((final, RecordingBytes(final)));
         _device["recovered_previous_file"] = Path.GetFileName(final);
         RecordingLog.RecoveredLeftover(_logger, final, result.Messages, result.ExitCode);

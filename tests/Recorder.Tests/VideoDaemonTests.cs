@@ -222,6 +222,261 @@ public sealed class VideoDaemonTests
         }
         Assert.Equal(packets.Count, total); // every frame in exactly one file
     }
+
+    /// <summary>The clips of notes/video.md §6 (4 s each here) plus odd resolutions: name, ffmpeg arguments, ffprobe format.</summary>
+    public static readonly (string Name, string Args, string Format)[] Clips =
+    [
+        ("h264_nob", "-f lavfi -i testsrc=size=640x480:rate=30 -t 4 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 0 -f h264", "h264"),
+        ("h264_bf", "-f lavfi -i testsrc=size=640x480:rate=30 -t 4 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 2 -f h264", "h264"),
+        ("h264_aud", "-f lavfi -i testsrc=size=640x480:rate=30 -t 4 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 0 -x264-params aud=1 -f h264", "h264"),
+        ("h264_opengop", "-f lavfi -i testsrc=size=640x480:rate=30 -t 4 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 2 -x264-params open-gop=1 -f h264", "h264"),
+        ("h264_odd", "-f lavfi -i testsrc=size=642x362:rate=30 -t 2 -pix_fmt yuv420p -c:v libx264 -g 15 -bf 0 -f h264", "h264"),
+        ("h265_cra", "-f lavfi -i testsrc=size=640x480:rate=30 -t 4 -pix_fmt yuv420p -c:v libx265 -x265-params keyint=30:min-keyint=30:bframes=0:log-level=error -f hevc", "hevc"),
+        ("h265_idr", "-f lavfi -i testsrc=size=640x480:rate=30 -t 4 -pix_fmt yuv420p -c:v libx265 -x265-params keyint=30:min-keyint=30:bframes=0:open-gop=0:log-level=error -f hevc", "hevc"),
+        ("h265_bf", "-f lavfi -i testsrc=size=640x480:rate=30 -t 4 -pix_fmt yuv420p -c:v libx265 -x265-params keyint=30:min-keyint=30:bframes=3:log-level=error -f hevc", "hevc"),
+        ("h265_odd", "-f lavfi -i testsrc=size=642x362:rate=30 -t 2 -pix_fmt yuv420p -c:v libx265 -x265-params keyint=15:min-keyint=15:bframes=0:log-level=error -f hevc", "hevc"),
+    ];
+
+    [Fact]
+    public async Task Every_clip_kind_through_fifos_matches_ffprobe_in_the_file_and_the_index()
+    {
+        var clips = Clips.Select(c => (c.Name, Path: VideoClips.Make(c.Name + (c.Format == "hevc" ? ".h265" : ".h264"), c.Args), c.Format)).ToList();
+        var topics = string.Join("\n", clips.Select(c => $"  - {{ topic: /video/{c.Name}, fifo: ./{c.Name}.fifo, format: {(c.Format == "hevc" ? "h265" : "h264")} }}"));
+        using var d = DaemonProcess.Start(fleetExtra: "topics:\n" + topics + "\n", chunk: "{ size: 512KiB, max_age: 200ms, compression: lz4 }");
+        d.WaitFor(() => clips.All(c => File.Exists(Path.Combine(d.Root, c.Name + ".fifo"))), TimeSpan.FromSeconds(10), "the FIFOs");
+        // All at once, each through its own FIFO, in odd-sized pieces.
+        await Task.WhenAll(clips.Select(c => Task.Run(() =>
+        {
+            using var w = new FileStream(Path.Combine(d.Root, c.Name + ".fifo"), FileMode.Open, FileAccess.Write);
+            WriteInPieces(w, File.ReadAllBytes(c.Path), 1777);
+        })));
+        var expected = clips.ToDictionary(c => "/video/" + c.Name, c => VideoClips.Packets(c.Path, c.Format));
+        d.WaitFor(() => expected.All(e => d.TopicCounts().GetValueOrDefault(e.Key) == (ulong)e.Value.Count), TimeSpan.FromSeconds(60), "every frame of every clip");
+        Assert.Equal(0, d.Stop());
+
+        var mcap = Assert.Single(d.FinishedFiles());
+        var index = FrameIndex.ReadFile(Path.ChangeExtension(mcap, ".vidx"));
+        Assert.Null(index.StopReason);
+        using var reader = McapIndexedReader.Open(mcap);
+        using var frameReader = new FrameReader(mcap, index);
+        foreach (var (name, path, format) in clips)
+        {
+            var topic = "/video/" + name;
+            var packets = expected[topic];
+            var clip = File.ReadAllBytes(path);
+            var track = index.FindTrack(topic)!;
+            var entries = index.FramesOf(track.TrackId).ToList();
+            var messages = reader.ReadMessages(topics: [topic]).ToList();
+            Assert.Equal(packets.Count, messages.Count);
+            Assert.Equal(packets.Count, entries.Count);
+            var (w, h) = name.EndsWith("_odd", StringComparison.Ordinal) ? (642u, 362u) : (640u, 480u);
+            Assert.Equal((w, h), (track.Width, track.Height));
+            var stored = new List<byte[]>();
+            for (var i = 0; i < packets.Count; i++)
+            {
+                Assert.True(CompressedVideo.TryDecode(messages[i].Message.Data.Span, out _, out _, out var data, out _));
+                stored.Add(data.ToArray());
+                var (pos, size, key) = packets[i];
+                // HEVC: ffmpeg leaves the next unit's zero_byte at the end of a packet (notes/video.md §5).
+                var slack = format == "hevc" ? 1 : 0;
+                Assert.True(Math.Abs(data.Length - size) <= slack, $"{topic} frame {i}: {data.Length} B, ffprobe {size} B");
+                Assert.Equal(key, entries[i].IsKeyframe);
+                Assert.Equal((uint)data.Length, entries[i].Size);
+                Assert.Equal(messages[i].Message.LogTime, entries[i].LogTime);
+                // The index finds the bytes without scanning: chunk offset + offset in the chunk.
+                Assert.True(frameReader.ReadFrame(entries[i]).Span.SequenceEqual(data), $"{topic} frame {i} read through the index");
+            }
+            // The frames together are the clip, byte for byte (parameter sets were already on every keyframe).
+            Assert.Equal(clip, Concat(stored));
+        }
+        // B-frames are flagged in the log (Foxglove does not play them).
+        Assert.Contains("/video/h264_bf", d.Output.Split('\n').First(l => l.Contains("B-frames", StringComparison.Ordinal) && l.Contains("h264_bf", StringComparison.Ordinal)));
+        using var input = File.OpenRead(mcap);
+        using var rebuilt = new MemoryStream();
+        FrameIndexRebuilder.Rebuild(input, rebuilt, Path.GetFileName(mcap));
+        Assert.Equal(File.ReadAllBytes(Path.ChangeExtension(mcap, ".vidx")), rebuilt.ToArray());
+    }
+
+    [Fact]
+    public async Task Export_video_starts_at_a_keyframe_and_keeps_the_recorded_timing()
+    {
+        const int Fps = 30;
+        var h264 = VideoClips.Make("h264_export.h264", "-f lavfi -i testsrc=size=320x240:rate=30 -t 3 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 0 -f h264");
+        var packets = VideoClips.Packets(h264, "h264");
+        using var d = DaemonProcess.Start(fleetExtra: $"topics:\n  - {{ topic: {FrontTopic}, socket: ./front.sock, format: h264 }}\n");
+        var socket = Path.Combine(d.Root, "front.sock");
+        d.WaitFor(() => File.Exists(socket), TimeSpan.FromSeconds(10), "the socket");
+        await Task.Run(() =>
+        {
+            // One access unit every 1/30 s, as a camera would send them.
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            s.Connect(new UnixDomainSocketEndPoint(socket));
+            using var stream = new NetworkStream(s);
+            var clip = File.ReadAllBytes(h264);
+            var watch = Stopwatch.StartNew();
+            for (var i = 0; i < packets.Count; i++)
+            {
+                var due = TimeSpan.FromSeconds((double)i / Fps) - watch.Elapsed;
+                if (due > TimeSpan.Zero) Thread.Sleep(due);
+                stream.Write(clip, (int)packets[i].Pos, packets[i].Size);
+                stream.Flush();
+            }
+        });
+        d.WaitFor(() => d.TopicCounts().GetValueOrDefault(FrontTopic) == (ulong)packets.Count, TimeSpan.FromSeconds(30), "every frame");
+        Assert.Equal(0, d.Stop());
+        var mcap = Assert.Single(d.FinishedFiles());
+
+        var mp4 = Path.Combine(d.Root, "front.mp4");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        Assert.True(Recorder.Cli.CommandLine.Run(["export-video", mcap, "--topic", FrontTopic, "-o", mp4], stdout, stderr) == 0, stderr.ToString());
+        Assert.Contains($"exported {packets.Count} frames", stdout.ToString());
+        var (frames, duration) = VideoClips.Mp4FramesAndDuration(mp4);
+        Assert.Equal(packets.Count, frames);
+        Assert.True(Math.Abs(duration - (double)packets.Count / Fps) <= 1.0 / Fps, $"duration {duration:0.000} s, the clip's {(double)packets.Count / Fps:0.000} s");
+
+        // From a time inside the second GOP: the export starts at that GOP's keyframe.
+        var index = FrameIndex.ReadFile(Path.ChangeExtension(mcap, ".vidx"));
+        var all = index.FramesOf(index.FindTrack(FrontTopic)!.TrackId);
+        var start = all[45].LogTime;
+        var part = Path.Combine(d.Root, "part.mp4");
+        Assert.Equal(0, Recorder.Cli.CommandLine.Run(["export-video", mcap, "--topic", FrontTopic, "-o", part, "--start",
+            start.ToString(CultureInfo.InvariantCulture), "--end", all[75].LogTime.ToString(CultureInfo.InvariantCulture)], new StringWriter(), new StringWriter()));
+        Assert.Equal(76 - 30, VideoClips.Mp4FramesAndDuration(part).Frames);
+        Assert.Equal(0, VideoClips.Decode(part, "mov", out var errors, out _));
+        Assert.True(errors.Length == 0, errors);
+
+        // Without ffmpeg on PATH: a clear error, nothing else.
+        var saved = Environment.GetEnvironmentVariable("PATH");
+        try
+        {
+            Environment.SetEnvironmentVariable("PATH", d.Root);
+            var missing = new StringWriter();
+            Assert.Equal(1, Recorder.Cli.CommandLine.Run(["export-video", mcap, "--topic", FrontTopic, "-o", part], new StringWriter(), missing));
+            Assert.Contains("needs the ffmpeg command", missing.ToString());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PATH", saved);
+        }
+    }
+
+    [Fact]
+    public async Task A_sigkill_leaves_an_index_whose_every_entry_points_at_written_bytes_and_restart_rebuilds_it()
+    {
+        var h264 = VideoClips.Make("h264_crash.h264", "-f lavfi -i testsrc=size=320x240:rate=30 -t 6 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 0 -f h264");
+        var h265 = VideoClips.Make("h265_crash.h265", "-f lavfi -i testsrc=size=320x240:rate=30 -t 6 -pix_fmt yuv420p -c:v libx265 -x265-params keyint=30:bframes=0:log-level=error -f hevc");
+        var root = Directory.CreateTempSubdirectory("recorder-video-crash-").FullName;
+        var fleet = $"topics:\n  - {{ topic: {FrontTopic}, fifo: ./front.h264, format: h264 }}\n  - {{ topic: {RearTopic}, fifo: ./rear.h265, format: h265, store: sidecar }}\n";
+        try
+        {
+            using (var d = DaemonProcess.Start(fleetExtra: fleet, root: root, chunk: "{ size: 32KiB, max_age: 100ms, compression: zstd }"))
+            {
+                d.KeepRoot = true;
+                d.WaitFor(() => File.Exists(Path.Combine(root, "front.h264")) && File.Exists(Path.Combine(root, "rear.h265")), TimeSpan.FromSeconds(10), "the FIFOs");
+                var writers = new[] { (File: "front.h264", Clip: h264), (File: "rear.h265", Clip: h265) }.Select(x => Task.Run(() =>
+                {
+                    try
+                    {
+                        using var w = new FileStream(Path.Combine(root, x.File), FileMode.Open, FileAccess.Write);
+                        WriteInPieces(w, File.ReadAllBytes(x.Clip), 1500, pace: TimeSpan.FromSeconds(6), frames: 180);
+                    }
+                    catch (IOException)
+                    {
+                        // The daemon died under us.
+                    }
+                })).ToArray();
+                await Task.Delay(2500);
+                d.Kill();
+                await Task.WhenAll(writers);
+                File.Delete(d.ControlSocket);
+            }
+
+            // What the kill left: .active files. Every index entry before the torn tail points at bytes on disk.
+            var activeIndex = Directory.EnumerateFiles(root, "*.vidx.active", SearchOption.AllDirectories).Single();
+            var activeMcap = activeIndex.Replace(".vidx.active", ".mcap.active", StringComparison.Ordinal);
+            var index = FrameIndex.ReadFile(activeIndex);
+            Assert.True(index.Frames.Count > 10, $"frames indexed before the kill: {index.Frames.Count}");
+            using (var reader = new Recorder.Mcap.McapRandomAccessReader(File.OpenRead(activeMcap)))
+            {
+                foreach (var entry in index.Frames)
+                {
+                    var track = index.Tracks[entry.TrackId];
+                    if (track.Store != FrameStore.Container) continue;
+                    var record = reader.ReadChunkRecord((long)entry.Offset, entry.OffsetInChunk);
+                    Assert.Equal(McapOpcode.Message, record.Opcode);
+                }
+            }
+            foreach (var cut in new[] { 1, 7, 30 })
+            {
+                // A torn tail loses only the torn entry.
+                var bytes = File.ReadAllBytes(activeIndex);
+                var torn = FrameIndex.Parse(bytes.AsSpan(0, bytes.Length - cut));
+                Assert.Equal(index.Frames.Count - 1, torn.Frames.Count);
+                Assert.NotNull(torn.StopReason);
+            }
+
+            using (var restarted = DaemonProcess.Start(fleetExtra: fleet, root: root))
+            {
+                restarted.KeepRoot = true;
+                Assert.Equal(0, restarted.Stop());
+            }
+            var files = Directory.EnumerateFiles(Path.Combine(root, "rec"), "*", SearchOption.AllDirectories).ToList();
+            Assert.DoesNotContain(files, f => f.EndsWith(".active", StringComparison.Ordinal));
+            var recovered = activeMcap[..^".active".Length];
+            var recoveredIndex = FrameIndex.ReadFile(Path.ChangeExtension(recovered, ".vidx"));
+            Assert.Null(recoveredIndex.StopReason);
+            // Recovery rewrote the MCAP (offsets moved): the index was rebuilt from it, and reads back right.
+            using var rebuilt = new MemoryStream();
+            using (var input = File.OpenRead(recovered)) FrameIndexRebuilder.Rebuild(input, rebuilt, Path.GetFileName(recovered));
+            Assert.Equal(File.ReadAllBytes(Path.ChangeExtension(recovered, ".vidx")), rebuilt.ToArray());
+            Assert.True(recoveredIndex.Frames.Count >= index.Frames.Count - 2);
+            using var frames = new FrameReader(recovered, recoveredIndex);
+            var rear = recoveredIndex.FindTrack(RearTopic)!;
+            Assert.True(File.Exists(frames.StreamFilePath(rear)), "the sidecar stream got its final name");
+            foreach (var entry in recoveredIndex.Frames) Assert.True(frames.ReadFrame(entry).Length == entry.Size);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_split_whose_keyframe_never_comes_proceeds_after_the_wait_and_says_so()
+    {
+        // One GOP for the whole clip: after the first frame no keyframe comes again.
+        var h264 = VideoClips.Make("h264_onegop.h264", "-f lavfi -i testsrc=size=320x240:rate=30 -t 5 -pix_fmt yuv420p -c:v libx264 -g 1000 -bf 0 -sc_threshold 0 -f h264");
+        var packets = VideoClips.Packets(h264, "h264");
+        Assert.Single(packets, p => p.Key);
+        using var d = DaemonProcess.Start(fleetExtra: $"topics:\n  - {{ topic: {FrontTopic}, fifo: ./front.h264, format: h264 }}\n",
+            recording: "  split: { keyframe_wait: 1s }", chunk: "{ size: 64KiB, max_age: 100ms, compression: none }");
+        var fifo = Path.Combine(d.Root, "front.h264");
+        d.WaitFor(() => File.Exists(fifo), TimeSpan.FromSeconds(10), "the FIFO");
+        var writer = Task.Run(() =>
+        {
+            using var w = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+            WriteInPieces(w, File.ReadAllBytes(h264), 2048, pace: TimeSpan.FromSeconds(5), frames: packets.Count);
+        });
+        await Task.Delay(1500);
+        var asked = Stopwatch.StartNew();
+        Assert.True(d.Control("split").GetProperty("ok").GetBoolean());
+        d.WaitFor(() => d.FinishedFiles().Count == 1, TimeSpan.FromSeconds(10), "the split to go ahead");
+        Assert.InRange(asked.Elapsed.TotalSeconds, 0.9, 5);
+        await writer;
+        d.WaitFor(() => d.TopicCounts().GetValueOrDefault(FrontTopic) == (ulong)packets.Count, TimeSpan.FromSeconds(30), "every frame");
+        Assert.Equal(0, d.Stop());
+
+        var files = d.FinishedFiles();
+        Assert.Equal(2, files.Count);
+        Assert.Equal(packets.Count, files.Sum(f => ContainerFrames(f, FrontTopic).Count)); // nothing lost
+        using var second = McapIndexedReader.Open(files[1]);
+        var events = second.ReadMessages(topics: ["/recorder/events"]).Select(m => System.Text.Encoding.UTF8.GetString(m.Message.Data.Span)).ToList();
+        Assert.Contains(events, e => e.Contains("keyframe_wait_expired", StringComparison.Ordinal) && e.Contains(FrontTopic, StringComparison.Ordinal));
+        Assert.Contains("without a keyframe", d.Output);
+        var secondIndex = FrameIndex.ReadFile(Path.ChangeExtension(files[1], ".vidx"));
+        Assert.Equal(0u, secondIndex.Frames[0].Gop); // starts mid-GOP, and the index says so
+    }
 }
 
 /// <summary>Test clips made by ffmpeg (cached per test run) and the ffprobe/ffmpeg oracle.</summary>
@@ -255,6 +510,15 @@ public static class VideoClips
             packets.Add((long.Parse(fields["pos"], CultureInfo.InvariantCulture), int.Parse(fields["size"], CultureInfo.InvariantCulture), fields["flags"].StartsWith('K')));
         }
         return packets;
+    }
+
+    /// <summary>An MP4's video frame count and duration, from ffprobe.</summary>
+    public static (int Frames, double Duration) Mp4FramesAndDuration(string path)
+    {
+        var (code, output, error) = Run("ffprobe", ["-v", "error", "-count_packets", "-select_streams", "v:0", "-show_entries", "stream=nb_read_packets,duration", "-of", "compact=p=0", path]);
+        Assert.True(code == 0, $"ffprobe failed: {error}");
+        var fields = output.Trim().Split('|').Select(f => f.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
+        return (int.Parse(fields["nb_read_packets"], CultureInfo.InvariantCulture), double.Parse(fields["duration"], CultureInfo.InvariantCulture));
     }
 
     /// <summary>Decodes a raw stream with ffmpeg: its exit code, what it complained about, and how many frames it decoded.</summary>
