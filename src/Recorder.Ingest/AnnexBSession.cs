@@ -104,7 +104,7 @@ public sealed class AnnexBSession
         if (info.HasBSlices && !_warnedBFrames)
         {
             _warnedBFrames = true;
-            IngestLog.VideoHasBFrames(_logger, _stats.Source, _accessUnits);
+            IngestLog.VideoHasBFrames(_logger, _stats.Source, _input.Topic, _accessUnits);
         }
         _accessUnits++;
         _batches!.Add(_policy, _channelId, ++_sequence, info.ArrivalTime, info.ArrivalTime, accessUnit);

@@ -38,8 +38,8 @@ internal static partial class IngestLog
     [LoggerMessage(211, LogLevel.Warning, "{Path}: a second writer for topic {Topic} was refused: {Reason}")]
     public static partial void TopicSocketBusy(ILogger logger, string path, string topic, string reason);
 
-    [LoggerMessage(212, LogLevel.Warning, "{Source}: video has B-frames (first at access unit {AccessUnit}); Foxglove's player does not support them")]
-    public static partial void VideoHasBFrames(ILogger logger, string source, long accessUnit);
+    [LoggerMessage(212, LogLevel.Warning, "{Source}: video on {Topic} has B-frames (first at access unit {AccessUnit}); Foxglove's player does not support them")]
+    public static partial void VideoHasBFrames(ILogger logger, string source, string topic, long accessUnit);
 
     [LoggerMessage(209, LogLevel.Debug, "{Source}: topic {Topic} is not selected by ingest.include/exclude; its messages are skipped")]
     public static partial void TopicNotSelected(ILogger logger, string source, string topic);

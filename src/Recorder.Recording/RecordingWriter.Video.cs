@@ -188,8 +188,9 @@ public sealed partial class RecordingWriter
     /// <summary>From <see cref="Tick"/>: a split whose keyframes did not come in time proceeds.</summary>
     private void CheckSplitDeadline()
     {
+        // At the last time written, not now: messages still in the reorder window are older than now.
         if (_split is { } split && Stopwatch.GetTimestamp() >= split.DeadlineTicks && _writer is not null)
-            FinishSplit(Math.Max(_queue.Now(), _lastLogTime), _fileEpoch, expired: true);
+            FinishSplit(_lastLogTime, _fileEpoch, expired: true);
     }
 
     /// <summary>Before a file closes for any other reason: held frames go into it (late for the new file, but never lost).</summary>

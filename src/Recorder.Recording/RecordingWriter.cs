@@ -447,7 +447,8 @@ public sealed partial class RecordingWriter : IDisposable
         {
             // Only between instants: all messages of one instant share a chunk and a file.
             if (_split is null && _writer!.Position + _writer.PendingChunkBytes >= _options.SplitSize) BeginSplit("size", logTime, epoch);
-            else if (_split is null && logTime - _fileStartTime >= (ulong)_options.SplitDuration.Ticks * 100) BeginSplit("duration", logTime, epoch);
+            // (A message released late from the reorder window may be older than the file's start.)
+            else if (_split is null && logTime > _fileStartTime && logTime - _fileStartTime >= (ulong)_options.SplitDuration.Ticks * 100) BeginSplit("duration", logTime, epoch);
             else if (_writer!.PendingChunkBytes >= _options.ChunkSize) CutChunk();
         }
 

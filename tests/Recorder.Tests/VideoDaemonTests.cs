@@ -21,7 +21,7 @@ public sealed class VideoDaemonTests
     private static byte[] Concat(IEnumerable<byte[]> parts) => parts.SelectMany(p => p).ToArray();
 
     /// <summary>The frames of one topic in a recording, in file order: (log time, Annex B bytes).</summary>
-    private static List<(ulong LogTime, byte[] Data)> ContainerFrames(string mcap, string topic)
+    private static List<(ulong LogTime, byte[] Data)> ContainerFrames(string mcap, string topic, string frameIdExpected = "camera_front")
     {
         using var reader = McapIndexedReader.Open(mcap);
         var frames = new List<(ulong, byte[])>();
@@ -29,11 +29,17 @@ public sealed class VideoDaemonTests
         {
             Assert.True(CompressedVideo.TryDecode(m.Message.Data.Span, out var timestamp, out var frameId, out var data, out var format), "a CompressedVideo message");
             Assert.Equal(m.Message.LogTime, timestamp);
-            Assert.Equal("camera_front", System.Text.Encoding.UTF8.GetString(frameId));
+            Assert.Equal(frameIdExpected, System.Text.Encoding.UTF8.GetString(frameId));
             Assert.Equal("h264", System.Text.Encoding.UTF8.GetString(format));
             frames.Add((m.Message.LogTime, data.ToArray()));
         }
         return frames;
+    }
+
+    private static string EndReason(string mcap)
+    {
+        using var reader = McapIndexedReader.Open(mcap);
+        return Path.GetFileName(mcap) + ": " + string.Join(",", reader.MetadataIndexes.Where(m => m.Name == "recorder.file_end").Select(m => reader.ReadMetadata(m).Values["reason"]));
     }
 
     private static void WriteInPieces(Stream output, byte[] clip, int piece, TimeSpan? pace = null, int frames = 0)
@@ -468,8 +474,8 @@ public sealed class VideoDaemonTests
         Assert.Equal(0, d.Stop());
 
         var files = d.FinishedFiles();
-        Assert.Equal(2, files.Count);
-        Assert.Equal(packets.Count, files.Sum(f => ContainerFrames(f, FrontTopic).Count)); // nothing lost
+        Assert.True(files.Count == 2, string.Join("; ", files.Select(EndReason)) + "\n" + d.Output);
+        Assert.Equal(packets.Count, files.Sum(f => ContainerFrames(f, FrontTopic, frameIdExpected: "").Count)); // nothing lost
         using var second = McapIndexedReader.Open(files[1]);
         var events = second.ReadMessages(topics: ["/recorder/events"]).Select(m => System.Text.Encoding.UTF8.GetString(m.Message.Data.Span)).ToList();
         Assert.Contains(events, e => e.Contains("keyframe_wait_expired", StringComparison.Ordinal) && e.Contains(FrontTopic, StringComparison.Ordinal));
