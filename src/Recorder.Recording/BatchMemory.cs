@@ -36,6 +36,10 @@ public sealed unsafe partial class BatchMemory
     private long _slabInUse;
     private long _separateInUse;
     private long _residentSlab;
+    // Separate mappings given back recently, kept for the next message of a similar size (a stream
+    // of large messages then touches no new pages); they count as resident.
+    private readonly List<Block> _spare = new();
+    private long _spareBytes;
 
     private struct Super
     {
@@ -75,6 +79,12 @@ public sealed unsafe partial class BatchMemory
     public long SeparateBytesInUse
     {
         get { lock (_lock) return _separateInUse; }
+    }
+
+    /// <summary>Bytes in separate mappings kept for reuse.</summary>
+    public long SpareBytes
+    {
+        get { lock (_lock) return _spareBytes; }
     }
 
     /// <summary>Slab bytes that have been touched and not trimmed since: the most RSS the slab can account for.</summary>
@@ -139,6 +149,8 @@ public sealed unsafe partial class BatchMemory
 
     private bool TakeSuper(out int index)
     {
+        // New pages for the slab: spare mappings go first, so the whole stays within the capacity.
+        while (_spareBytes > 0 && _residentSlab + _separateInUse + _spareBytes + SuperBlock > CapacityBytes && DropSpare()) { }
         if (_empty.Count > 0)
         {
             index = _empty.Pop();
@@ -162,12 +174,37 @@ public sealed unsafe partial class BatchMemory
 
     private Block RentSeparate(int size)
     {
-        // Keep what the slab holds plus the separate mappings within the capacity: give back the
-        // pages of superblocks nobody uses (their contents are dead) before mapping more.
-        while (_residentSlab + _separateInUse + size > CapacityBytes && TrimOne()) { }
+        // The smallest spare mapping that fits and wastes at most a quarter.
+        var best = -1;
+        for (var i = 0; i < _spare.Count; i++)
+            if (_spare[i].Size >= size && (long)_spare[i].Size * 4 <= (long)size * 5 && (best < 0 || _spare[i].Size < _spare[best].Size)) best = i;
+        if (best >= 0)
+        {
+            var reused = _spare[best];
+            _spare.RemoveAt(best);
+            _spareBytes -= reused.Size;
+            _separateInUse += reused.Size;
+            return reused;
+        }
+        // Keep what the slab holds plus the separate mappings within the capacity: give back spare
+        // mappings, then the pages of superblocks nobody uses (their contents are dead), before mapping more.
+        while (_residentSlab + _separateInUse + _spareBytes + size > CapacityBytes && (DropSpare() || TrimOne())) { }
         _separateInUse += size;
         return new Block((nint)Map((nuint)size), size, BlockKind.Separate);
     }
+
+    private bool DropSpare()
+    {
+        if (_spare.Count == 0) return false;
+        var oldest = _spare[0];
+        _spare.RemoveAt(0);
+        _spareBytes -= oldest.Size;
+        Unmap((byte*)oldest.Address, (nuint)oldest.Size);
+        return true;
+    }
+
+    /// <summary>Spare separate mappings kept at most: a few large messages' worth, never more than an eighth of the capacity.</summary>
+    private long SpareLimit => Math.Min(CapacityBytes / 8, 32L << 20);
 
     private bool TrimOne()
     {
@@ -191,6 +228,13 @@ public sealed unsafe partial class BatchMemory
             if (block.Kind == BlockKind.Separate)
             {
                 _separateInUse -= block.Size;
+                if (block.Size > LargeBlock && block.Size <= SpareLimit)
+                {
+                    _spare.Add(block);
+                    _spareBytes += block.Size;
+                    while ((_spareBytes > SpareLimit || _residentSlab + _separateInUse + _spareBytes > CapacityBytes) && DropSpare()) { }
+                    return;
+                }
                 Unmap((byte*)block.Address, (nuint)block.Size);
                 return;
             }
