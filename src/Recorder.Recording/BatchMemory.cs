@@ -190,7 +190,7 @@ public sealed unsafe partial class BatchMemory
         // mappings, then the pages of superblocks nobody uses (their contents are dead), before mapping more.
         while (_residentSlab + _separateInUse + _spareBytes + size > CapacityBytes && (DropSpare() || TrimOne())) { }
         _separateInUse += size;
-        return new Block((nint)Map((nuint)size), size, BlockKind.Separate);
+        return new Block((nint)Map((nuint)size, populate: true), size, BlockKind.Separate);
     }
 
     private bool DropSpare()
@@ -203,8 +203,12 @@ public sealed unsafe partial class BatchMemory
         return true;
     }
 
-    /// <summary>Spare separate mappings kept at most: a few large messages' worth, never more than an eighth of the capacity.</summary>
-    private long SpareLimit => Math.Min(CapacityBytes / 8, 32L << 20);
+    /// <summary>
+    /// Spare separate mappings kept at most: enough for a stream of large messages to ping-pong
+    /// between the producer and the writer without faulting in fresh pages for each, while the
+    /// queue is full too (so they are a small allowance beside the capacity, not inside it).
+    /// </summary>
+    private long SpareLimit => Math.Min(CapacityBytes / 16, 8L << 20);
 
     private bool TrimOne()
     {
@@ -232,7 +236,7 @@ public sealed unsafe partial class BatchMemory
                 {
                     _spare.Add(block);
                     _spareBytes += block.Size;
-                    while ((_spareBytes > SpareLimit || _residentSlab + _separateInUse + _spareBytes > CapacityBytes) && DropSpare()) { }
+                    while (_spareBytes > SpareLimit && DropSpare()) { }
                     return;
                 }
                 Unmap((byte*)block.Address, (nuint)block.Size);
@@ -276,12 +280,13 @@ public sealed unsafe partial class BatchMemory
 
     // ---- the OS: anonymous mappings, so pages exist only once touched and go back at once ----
 
-    private const int ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000, MadvDontNeed = 4;
+    private const int ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000, MapPopulate = 0x8000, MadvDontNeed = 4;
 
-    private static byte* Map(nuint bytes)
+    /// <param name="populate">Fault every page in with the one call (a block about to be filled whole), rather than one trap per page.</param>
+    private static byte* Map(nuint bytes, bool populate = false)
     {
         if (!OperatingSystem.IsLinux()) return (byte*)NativeMemory.Alloc(bytes);
-        var p = MMap(null, bytes, ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+        var p = MMap(null, bytes, ProtRead | ProtWrite, MapPrivate | MapAnonymous | (populate ? MapPopulate : MapNoReserve), -1, 0);
         if (p == (void*)-1) throw new OutOfMemoryException($"mmap of {bytes} bytes for the queue failed (errno {Marshal.GetLastPInvokeError()})");
         return (byte*)p;
     }

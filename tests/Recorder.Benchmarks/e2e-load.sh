@@ -11,6 +11,8 @@
 #   BASE_BIN=PATH   also run the daemon from this (baseline) binary in the same run, right after
 #                   the candidate, so that an A/B comparison shares the machine's conditions
 #   QUEUE=SIZE      ingest.queue (default 256MiB); "beyond" = peak RSS minus the queue
+#   REPEAT=N        run each scenario N times (raw baseline each time); with BASE_BIN the order of
+#                   candidate and baseline alternates between repetitions
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-8}
@@ -79,11 +81,14 @@ YAML
 printf '%-40s %12s %12s %9s %8s %7s %8s %8s %s\n' scenario "raw msgs/s" "rec msgs/s" "rec MB/s" "rec/raw" drops "RSS MiB" "beyond" compression
 run() { # name producers size compression fsync
   echo "$1" | grep -Eq "$only" || return 0
+  local rep
+  for rep in $(seq "${REPEAT:-1}"); do
   local r raw_rate
   r=$(raw "$2" "$3")
   raw_rate=$(echo "$r" | json "['msgs_per_s']")
-  local label b
-  for b in "$bin" ${BASE_BIN:-}; do
+  local label b order="$bin ${BASE_BIN:-}"
+  [ $((rep % 2)) -eq 0 ] && order="${BASE_BIN:-} $bin"
+  for b in $order; do
     label=$1; [ "$b" != "$bin" ] && label="$1 [base]"
     daemon "$b" "$2" "$3" "$4" "$5" > "$work/loadgen.json"
     local drops rss_mib
@@ -91,6 +96,7 @@ run() { # name producers size compression fsync
     rss_mib=$(python3 -c "print($rss_kb/1024)")
     printf '%-40s %12.0f %12.0f %9.1f %7.1f%% %7s %8.1f %8.1f %s\n' "$label" "$raw_rate" "$drained_rate" "$drained_mb" \
       "$(python3 -c "print(100*$drained_rate/$raw_rate)")" "$drops" "$rss_mib" "$(python3 -c "print($rss_mib-$queue_mib)")" "$ratio"
+  done
   done
 }
 

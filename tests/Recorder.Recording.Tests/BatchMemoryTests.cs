@@ -88,7 +88,7 @@ public class BatchMemoryTests
         Assert.Equal((1 << 20) + 4096, memory.SpareBytes);
         var many = Enumerable.Range(0, 64).Select(_ => memory.Rent(1 << 20)).ToList();
         foreach (var b in many) memory.Return(b);
-        Assert.True(memory.SpareBytes <= 32L << 20);
+        Assert.True(memory.SpareBytes <= 8L << 20);
     }
 
     [Fact]
