@@ -77,7 +77,7 @@ public class OffloadStorageTests
     }
 
     [Fact]
-    public void A_verified_file_that_changed_afterwards_is_not_offloaded()
+    public async Task A_verified_file_that_changed_afterwards_is_not_offloaded()
     {
         var root = Directory.CreateTempSubdirectory("recorder-offload-storage-").FullName;
         try
@@ -92,18 +92,11 @@ public class OffloadStorageTests
                 journal.Append(new QueuedRecord(key, info.Length, (info.LastWriteTimeUtc - DateTime.UnixEpoch).Ticks * 100, new byte[32], FileKind.Mcap, key, 1, 2, false), false);
                 journal.Append(new VerifiedRecord(key, new byte[32]), true);
             }
-            var service = new OffloadService(options);
-            try
-            {
-                Assert.True(service.IsVerified(path));
-                File.AppendAllText(path, "more");
-                Assert.False(service.IsVerified(path));
-                Assert.False(RecorderHost.WithOffloadCheck(new RecordingOptions(), () => null).IsOffloaded(path));
-            }
-            finally
-            {
-                service.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            }
+            await using var service = new OffloadService(options);
+            Assert.True(service.IsVerified(path));
+            File.AppendAllText(path, "more");
+            Assert.False(service.IsVerified(path));
+            Assert.False(RecorderHost.WithOffloadCheck(new RecordingOptions(), () => null).IsOffloaded(path));
         }
         finally
         {
