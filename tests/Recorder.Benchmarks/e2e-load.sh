@@ -37,6 +37,7 @@ raw() { # producers size → msgs/s mb/s
   sleep 0.3
   local out; out=$("$bin" loadgen --socket "$work/raw.sock" --producers "$1" --size "$2" --duration "$seconds" --json)
   kill "$socat_pid" 2>/dev/null; wait "$socat_pid" 2>/dev/null || true
+  rm -f "$work/raw.bin"; sync # the next run must not pay for this one's writeback
   echo "$out"
 }
 
@@ -73,6 +74,7 @@ YAML
   drained_mb=$(python3 -c "print($sent*$2/($end-$start)/1e6)")
   rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill -TERM "$pid"; wait "$pid"
+  sync
   local file; file=$(find "$work/rec" -name '*.mcap' | head -1)
   ratio=$("$bin" info "$file" --json | python3 -c "import json,sys; d=json.load(sys.stdin); c=d['compression']; print(' '.join(f\"{k}:{v['ratio']}\" for k,v in c.items()))")
   echo "$out"
