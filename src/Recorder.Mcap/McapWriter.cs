@@ -412,7 +412,9 @@ public sealed class McapWriter : IDisposable
         var compressionName = McapConstants.CompressionName(compression);
         var chunkStart = _sink.Position;
         McapRecordSerializer.WriteChunkHeader(_sink, _chunkStartTime, _chunkEndTime, (ulong)records.Length, crc, compressionName, payload.Length);
-        _sink.Write(payload);
+        // Uncompressed, the payload is the records, whose CRC the chunk already has: the data-section CRC combines it in.
+        if (compression == McapCompression.None && _options.EnableChunkCrc) _sink.WriteWithCrc(payload, crc);
+        else _sink.Write(payload);
         var chunkLength = _sink.Position - chunkStart;
 
         var indexStart = _sink.Position;

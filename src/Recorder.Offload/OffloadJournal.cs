@@ -121,6 +121,12 @@ public sealed class OffloadJournal : IDisposable
         }
     }
 
+    /// <summary>One live entry, without copying the rest.</summary>
+    public bool TryGetEntry(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out JournalEntry? entry)
+    {
+        lock (_lock) return _entries.TryGetValue(key, out entry);
+    }
+
     public long Length
     {
         get

@@ -104,6 +104,27 @@ public sealed class OffloadService : IAsyncDisposable
         _dispatcher = Task.Run(DispatchLoop);
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> has been uploaded and verified by the depot (the journal says so,
+    /// durably) and is unchanged since, so that at a storage limit the recording stage may delete it
+    /// before anything not yet offloaded. A recording with a sidecar that is not verified yet is not.
+    /// Safe from any thread; reads the journal only.
+    /// </summary>
+    public bool IsVerified(string path)
+    {
+        if (!VerifiedUnchanged(path)) return false;
+        var vidx = Path.ChangeExtension(path, ".vidx");
+        return !File.Exists(vidx) || VerifiedUnchanged(vidx);
+    }
+
+    private bool VerifiedUnchanged(string path)
+    {
+        var key = RecordingCatalog.KeyOf(Path.GetFullPath(_options.RecordingsDirectory), Path.GetFullPath(path));
+        if (!_journal.TryGetEntry(key, out var entry) || !entry.Verified || entry.Deleted) return false;
+        var info = new FileInfo(path);
+        return info.Exists && info.Length == entry.Size && (info.LastWriteTimeUtc - DateTime.UnixEpoch).Ticks * 100 == entry.MtimeNs;
+    }
+
     /// <summary>The recording stage finished <paramref name="path"/> (called after the rename).</summary>
     public void NotifyFinished(string path)
     {

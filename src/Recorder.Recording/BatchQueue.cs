@@ -25,9 +25,13 @@ public sealed class BatchQueue
         ArgumentOutOfRangeException.ThrowIfLessThan(capacityBytes, 1);
         CapacityBytes = capacityBytes;
         _clock = clock;
+        Memory = new BatchMemory(capacityBytes);
     }
 
     public long CapacityBytes { get; }
+
+    /// <summary>The slab every batch of this queue is built in: sized by the capacity, so the queue's bound is the memory's bound.</summary>
+    public BatchMemory Memory { get; }
 
     public long Bytes
     {
@@ -46,7 +50,7 @@ public sealed class BatchQueue
 
     public MessageBatch Rent()
     {
-        lock (_lock) return _pool.Count > 0 ? _pool.Pop() : new MessageBatch();
+        lock (_lock) return _pool.Count > 0 ? _pool.Pop() : new MessageBatch(Memory);
     }
 
     public void Return(MessageBatch batch)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 
 namespace Recorder.Recording;
@@ -15,10 +14,11 @@ public enum DropPolicy
 }
 
 /// <summary>
-/// Messages from one producer, copied out of its read buffer into one pooled block, so the queue
-/// moves (and counts) blocks, not messages. Entries: channel u16, sequence u32, producer log time
-/// u64, publish time u64, length u32, data. The queue stamps the batch with one receive time:
-/// its messages arrived together, in one read.
+/// Messages from one producer, copied out of its read buffer into blocks of the queue's
+/// <see cref="BatchMemory"/>, so the queue moves (and counts) blocks, not messages. Entries:
+/// channel u16, sequence u32, producer log time u64, publish time u64, length u32, data; an entry
+/// never spans two blocks. The queue stamps the batch with one receive time: its messages arrived
+/// together, in one read.
 /// </summary>
 public sealed class MessageBatch
 {
@@ -26,15 +26,26 @@ public sealed class MessageBatch
     /// <summary>The most a batch grows to for many small messages; a single larger message gets a batch of its own size.</summary>
     public const int MaxCapacity = 128 * 1024;
 
-    /// <summary>Batches start small: most reads carry a few KiB, and the queue counts capacity, not content.</summary>
-    public const int DefaultCapacity = 8 * 1024;
+    /// <summary>The first block: most reads carry a few KiB, and the queue counts blocks, not content.</summary>
+    public const int DefaultCapacity = BatchMemory.SmallBlock;
 
-    private byte[] _buffer;
+    private readonly BatchMemory _memory;
+    private Segment[] _segments = new Segment[4];
+    private int _segmentCount;
+    private int _queueBytes;
     private int _length;
 
-    public MessageBatch(int capacity = DefaultCapacity) => _buffer = ArrayPool<byte>.Shared.Rent(capacity);
+    private struct Segment
+    {
+        public Block Block;
+        public int Used;
+    }
+
+    internal MessageBatch(BatchMemory memory) => _memory = memory;
 
     public int Count { get; private set; }
+
+    /// <summary>Bytes of entries (headers and data) held.</summary>
     public int Length => _length;
     public bool IsEmpty => Count == 0;
 
@@ -56,24 +67,31 @@ public sealed class MessageBatch
     /// <summary>A control item instead of messages.</summary>
     public RecorderCommand? Command { get; set; }
 
-    /// <summary>Bytes this batch holds against the queue's capacity: its memory, not just its content, so the queue bounds RSS.</summary>
-    public int QueueBytes => _buffer.Length;
+    /// <summary>Bytes this batch holds against the queue's capacity: its blocks, not just its content, so the queue bounds memory.</summary>
+    public int QueueBytes => _queueBytes;
 
-    /// <summary>False when the message does not fit; an empty batch always takes it (growing for a large message).</summary>
+    /// <summary>False when the message does not fit; an empty batch always takes it (a block of its own size for a large message).</summary>
     public bool TryAdd(ushort channelId, uint sequence, ulong producerLogTime, ulong publishTime, ReadOnlySpan<byte> data)
     {
         var needed = EntryHeaderLength + data.Length;
-        if (_buffer.Length - _length < needed)
+        Span<byte> span;
+        if (_segmentCount > 0 && _segments[_segmentCount - 1] is { Block.Size: <= BatchMemory.LargeBlock } last && last.Block.Size - last.Used >= needed)
         {
-            var wanted = _length + needed;
-            if (Count > 0 && wanted > MaxCapacity) return false;
-            // Grow by doubling (pooled), so memory follows what a read actually brought.
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(wanted, Math.Min(_buffer.Length * 2, MaxCapacity)));
-            _buffer.AsSpan(0, _length).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = bigger;
+            ref var current = ref _segments[_segmentCount - 1];
+            span = current.Block.Span.Slice(current.Used, needed);
+            current.Used += needed;
         }
-        var span = _buffer.AsSpan(_length, needed);
+        else
+        {
+            // After the first block, grow by 32 KiB at least: fewer blocks per batch.
+            var size = BatchMemory.BlockSizeFor(Math.Max(needed, _segmentCount == 0 ? 0 : BatchMemory.MediumBlock));
+            if (Count > 0 && (long)_queueBytes + size > MaxCapacity) return false;
+            var block = _memory.Rent(size);
+            if (_segmentCount == _segments.Length) Array.Resize(ref _segments, _segments.Length * 2);
+            _segments[_segmentCount++] = new Segment { Block = block, Used = needed };
+            _queueBytes += block.Size;
+            span = block.Span[..needed];
+        }
         BinaryPrimitives.WriteUInt16LittleEndian(span, channelId);
         BinaryPrimitives.WriteUInt32LittleEndian(span[2..], sequence);
         BinaryPrimitives.WriteUInt64LittleEndian(span[6..], producerLogTime);
@@ -85,21 +103,23 @@ public sealed class MessageBatch
         return true;
     }
 
+    /// <summary>Empties the batch and gives its blocks back to the queue's memory at once.</summary>
     public void Clear()
     {
+        for (var i = 0; i < _segmentCount; i++)
+        {
+            _memory.Return(_segments[i].Block);
+            _segments[i] = default;
+        }
+        _segmentCount = 0;
+        _queueBytes = 0;
         _length = 0;
         Count = 0;
         Source = "";
         Policy = DropPolicy.Block;
-        // Pooled batches go back to the small size: the queue counts their capacity.
-        if (_buffer.Length > DefaultCapacity)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = ArrayPool<byte>.Shared.Rent(DefaultCapacity);
-        }
     }
 
-    public Enumerator GetEnumerator() => new(_buffer.AsSpan(0, _length));
+    public Enumerator GetEnumerator() => new(this);
 
     public readonly ref struct Entry(ushort channelId, uint sequence, ulong producerLogTime, ulong publishTime, ReadOnlySpan<byte> data)
     {
@@ -110,17 +130,31 @@ public sealed class MessageBatch
         public ReadOnlySpan<byte> Data { get; } = data;
     }
 
-    public ref struct Enumerator(ReadOnlySpan<byte> span)
+    public ref struct Enumerator
     {
-        private readonly ReadOnlySpan<byte> _span = span;
+        private readonly MessageBatch _batch;
+        private ReadOnlySpan<byte> _span;
+        private int _segment;
         private int _next;
         private Entry _current;
+
+        internal Enumerator(MessageBatch batch)
+        {
+            _batch = batch;
+            _segment = -1;
+        }
 
         public readonly Entry Current => _current;
 
         public bool MoveNext()
         {
-            if (_next >= _span.Length) return false;
+            while (_next >= _span.Length)
+            {
+                if (++_segment >= _batch._segmentCount) return false;
+                ref var segment = ref _batch._segments[_segment];
+                _span = segment.Block.Span[..segment.Used];
+                _next = 0;
+            }
             var s = _span[_next..];
             var length = BinaryPrimitives.ReadInt32LittleEndian(s[22..]);
             _current = new Entry(BinaryPrimitives.ReadUInt16LittleEndian(s), BinaryPrimitives.ReadUInt32LittleEndian(s[2..]),

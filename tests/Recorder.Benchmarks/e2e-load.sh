@@ -5,12 +5,26 @@
 # compressed runs, the compression ratio. Needs socat (Debian: apt-get install socat).
 #
 # Usage: tests/Recorder.Benchmarks/e2e-load.sh [seconds per run, default 8]
+# Environment:
+#   ONLY=REGEX      run only the scenarios whose name matches (grep -E), e.g. ONLY='100 B x4'
+#   BIN=PATH        use this recorder binary instead of publishing one
+#   BASE_BIN=PATH   also run the daemon from this (baseline) binary in the same run, right after
+#                   the candidate, so that an A/B comparison shares the machine's conditions
+#   QUEUE=SIZE      ingest.queue (default 256MiB); "beyond" = peak RSS minus the queue
+#   REPEAT=N        run each scenario N times (raw baseline each time); with BASE_BIN the order of
+#                   candidate and baseline alternates between repetitions
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-8}
+only=${ONLY:-.}
+queue=${QUEUE:-256MiB}
 command -v socat >/dev/null || { echo "needs socat (apt-get install socat)"; exit 2; }
-dotnet publish src/Recorder/Recorder.csproj -c Release -r linux-x64 -o artifacts/recorder >/dev/null
-bin=$(pwd)/artifacts/recorder/recorder
+if [ -z "${BIN:-}" ]; then
+  dotnet publish src/Recorder/Recorder.csproj -c Release -r linux-x64 -o artifacts/recorder >/dev/null
+  BIN=$(pwd)/artifacts/recorder/recorder
+fi
+bin=$BIN
+queue_mib=$(python3 -c "import re; m=re.fullmatch(r'(\d+)\s*([KMG]?)i?B?','$queue'); print(int(m[1])*{'':1/1048576,'K':1/1024,'M':1,'G':1024}[m[2]])")
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -23,10 +37,12 @@ raw() { # producers size → msgs/s mb/s
   sleep 0.3
   local out; out=$("$bin" loadgen --socket "$work/raw.sock" --producers "$1" --size "$2" --duration "$seconds" --json)
   kill "$socat_pid" 2>/dev/null; wait "$socat_pid" 2>/dev/null || true
+  rm -f "$work/raw.bin"; sync # the next run must not pay for this one's writeback
   echo "$out"
 }
 
-daemon() { # producers size compression fsync → loadgen json; sets status_json, rss_kb, ratio
+daemon() { # daemon-binary producers size compression fsync → loadgen json; sets status_json, rss_kb, ratio
+  local dbin=$1; shift
   rm -rf "$work/rec" "$work/run"
   cat > "$work/fleet.yaml" <<YAML
 fleet: bench
@@ -36,10 +52,10 @@ recording:
   split: { size: 2GiB, duration: 10m }
   fsync: $4
 storage: { min_free_bytes: 64MiB }
-ingest: { socket: $work/run/ingest.sock, queue: 256MiB }
+ingest: { socket: $work/run/ingest.sock, queue: $queue }
 control_socket: $work/run/control.sock
 YAML
-  "$bin" run --config "$work/fleet.yaml" > "$work/daemon.log" 2>&1 &
+  "$dbin" run --config "$work/fleet.yaml" > "$work/daemon.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do [ -S "$work/run/control.sock" ] && break; sleep 0.05; done
   local start; start=$(date +%s.%N)
@@ -58,24 +74,32 @@ YAML
   drained_mb=$(python3 -c "print($sent*$2/($end-$start)/1e6)")
   rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill -TERM "$pid"; wait "$pid"
+  sync
   local file; file=$(find "$work/rec" -name '*.mcap' | head -1)
   ratio=$("$bin" info "$file" --json | python3 -c "import json,sys; d=json.load(sys.stdin); c=d['compression']; print(' '.join(f\"{k}:{v['ratio']}\" for k,v in c.items()))")
   echo "$out"
 }
 
-printf '%-34s %12s %12s %9s %10s %7s %8s %s\n' scenario "raw msgs/s" "rec msgs/s" "rec MB/s" "rec/raw" drops "RSS MiB" compression
+printf '%-40s %12s %12s %9s %8s %7s %8s %8s %s\n' scenario "raw msgs/s" "rec msgs/s" "rec MB/s" "rec/raw" drops "RSS MiB" "beyond" compression
 run() { # name producers size compression fsync
-  local r d
+  echo "$1" | grep -Eq "$only" || return 0
+  local rep
+  for rep in $(seq "${REPEAT:-1}"); do
+  local r raw_rate
   r=$(raw "$2" "$3")
-  daemon "$2" "$3" "$4" "$5" > "$work/loadgen.json"
-  d=$(cat "$work/loadgen.json")
-  local raw_rate rec_rate rec_mb drops
   raw_rate=$(echo "$r" | json "['msgs_per_s']")
-  rec_rate=$drained_rate
-  rec_mb=$drained_mb
-  drops=$(echo "$status_json" | json "['dropped_total']")
-  printf '%-34s %12.0f %12.0f %9.1f %9.1f%% %7s %8.1f %s\n' "$1" "$raw_rate" "$rec_rate" "$rec_mb" \
-    "$(python3 -c "print(100*$rec_rate/$raw_rate)")" "$drops" "$(python3 -c "print($rss_kb/1024)")" "$ratio"
+  local label b order="$bin ${BASE_BIN:-}"
+  [ $((rep % 2)) -eq 0 ] && order="${BASE_BIN:-} $bin"
+  for b in $order; do
+    label=$1; [ "$b" != "$bin" ] && label="$1 [base]"
+    daemon "$b" "$2" "$3" "$4" "$5" > "$work/loadgen.json"
+    local drops rss_mib
+    drops=$(echo "$status_json" | json "['dropped_total']")
+    rss_mib=$(python3 -c "print($rss_kb/1024)")
+    printf '%-40s %12.0f %12.0f %9.1f %7.1f%% %7s %8.1f %8.1f %s\n' "$label" "$raw_rate" "$drained_rate" "$drained_mb" \
+      "$(python3 -c "print(100*$drained_rate/$raw_rate)")" "$drops" "$rss_mib" "$(python3 -c "print($rss_mib-$queue_mib)")" "$ratio"
+  done
+  done
 }
 
 run "1 MiB x1, none, fsync never" 1 1048576 none never

@@ -29,12 +29,44 @@ internal sealed class OutputSink : IBufferWriter<byte>, IDisposable
 
     public Exception? Failure { get; private set; }
 
-    public uint CurrentCrc => _crc.GetCurrentHashAsUInt32();
+    // The running CRC is _crcBefore (bytes folded in by WriteWithCrc) followed by what _crc has seen since.
+    private uint _crcBefore;
+    private long _crcRunLength;
+
+    public uint CurrentCrc => Crc32Combine.Combine(_crcBefore, _crc.GetCurrentHashAsUInt32(), _crcRunLength);
 
     public void ResetCrc(bool enabled)
     {
         _crc.Reset();
+        _crcBefore = 0;
+        _crcRunLength = 0;
         CrcEnabled = enabled;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="bytes"/> whose CRC-32 the caller already has (an uncompressed chunk's
+    /// records): the running CRC takes it by combination instead of hashing the bytes a second time.
+    /// </summary>
+    public void WriteWithCrc(ReadOnlySpan<byte> bytes, uint crcOfBytes)
+    {
+        if (!CrcEnabled)
+        {
+            Write(bytes);
+            return;
+        }
+        _crcBefore = CurrentCrc;
+        _crc.Reset();
+        _crcRunLength = 0;
+        CrcEnabled = false;
+        try
+        {
+            Write(bytes);
+        }
+        finally
+        {
+            CrcEnabled = true;
+        }
+        _crcBefore = Crc32Combine.Combine(_crcBefore, crcOfBytes, bytes.Length);
     }
 
     public Span<byte> GetSpan(int sizeHint = 0)
@@ -60,7 +92,11 @@ internal sealed class OutputSink : IBufferWriter<byte>, IDisposable
 
     public void Advance(int count)
     {
-        if (CrcEnabled) _crc.Append(_buffer.AsSpan(_buffered, count));
+        if (CrcEnabled)
+        {
+            _crc.Append(_buffer.AsSpan(_buffered, count));
+            _crcRunLength += count;
+        }
         _buffered += count;
         Position += count;
     }
@@ -75,7 +111,11 @@ internal sealed class OutputSink : IBufferWriter<byte>, IDisposable
             return;
         }
         FlushBuffer();
-        if (CrcEnabled) _crc.Append(bytes);
+        if (CrcEnabled)
+        {
+            _crc.Append(bytes);
+            _crcRunLength += bytes.Length;
+        }
         try
         {
             _stream.Write(bytes);

@@ -30,6 +30,7 @@ public sealed class RecorderHost
     private BatchQueue? _queue;
     private ChannelRegistry? _registry;
     private IngestOptions? _ingestOptions;
+    private OffloadService? _offload; // for the writer's storage-limit hook; set once the service runs
     private bool _running; // under _reloadLock: from READY until the shutdown begins
 
     public RecorderHost(RecorderSettings settings, ILoggerFactory loggers, bool demo)
@@ -217,7 +218,7 @@ public sealed class RecorderHost
         _registry = new ChannelRegistry();
         var queue = _queue = new BatchQueue(settings.Ingest.QueueBytes, clock);
         var identity = IdentityFrom(settings);
-        _initialRecording = RecordingOptionsFrom(settings);
+        _initialRecording = WithOffloadCheck(RecordingOptionsFrom(settings), () => Volatile.Read(ref _offload));
         using var writer = new RecordingWriter(_initialRecording, queue, _registry, identity, _loggers.CreateLogger("recorder.recording"));
         writer.Start();
         DaemonLog.Started(_logger, Cli.BuildInfo.Version, identity.DeviceId, Path.GetFullPath(settings.Recording.Dir));
@@ -243,12 +244,14 @@ public sealed class RecorderHost
                 offload = new OffloadService(offloadOptions, _loggers.CreateLogger("recorder.offload"));
                 writer.FileFinished += offload.NotifyFinished;
                 offload.Start();
+                Volatile.Write(ref _offload, offload);
             }
             catch (Exception e) when (e is OffloadJournalException or IOException or UnauthorizedAccessException or ArgumentException
                 or System.Security.Cryptography.CryptographicException)
             {
                 // Recording goes on without offload; the status says why.
                 DaemonLog.OffloadFailed(_logger, e.Message);
+                Volatile.Write(ref _offload, null);
                 if (offload is not null) await offload.DisposeAsync().ConfigureAwait(false);
                 offload = null;
             }
@@ -301,6 +304,7 @@ public sealed class RecorderHost
             DaemonLog.WriterFailed(_logger, e);
             exitCode = 1;
         }
+        Volatile.Write(ref _offload, null);
         if (offload is not null) await offload.DisposeAsync().ConfigureAwait(false);
         if (exitCode == 0) DaemonLog.Stopped(_logger);
         return exitCode;
@@ -414,8 +418,17 @@ public sealed class RecorderHost
         {
             UsesProducerTime = initial.UsesProducerTime,
             ReorderWindow = initial.ReorderWindow,
+            IsOffloaded = initial.IsOffloaded,
         };
     }
+
+    /// <summary>
+    /// The writer's storage-limit hook ("delete offloaded files first") answered by the offload
+    /// service's journal: a file the depot has verified, unchanged since, goes before any other.
+    /// Without a running offload service nothing counts as offloaded.
+    /// </summary>
+    internal static RecordingOptions WithOffloadCheck(RecordingOptions options, Func<OffloadService?> offload) =>
+        options with { IsOffloaded = path => offload()?.IsVerified(path) ?? false };
 
     /// <summary>Starts the FIFO inputs not running yet and stops those no longer configured. Under the reload lock.</summary>
     private (int Added, int Removed) ApplyFifos(List<TopicInputOptions> wanted)
