@@ -113,8 +113,16 @@ public sealed class OffloadService : IAsyncDisposable
     public bool IsVerified(string path)
     {
         if (!VerifiedUnchanged(path)) return false;
-        var vidx = Path.ChangeExtension(path, ".vidx");
-        return !File.Exists(vidx) || VerifiedUnchanged(vidx);
+        // The recording is deleted whole, so every companion (.vidx, sidecar streams) must be at the depot too.
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var prefix = Path.GetFileNameWithoutExtension(path) + ".";
+        foreach (var companion in Directory.EnumerateFiles(dir, prefix + "*"))
+        {
+            if (companion.EndsWith(".active", StringComparison.Ordinal)) return false;
+            if ((companion.EndsWith(".vidx", StringComparison.Ordinal) || companion.EndsWith(".h264", StringComparison.Ordinal) || companion.EndsWith(".h265", StringComparison.Ordinal))
+                && !VerifiedUnchanged(companion)) return false;
+        }
+        return true;
     }
 
     private bool VerifiedUnchanged(string path)
