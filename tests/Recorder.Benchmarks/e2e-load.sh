@@ -108,3 +108,61 @@ run "100 B x4, none, fsync never" 4 100 none never
 run "100 B x4, none, fsync chunk" 4 100 none chunk
 run "100 B x4, lz4, fsync chunk" 4 100 lz4 chunk
 run "10 KiB x4, zstd, fsync chunk" 4 10240 zstd chunk
+
+# Video: one camera looping a raw 4K H.264 clip (made by ffmpeg) into a topic socket of the daemon,
+# flat out, against the same loadgen into socat. The daemon splits access units, stamps them, and
+# writes CompressedVideo messages (container) or the stream file plus references (sidecar), with the
+# frame index; its rate counts until every frame is written.
+video_run() { # name store
+  echo "$1" | grep -Eq "$only" || return 0
+  command -v ffmpeg >/dev/null || { echo "$1: needs ffmpeg"; return 0; }
+  local clip="$work/4k.h264"
+  [ -f "$clip" ] || ffmpeg -v error -y -f lavfi -i testsrc2=size=3840x2160:rate=30 -t 2 -pix_fmt yuv420p \
+    -c:v libx264 -preset ultrafast -crf 16 -g 30 -bf 0 -f h264 "$clip"
+  rm -f "$work/raw.sock" "$work/raw.bin"
+  socat -u UNIX-LISTEN:"$work/raw.sock",fork OPEN:"$work/raw.bin",creat,append &
+  local socat_pid=$!
+  sleep 0.3
+  local r; r=$("$bin" loadgen --video "$clip" --socket "$work/raw.sock" --duration "$seconds" --json)
+  kill "$socat_pid" 2>/dev/null; wait "$socat_pid" 2>/dev/null || true
+  rm -f "$work/raw.bin"; sync
+  rm -rf "$work/rec" "$work/run"
+  cat > "$work/fleet.yaml" <<YAML
+fleet: bench
+recording:
+  dir: $work/rec
+  chunk: { size: 4MiB, max_age: 1s, compression: none }
+  fsync: never
+storage: { min_free_bytes: 64MiB }
+ingest: { socket: $work/run/ingest.sock, queue: $queue }
+control_socket: $work/run/control.sock
+topics:
+  - { topic: /camera/4k, socket: $work/run/cam.sock, format: h264, store: $2 }
+YAML
+  "$bin" run --config "$work/fleet.yaml" > "$work/daemon.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do [ -S "$work/run/cam.sock" ] && break; sleep 0.05; done
+  local start; start=$(date +%s.%N)
+  local out; out=$("$bin" loadgen --video "$clip" --socket "$work/run/cam.sock" --duration "$seconds" --json)
+  local sent; sent=$(echo "$out" | json "['frames']")
+  while true; do
+    status_json=$("$bin" status --json --socket "$work/run/control.sock")
+    local got; got=$(echo "$status_json" | python3 -c "import json,sys; d=json.load(sys.stdin); print(sum(t['messages']+t['drops'] for t in d['topics'] if t['topic']=='/camera/4k'))")
+    # The last frame is known complete only at end of stream: count it as written once the rest are.
+    [ "$got" -ge $((sent - 1)) ] && [ "$(echo "$status_json" | json "['queue_bytes']")" -eq 0 ] && break
+    sleep 0.02
+  done
+  local end; end=$(date +%s.%N)
+  local rss_kb; rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  kill -TERM "$pid"; wait "$pid"; sync
+  local raw_fps; raw_fps=$(echo "$r" | json "['frames_per_s']")
+  local frame_bytes; frame_bytes=$(echo "$out" | json "['mean_frame_bytes']")
+  local fps; fps=$(python3 -c "print($sent/($end-$start))")
+  local vidx; vidx=$(find "$work/rec" -name '*.vidx' | head -1)
+  local indexed; indexed=$("$bin" frames "$vidx" --json | json "['topics'][0]['frames']")
+  printf '%-40s %10.1f fps %10.1f fps %9.1f MB/s %7.1f%%  RSS %.0f MiB  frame %s B  indexed %s/%s\n' "$1" "$raw_fps" "$fps" \
+    "$(python3 -c "print($fps*$frame_bytes/1e6)")" "$(python3 -c "print(100*$fps/$raw_fps)")" "$(python3 -c "print($rss_kb/1024)")" "$frame_bytes" "$indexed" "$sent"
+}
+
+video_run "video 4K h264 x1, container" container
+video_run "video 4K h264 x1, sidecar" sidecar

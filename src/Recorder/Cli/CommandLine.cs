@@ -49,7 +49,7 @@ public static class CommandLine
                 "operator" => Control("operator", ["name"], rest, flags: [], stdout, stderr),
                 "reload" => Control("reload", [], rest, flags: [], stdout, stderr),
                 "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: ["--effective", "--quiet"], values: ["--config", "--device"]), stdout, stderr),
-                "loadgen" => LoadgenCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--socket", "--producers", "--size", "--rate", "--duration"]), stdout),
+                "loadgen" => LoadgenCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--socket", "--producers", "--size", "--rate", "--duration", "--video"]), stdout),
                 "offload" => OffloadCommand.Run(rest, stdout, stderr),
                 "frames" => FramesCommand.Run(Arguments.Parse(rest, flags: ["--json", "--rebuild"], values: ["--topic"]), stdout, stderr),
                 "export-video" => ExportVideoCommand.Run(Arguments.Parse(rest, flags: [], values: ["--topic", "-o", "--output", "--start", "--end"]), stdout, stderr),

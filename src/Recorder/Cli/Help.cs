@@ -23,6 +23,8 @@ public static class Help
                                              status is live (per file: progress, rate, ETA) in a terminal
           loadgen --socket PATH [--producers N] [--size BYTES] [--rate MSGS_PER_S|max] [--duration S] [--json]
                                              N MCAP producers at a fixed rate or flat out; reports msgs/s and MB/s
+          loadgen --video CLIP.h264 --socket PATH [--socket PATH]... [--duration S] [--json]
+                                             one camera per socket looping a raw clip flat out; frames/s, MB/s
 
         Inspect and repair MCAP files:
           info FILE [--json]                 summary: duration, topics, rates, schemas, chunks, compression

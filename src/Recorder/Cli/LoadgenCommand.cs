@@ -17,6 +17,7 @@ public static class LoadgenCommand
 {
     public static int Run(Arguments args, TextWriter stdout)
     {
+        if (args.Value("--video") is { } clip) return RunVideo(args, clip, stdout);
         var socket = args.Value("--socket") ?? throw new UsageException("loadgen needs --socket PATH");
         var producers = (int)(args.UInt64("--producers") ?? 1);
         var size = (int)(args.UInt64("--size") ?? 100);
@@ -60,6 +61,54 @@ public static class LoadgenCommand
         {
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{messages} messages, {bytes} payload bytes in {elapsed:0.000} s: {messages / elapsed:0} msgs/s, {bytes / elapsed / 1e6:0.0} MB/s"));
+        }
+        return CommandLine.ExitOk;
+    }
+
+    /// <summary>
+    /// `loadgen --video CLIP.h264|.h265 --socket PATH [--socket PATH2 ...] --duration S [--json]`: one camera
+    /// per socket (a topic socket of the daemon, or a raw-copy sink), each writing the raw Annex B clip
+    /// over and over as fast as the socket takes it; reports frames/s and MB/s.
+    /// </summary>
+    private static int RunVideo(Arguments args, string clip, TextWriter stdout)
+    {
+        var sockets = args.All("--socket");
+        if (sockets.Count == 0) throw new UsageException("loadgen --video needs --socket PATH (one per camera)");
+        var seconds = args.UInt64("--duration") ?? 10;
+        var bytes = File.ReadAllBytes(clip);
+        var codec = clip.EndsWith(".h265", StringComparison.Ordinal) || clip.EndsWith(".hevc", StringComparison.Ordinal) ? Video.VideoCodec.H265 : Video.VideoCodec.H264;
+        var framesPerLoop = 0;
+        var splitter = new Video.AnnexBSplitter(codec);
+        Video.AccessUnitHandler count = (_, in _) => framesPerLoop++;
+        splitter.Push(bytes, 0, count);
+        splitter.Complete(count);
+        var duration = TimeSpan.FromSeconds(seconds);
+        var watch = Stopwatch.StartNew();
+        var loops = sockets.Select(path => Task.Run(async () =>
+        {
+            using var socket = await DemoProducers.ConnectAsync(path, CancellationToken.None, attempts: 50).ConfigureAwait(false);
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            long done = 0;
+            while (watch.Elapsed < duration)
+            {
+                await stream.WriteAsync(bytes).ConfigureAwait(false);
+                done++;
+            }
+            return done;
+        })).ToArray();
+        Task.WaitAll(loops);
+        var elapsed = watch.Elapsed.TotalSeconds;
+        var frames = loops.Sum(l => l.Result) * framesPerLoop;
+        var total = loops.Sum(l => l.Result) * bytes.LongLength;
+        if (args.Has("--json"))
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"cameras\":{sockets.Count},\"frames\":{frames},\"bytes\":{total},\"seconds\":{elapsed:0.000},\"frames_per_s\":{frames / elapsed:0.0},\"mb_per_s\":{total / elapsed / 1e6:0.00},\"mean_frame_bytes\":{bytes.Length / Math.Max(framesPerLoop, 1)}}}"));
+        }
+        else
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{frames} frames ({framesPerLoop} per loop of {clip}), {total} bytes in {elapsed:0.000} s: {frames / elapsed:0.0} frames/s, {total / elapsed / 1e6:0.0} MB/s"));
         }
         return CommandLine.ExitOk;
     }
