@@ -401,8 +401,10 @@ public sealed partial class RecordingWriter
         var stem = Path.GetFileNameWithoutExtension(finalMcap);
         foreach (var active in Directory.EnumerateFiles(dir, stem + ".*" + RecordingOptions.ActiveSuffix))
         {
-            if (active.EndsWith(".vidx" + RecordingOptions.ActiveSuffix, StringComparison.Ordinal)) File.Delete(active);
-            else File.Move(active, active[..^RecordingOptions.ActiveSuffix.Length], overwrite: true);
+            var name = active[..^RecordingOptions.ActiveSuffix.Length];
+            if (name.EndsWith(".vidx", StringComparison.Ordinal)) File.Delete(active);
+            else if (name.EndsWith(".h264", StringComparison.Ordinal) || name.EndsWith(".h265", StringComparison.Ordinal)) File.Move(active, name, overwrite: true);
+            // The .mcap.active itself is the caller's.
         }
         var index = Path.ChangeExtension(finalMcap, FrameIndex.Extension);
         FrameIndexRebuildResult result;

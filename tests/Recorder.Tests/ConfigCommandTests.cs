@@ -45,7 +45,7 @@ public sealed class ConfigCommandTests : IDisposable
         Assert.Contains("recording: /var/lib/recorder/recordings; chunk 1MiB or 1s, lz4; split 2GiB or 10m; fsync chunk", output);
         Assert.Contains("storage:   max 100GiB, keep 5GiB free, when full stop", output);
         Assert.Contains("control:   /run/recorder/control.sock", output);
-        Assert.Contains("topics:    4", output);
+        Assert.Contains("topics:    5", output);
         Assert.Contains("  /camera/front: fifo /run/recorder/camera_front.h264 (h264), frame_id=camera_front, sensitivity=pii", output);
     }
 

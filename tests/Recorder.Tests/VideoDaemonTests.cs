@@ -426,10 +426,14 @@ public sealed class VideoDaemonTests
             {
                 restarted.KeepRoot = true;
                 Assert.Equal(0, restarted.Stop());
+                Assert.Contains("Recovered unfinished file", restarted.Output);
+                Assert.DoesNotContain("Could not recover", restarted.Output);
             }
             var files = Directory.EnumerateFiles(Path.Combine(root, "rec"), "*", SearchOption.AllDirectories).ToList();
             Assert.DoesNotContain(files, f => f.EndsWith(".active", StringComparison.Ordinal));
             var recovered = activeMcap[..^".active".Length];
+            var doctor = new StringWriter();
+            Assert.True(Recorder.Cli.CommandLine.Run(["doctor", recovered], doctor, doctor) == 0, doctor.ToString());
             var recoveredIndex = FrameIndex.ReadFile(Path.ChangeExtension(recovered, ".vidx"));
             Assert.Null(recoveredIndex.StopReason);
             // Recovery rewrote the MCAP (offsets moved): the index was rebuilt from it, and reads back right.
