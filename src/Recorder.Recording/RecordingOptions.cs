@@ -42,6 +42,16 @@ public sealed record RecordingOptions
     public TimeSpan ReorderWindow { get; init; }
 
     /// <summary>
+    /// The most the reorder window may hold (a fast 4K camera fills 300 ms with hundreds of MiB). Past
+    /// it the oldest messages are written early; a straggler older than them is then written late
+    /// (at the edge, counted), never lost.
+    /// </summary>
+    public long ReorderMaxBytes { get; init; } = 32L * 1024 * 1024;
+
+    /// <summary>The most a split waiting for keyframes holds for the next file; past it the split proceeds (reported like an expired wait).</summary>
+    public long SplitHoldMaxBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
     /// At a split, how long video topics keep writing to the old file while waiting for their next
     /// keyframe, so each file starts every video topic with a keyframe. Past it the split proceeds
     /// and the gap is reported. Zero splits at once.

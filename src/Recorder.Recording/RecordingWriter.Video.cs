@@ -46,6 +46,7 @@ public sealed partial class RecordingWriter
         public List<ChannelSlot> Waiting { get; } = new();
         public List<PendingMessage> Held { get; } = new();
         public List<ulong> HeldTimes { get; } = new();
+        public long HeldBytes;
     }
 
     private readonly record struct PendingFrame(FrameIndexEntry Entry, bool InChunk);
@@ -57,6 +58,7 @@ public sealed partial class RecordingWriter
     private string? _frameIndexActivePath;
     private string? _frameIndexFinalPath;
     private readonly List<PendingFrame> _pendingFrames = new();
+    private long _sidecarBytes;
     private byte[] _videoScratch = new byte[64 * 1024];
 
     /// <summary>Frames written per video topic, and splits whose keyframe wait ran out (for status and tests).</summary>
@@ -135,6 +137,9 @@ public sealed partial class RecordingWriter
         data.CopyTo(copy);
         split.Held.Add(new PendingMessage(channelId, sequence, publishTime, copy, data.Length, false));
         split.HeldTimes.Add(logTime);
+        split.HeldBytes += data.Length;
+        // Bounded: a camera that floods the wait makes the split go ahead now (reported as expired).
+        if (split.HeldBytes > _options.SplitHoldMaxBytes) FinishSplit(logTime, epoch, expired: true);
         return true;
     }
 
@@ -253,6 +258,7 @@ public sealed partial class RecordingWriter
         stream.Write(prefix);
         stream.Write(data);
         video.SidecarOffset += size;
+        _sidecarBytes += size;
         var (w, h) = ResolutionOf(prefix, raw.Codec);
         if (w == 0) (w, h) = ResolutionOf(data, raw.Codec);
         if (w > 0)
@@ -383,6 +389,7 @@ public sealed partial class RecordingWriter
     private void ForgetVideoFiles()
     {
         _pendingFrames.Clear();
+        _sidecarBytes = 0;
         _frameIndex = null;
         _indexer = null;
         _frameIndexStream = null;

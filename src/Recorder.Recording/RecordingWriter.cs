@@ -62,6 +62,7 @@ public sealed partial class RecordingWriter : IDisposable
     private readonly PriorityQueue<PendingMessage, (ulong Time, long Order)>? _reorder;
     private readonly ulong _reorderWindowNs;
     private long _reorderOrder;
+    private long _reorderBytes;
 
     // Finished files, oldest first, for storage limits.
     private readonly List<(string Path, long Size)> _finished = new();
@@ -402,15 +403,18 @@ public sealed partial class RecordingWriter : IDisposable
         var late = time < _lastLogTime && _writer is not null;
         if (late) time = _lastLogTime;
         _reorder!.Enqueue(new PendingMessage(channelId, sequence, publishTime, copy, data.Length, late), (time, _reorderOrder++));
+        _reorderBytes += data.Length;
     }
 
     /// <summary>Writes every held message at or before <paramref name="watermark"/>, in (time, arrival) order.</summary>
     private void ReleaseUpTo(ulong watermark)
     {
         if (_reorder is null) return;
-        while (_reorder.TryPeek(out var pending, out var key) && key.Time <= watermark)
+        // Memory stays bounded: past ReorderMaxBytes the oldest go early (a straggler after them is written late, not lost).
+        while (_reorder.TryPeek(out var pending, out var key) && (key.Time <= watermark || _reorderBytes > _options.ReorderMaxBytes))
         {
             _reorder.Dequeue();
+            _reorderBytes -= pending.Length;
             try
             {
                 var time = Math.Max(key.Time, _lastLogTime);
@@ -446,7 +450,8 @@ public sealed partial class RecordingWriter : IDisposable
         else if (logTime > _lastLogTime)
         {
             // Only between instants: all messages of one instant share a chunk and a file.
-            if (_split is null && _writer!.Position + _writer.PendingChunkBytes >= _options.SplitSize) BeginSplit("size", logTime, epoch);
+            // A recording's size includes its sidecar video streams.
+            if (_split is null && _writer!.Position + _writer.PendingChunkBytes + _sidecarBytes >= _options.SplitSize) BeginSplit("size", logTime, epoch);
             // (A message released late from the reorder window may be older than the file's start.)
             else if (_split is null && logTime > _fileStartTime && logTime - _fileStartTime >= (ulong)_options.SplitDuration.Ticks * 100) BeginSplit("duration", logTime, epoch);
             else if (_writer!.PendingChunkBytes >= _options.ChunkSize) CutChunk();

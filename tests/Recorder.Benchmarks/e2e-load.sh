@@ -158,8 +158,10 @@ YAML
   local raw_fps; raw_fps=$(echo "$r" | json "['frames_per_s']")
   local frame_bytes; frame_bytes=$(echo "$out" | json "['mean_frame_bytes']")
   local fps; fps=$(python3 -c "print($sent/($end-$start))")
-  local vidx; vidx=$(find "$work/rec" -name '*.vidx' | head -1)
-  local indexed; indexed=$("$bin" frames "$vidx" --json | json "['topics'][0]['frames']")
+  local indexed=0 vidx n
+  for vidx in $(find "$work/rec" -name '*.vidx'); do  # every file of the run (splits by size)
+    n=$("$bin" frames "$vidx" --json | json "['topics'][0]['frames']"); indexed=$((indexed + n))
+  done
   printf '%-40s %10.1f fps %10.1f fps %9.1f MB/s %7.1f%%  RSS %.0f MiB  frame %s B  indexed %s/%s\n' "$1" "$raw_fps" "$fps" \
     "$(python3 -c "print($fps*$frame_bytes/1e6)")" "$(python3 -c "print(100*$fps/$raw_fps)")" "$(python3 -c "print($rss_kb/1024)")" "$frame_bytes" "$indexed" "$sent"
 }

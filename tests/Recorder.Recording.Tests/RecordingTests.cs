@@ -178,6 +178,36 @@ public class ProducerTimestampTests
     }
 
     [Fact]
+    public async Task The_reorder_window_holds_at_most_its_byte_cap_and_loses_nothing()
+    {
+        using var p = new Pipeline(o => new RecordingOptions
+        {
+            Directory = o.Directory,
+            Fsync = FsyncPolicy.Never,
+            ChunkMaxAge = TimeSpan.FromMilliseconds(20),
+            UsesProducerTime = topic => topic == "/big",
+            ReorderWindow = TimeSpan.FromSeconds(30), // nothing would leave by time before the test ends
+            ReorderMaxBytes = 64 * 1024,
+        });
+        var now = NowNs();
+        var stream = new MemoryStream();
+        using (var writer = new McapWriter(stream, new McapWriterOptions { UseChunks = false, EnableSummary = false }, leaveOpen: true))
+        {
+            var channel = writer.AddChannel("/big", "raw");
+            for (var i = 0; i < 100; i++) writer.WriteMessage(channel, (uint)i, now + (ulong)i, now + (ulong)i, new byte[10_000]);
+        }
+        await p.Feed(stream.ToArray(), "big");
+        // 1 MB went in; the window may keep only 64 KiB of it: the rest is written already.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((p.Writer.Status().Topics.FirstOrDefault(t => t.Topic == "/big")?.Messages ?? 0) < 90 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        var written = p.Writer.Status().Topics.Single(t => t.Topic == "/big").Messages;
+        Assert.InRange(written, 100UL - 7, 100UL);
+        var files = await p.StopAsync();
+        var kept = Files.Messages(files).Where(m => m.Topic == "/big").Select(m => m.Sequence).ToList();
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => (uint)i), kept); // all of them, in order
+    }
+
+    [Fact]
     public async Task A_message_older_than_the_window_is_kept_at_the_edge_and_counted_late()
     {
         using var p = new Pipeline(o => new RecordingOptions
