@@ -46,7 +46,7 @@ public sealed record RecordingOptions
     /// it the oldest messages are written early; a straggler older than them is then written late
     /// (at the edge, counted), never lost.
     /// </summary>
-    public long ReorderMaxBytes { get; init; } = 32L * 1024 * 1024;
+    public long ReorderMaxBytes { get; init; } = 16L * 1024 * 1024;
 
     /// <summary>The most a split waiting for keyframes holds for the next file; past it the split proceeds (reported like an expired wait).</summary>
     public long SplitHoldMaxBytes { get; init; } = 64L * 1024 * 1024;
