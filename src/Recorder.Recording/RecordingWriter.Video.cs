@@ -83,8 +83,7 @@ public sealed partial class RecordingWriter
             : KeyframeKind.None;
     }
 
-    private static VideoCodec? CodecOf(ReadOnlySpan<byte> format) =>
-        format.SequenceEqual("h264"u8) ? VideoCodec.H264 : format.SequenceEqual("h265"u8) || format.SequenceEqual("hevc"u8) ? VideoCodec.H265 : null;
+    private static VideoCodec? CodecOf(ReadOnlySpan<byte> format) => VideoCodecNames.TryParseUtf8(format, out var codec) ? codec : null;
 
     // ---- keyframe-aligned splits ----
 

@@ -30,6 +30,15 @@ public static class VideoCodecNames
     /// <summary>The name foxglove.CompressedVideo's <c>format</c> field and our files use: "h264" or "h265".</summary>
     public static string Name(this VideoCodec codec) => codec == VideoCodec.H265 ? "h265" : "h264";
 
+    /// <summary>"h264", "h265" or "hevc" as UTF-8 (a CompressedVideo or VideoFrameRef <c>format</c> field), without allocating.</summary>
+    public static bool TryParseUtf8(ReadOnlySpan<byte> format, out VideoCodec codec)
+    {
+        if (format.SequenceEqual("h264"u8)) { codec = VideoCodec.H264; return true; }
+        if (format.SequenceEqual("h265"u8) || format.SequenceEqual("hevc"u8)) { codec = VideoCodec.H265; return true; }
+        codec = default;
+        return false;
+    }
+
     public static bool TryParse(ReadOnlySpan<char> name, out VideoCodec codec)
     {
         if (name.SequenceEqual("h264")) { codec = VideoCodec.H264; return true; }

@@ -102,7 +102,7 @@ public static class VideoFrameRef
             {
                 if (wireType != WireLengthDelimited || !TryReadLengthDelimited(message, ref position, out text)) return false;
                 if (field == FieldStreamFile) streamFileUtf8 = text;
-                else if (!TryParseFormat(text, out codec)) return false;
+                else if (!VideoCodecNames.TryParseUtf8(text, out codec)) return false;
                 continue;
             }
             if (field is < FieldFrameNumber or > FieldHeight)
@@ -127,13 +127,5 @@ public static class VideoFrameRef
         if (codec == default || kind > (ulong)KeyframeKind.Bla || size > uint.MaxValue || width > uint.MaxValue || height > uint.MaxValue) return false;
         fields = new VideoFrameRefFields(frameNumber, logTime, publishTime, (KeyframeKind)kind, streamOffset, (uint)size, codec, (uint)width, (uint)height);
         return true;
-    }
-
-    private static bool TryParseFormat(ReadOnlySpan<byte> format, out VideoCodec codec)
-    {
-        if (format.SequenceEqual("h264"u8)) { codec = VideoCodec.H264; return true; }
-        if (format.SequenceEqual("h265"u8) || format.SequenceEqual("hevc"u8)) { codec = VideoCodec.H265; return true; }
-        codec = default;
-        return false;
     }
 }

@@ -91,7 +91,7 @@ public static class FrameIndexRebuilder
         if (video.Store == FrameStore.Container)
         {
             if (!CompressedVideo.TryDecode(message.Data.Span, out _, out _, out var data, out var format)) return false;
-            if (!TryParseFormat(format, out var codec)) return false;
+            if (!VideoCodecNames.TryParseUtf8(format, out var codec)) return false;
             var info = AnnexB.Classify(data, codec);
             uint width = 0, height = 0;
             if (AnnexB.TryReadResolution(data, codec, out var w, out var h) && w > 0 && h > 0) (width, height) = ((uint)w, (uint)h);
@@ -108,15 +108,6 @@ public static class FrameIndexRebuilder
         }
         indexer.Append(entry);
         return true;
-    }
-
-    /// <summary>"h264", "h265" or "hevc" as UTF-8, without allocating.</summary>
-    private static bool TryParseFormat(ReadOnlySpan<byte> format, out VideoCodec codec)
-    {
-        if (format.SequenceEqual("h264"u8)) { codec = VideoCodec.H264; return true; }
-        if (format.SequenceEqual("h265"u8) || format.SequenceEqual("hevc"u8)) { codec = VideoCodec.H265; return true; }
-        codec = default;
-        return false;
     }
 
     private sealed class VideoChannel(string topic, FrameStore store)
