@@ -21,6 +21,10 @@ public sealed record RecorderStatus(
 
     /// <summary>Messages that were in an open chunk when a write failed.</summary>
     public ulong LostInOpenChunks { get; init; }
+
+    /// <summary>Video frames written (all video topics), and splits that went ahead without every video topic's keyframe.</summary>
+    public ulong VideoFrames { get; init; }
+    public ulong KeyframeWaitsExpired { get; init; }
 }
 
 /// <summary>One topic in the status: totals since start and the rate over the last status interval.</summary>

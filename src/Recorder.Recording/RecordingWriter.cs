@@ -881,6 +881,8 @@ public sealed partial class RecordingWriter : IDisposable
         {
             DroppedTotal = _queue.DroppedTotal,
             LostInOpenChunks = _lostInOpenChunks,
+            VideoFrames = VideoFramesWritten,
+            KeyframeWaitsExpired = KeyframeWaitsExpired,
         };
     }
 

@@ -96,6 +96,9 @@ public sealed class VideoDaemonTests
             var counts = d.TopicCounts();
             return counts.GetValueOrDefault(FrontTopic) == (ulong)h264Packets.Count && counts.GetValueOrDefault(RearTopic) == (ulong)h265Packets.Count;
         }, TimeSpan.FromSeconds(30), "every frame to be recorded");
+        var status = d.Control("status").GetProperty("result");
+        Assert.Equal((ulong)(h264Packets.Count + h265Packets.Count), status.GetProperty("video_frames").GetUInt64());
+        Assert.Equal(0UL, status.GetProperty("keyframe_waits_expired").GetUInt64());
         Assert.Equal(0, d.Stop());
         Assert.Empty(d.ActiveFiles());
 
@@ -154,6 +157,22 @@ public sealed class VideoDaemonTests
             FrameIndexRebuilder.Rebuild(input, rebuilt, Path.GetFileName(mcap));
             Assert.True(File.ReadAllBytes(vidxPath).AsSpan().SequenceEqual(rebuilt.ToArray()), "the rebuilt index differs from the live one");
         }
+
+        // `recorder frames`: one line per frame with its keyframe flag, then the topic summaries;
+        // --rebuild regenerates a deleted index from the MCAP alone.
+        var live = File.ReadAllBytes(vidxPath);
+        File.Delete(vidxPath);
+        var cli = new StringWriter();
+        Assert.Equal(1, Recorder.Cli.CommandLine.Run(["frames", mcap], cli, cli));
+        Assert.Contains("--rebuild", cli.ToString());
+        Assert.Equal(0, Recorder.Cli.CommandLine.Run(["frames", "--rebuild", mcap], new StringWriter(), new StringWriter()));
+        Assert.Equal(live, File.ReadAllBytes(vidxPath));
+        cli = new StringWriter();
+        Assert.Equal(0, Recorder.Cli.CommandLine.Run(["frames", mcap, "--topic", FrontTopic], cli, new StringWriter()));
+        var lines = cli.ToString().Split('\n');
+        Assert.Equal(h264Packets.Count, lines.Count(l => l.StartsWith(FrontTopic + " ", StringComparison.Ordinal)));
+        Assert.Equal(h264Packets.Count(p => p.Key), lines.Count(l => l.StartsWith(FrontTopic + " ", StringComparison.Ordinal) && l.Contains(" true ", StringComparison.Ordinal)));
+        Assert.Contains(lines, l => l.StartsWith(FrontTopic + ": " + h264Packets.Count + " frames, " + h264Packets.Count(p => p.Key) + " keyframes", StringComparison.Ordinal));
 
         // Foxglove's reader and protobufjs decode the messages with the schema embedded in the file.
         var decoded = NodeInterop.DecodeProtobuf(mcap);

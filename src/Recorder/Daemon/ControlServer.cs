@@ -252,6 +252,8 @@ public sealed class ControlServer : IAsyncDisposable
         w.WriteString("last_error", s.LastError);
         w.WriteNumber("dropped_total", s.DroppedTotal);
         w.WriteNumber("lost_in_open_chunks", s.LostInOpenChunks);
+        w.WriteNumber("video_frames", s.VideoFrames);
+        w.WriteNumber("keyframe_waits_expired", s.KeyframeWaitsExpired);
         w.WriteBoolean("stalled", _writer.IsStalled);
         w.WriteString("offload", _offload?.Status().State);
         w.WriteStartArray("topics");
