@@ -60,6 +60,7 @@ public sealed partial class RecordingWriter
     private readonly List<PendingFrame> _pendingFrames = new();
     private long _sidecarBytes;
     private byte[] _videoScratch = new byte[64 * 1024];
+    private byte[] _delimiterScratch = new byte[256];
 
     /// <summary>Frames written per video topic, and splits whose keyframe wait ran out (for status and tests).</summary>
     public ulong VideoFramesWritten { get; private set; }
@@ -237,8 +238,17 @@ public sealed partial class RecordingWriter
         var parameters = video.Parameters!;
         parameters.Observe(data);
         var keyframe = AnnexB.Classify(data, raw.Codec).Keyframe;
-        // Many encoders send parameter sets once: a stored keyframe always carries them.
+        // Many encoders send parameter sets once: a stored keyframe always carries them (after its
+        // access unit delimiter, if it starts with one).
         var prefix = keyframe != KeyframeKind.None ? parameters.MissingFrom(data) : default;
+        if (!prefix.IsEmpty && AnnexB.ParameterSetInsertionPoint(data, raw.Codec) is > 0 and var delimiter)
+        {
+            if (_delimiterScratch.Length < delimiter + prefix.Length) _delimiterScratch = new byte[(delimiter + prefix.Length) * 2];
+            data[..delimiter].CopyTo(_delimiterScratch);
+            prefix.CopyTo(_delimiterScratch.AsSpan(delimiter));
+            prefix = _delimiterScratch.AsSpan(0, delimiter + prefix.Length);
+            data = data[delimiter..];
+        }
         if (raw.Store == FrameStore.Container)
         {
             var buffer = Scratch(CompressedVideo.MaxEncodedLength(slot.FrameIdUtf8.Length, prefix.Length + data.Length));

@@ -18,6 +18,24 @@ public static class AnnexB
         return new AccessUnitInfo(0, accessUnit.Length, flags.Keyframe(codec), flags.HasParameterSets(codec), flags.HasBSlices, 0);
     }
 
+    /// <summary>
+    /// Where cached parameter sets go into an access unit that lacks them: after a leading access
+    /// unit delimiter, which must stay the AU's first NAL unit (H.264 7.4.1.2.3, H.265 7.4.2.4.4),
+    /// else at the start.
+    /// </summary>
+    public static int ParameterSetInsertionPoint(ReadOnlySpan<byte> accessUnit, VideoCodec codec)
+    {
+        foreach (var unit in new NalUnitEnumerator(accessUnit))
+        {
+            var nal = accessUnit[unit.PayloadStart..unit.End];
+            var isDelimiter = !nal.IsEmpty && (codec == VideoCodec.H265
+                ? ((nal[0] >> 1) & 0x3F) == NalClassifier.H265TypeAud
+                : (nal[0] & 0x1F) == NalClassifier.H264TypeAud);
+            return isDelimiter ? unit.End : 0;
+        }
+        return 0;
+    }
+
     /// <summary>The picture size from the AU's SPS (after cropping), when it carries one.</summary>
     public static bool TryReadResolution(ReadOnlySpan<byte> accessUnit, VideoCodec codec, out int width, out int height)
     {

@@ -506,6 +506,73 @@ public sealed class VideoDaemonTests
         var secondIndex = FrameIndex.ReadFile(Path.ChangeExtension(files[1], ".vidx"));
         Assert.Equal(0u, secondIndex.Frames[0].Gop); // starts mid-GOP, and the index says so
     }
+
+    /// <summary>Removes the SPS and PPS NAL units (types 7 and 8) from an H.264 access unit.</summary>
+    private static byte[] WithoutParameterSets(byte[] au)
+    {
+        var starts = new List<int>();
+        for (var i = 0; i + 2 < au.Length; i++)
+            if (au[i] == 0 && au[i + 1] == 0 && au[i + 2] == 1) starts.Add(i + 3);
+        var kept = new List<byte>();
+        for (var n = 0; n < starts.Count; n++)
+        {
+            // A unit runs from its start code (with a zero_byte, if any) to the next one's.
+            var from = n == 0 ? 0 : starts[n] - 3 - (au[starts[n] - 4] == 0 ? 1 : 0);
+            var to = n + 1 < starts.Count ? starts[n + 1] - 3 - (au[starts[n + 1] - 4] == 0 ? 1 : 0) : au.Length;
+            var type = au[starts[n]] & 0x1F;
+            if (type is not (7 or 8)) kept.AddRange(au.AsSpan(from, to - from).ToArray());
+        }
+        return [.. kept];
+    }
+
+    [Fact]
+    public async Task Keyframes_always_carry_parameter_sets_even_when_the_encoder_sent_them_once()
+    {
+        // Two cameras that send SPS/PPS only before their first keyframe, one with access unit delimiters.
+        var clips = new[]
+        {
+            (Topic: "/camera/plain", Clip: VideoClips.Make("h264_ps.h264", "-f lavfi -i testsrc=size=320x240:rate=30 -t 3 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 0 -f h264")),
+            (Topic: "/camera/aud", Clip: VideoClips.Make("h264_ps_aud.h264", "-f lavfi -i testsrc=size=320x240:rate=30 -t 3 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 0 -x264-params aud=1 -f h264")),
+        };
+        using var d = DaemonProcess.Start(fleetExtra: "topics:\n" + string.Join("\n", clips.Select((c, i) => $"  - {{ topic: {c.Topic}, fifo: ./cam{i}.h264, format: h264, frame_id: camera_front }}")) + "\n");
+        var counts = new Dictionary<string, int>();
+        for (var i = 0; i < clips.Length; i++)
+        {
+            var packets = VideoClips.Packets(clips[i].Clip, "h264");
+            var bytes = File.ReadAllBytes(clips[i].Clip);
+            var stripped = Concat(packets.Select((p, n) => n == 0 ? bytes.AsSpan((int)p.Pos, p.Size).ToArray() : WithoutParameterSets(bytes.AsSpan((int)p.Pos, p.Size).ToArray())));
+            counts[clips[i].Topic] = packets.Count;
+            var fifo = Path.Combine(d.Root, $"cam{i}.h264");
+            d.WaitFor(() => File.Exists(fifo), TimeSpan.FromSeconds(10), "the FIFO");
+            await Task.Run(() =>
+            {
+                using var w = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+                WriteInPieces(w, stripped, 4096);
+            });
+        }
+        d.WaitFor(() => counts.All(c => d.TopicCounts().GetValueOrDefault(c.Key) == (ulong)c.Value), TimeSpan.FromSeconds(30), "every frame");
+        Assert.Equal(0, d.Stop());
+        var mcap = Assert.Single(d.FinishedFiles());
+        foreach (var (topic, _) in clips)
+        {
+            var frames = ContainerFrames(mcap, topic);
+            Assert.Equal(counts[topic], frames.Count);
+            var keyframes = frames.Select((f, n) => (f.Data, n)).Where(f => AnnexB.Classify(f.Data, VideoCodec.H264).IsKeyframe).ToList();
+            Assert.Equal(counts[topic] / 30, keyframes.Count);
+            foreach (var (data, n) in keyframes)
+            {
+                Assert.True(AnnexB.Classify(data, VideoCodec.H264).HasParameterSets, $"{topic} keyframe {n} carries SPS and PPS");
+                var firstType = data[data.AsSpan().IndexOf((byte[])[0, 0, 1]) + 3] & 0x1F;
+                Assert.Equal(topic == "/camera/aud" ? 9 : 7, firstType); // after the delimiter, which stays first
+            }
+            // The last GOP alone decodes: its keyframe carries what it needs.
+            var lastGop = Path.Combine(d.Root, topic.Replace('/', '_') + ".h264");
+            File.WriteAllBytes(lastGop, Concat(frames.Skip(keyframes[^1].n).Select(f => f.Data)));
+            Assert.Equal(0, VideoClips.Decode(lastGop, "h264", out var errors, out var decoded));
+            Assert.True(errors.Length == 0, errors);
+            Assert.Equal(frames.Count - keyframes[^1].n, decoded);
+        }
+    }
 }
 
 /// <summary>Test clips made by ffmpeg (cached per test run) and the ffprobe/ffmpeg oracle.</summary>
