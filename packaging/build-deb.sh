@@ -87,14 +87,16 @@ Architecture: $arch
 Maintainer: Recorder <recorder@localhost>
 Installed-Size: $installed_size
 Depends: libc6 (>= 2.36), libssl3 | libssl3t64, ca-certificates, systemd, procps
+Suggests: ffmpeg
 Section: misc
 Priority: optional
 Description: on-device MCAP sensor recorder for robots and vehicles
- Producers write sensor topics into a Unix socket or FIFOs (MCAP or JSON
- lines); the recorder writes timestamp-aligned, chunked, indexed MCAP files
- with their schemas and device metadata. One native binary, run by systemd
- as recorder.service (Type=notify, watchdog, reload on SIGHUP, hardened),
- is also the CLI: recorder help service.
+ Producers write sensor topics into a Unix socket or FIFOs (MCAP, JSON
+ lines, or raw H.264/H.265 from cameras); the recorder writes
+ timestamp-aligned, chunked, indexed MCAP files with their schemas and device
+ metadata, and a frame index beside every recording with video. One native
+ binary, run by systemd as recorder.service (Type=notify, watchdog, reload on
+ SIGHUP, hardened), is also the CLI: recorder help service.
 CONTROL
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums)
 chmod 644 "$root/DEBIAN/control" "$root/DEBIAN/conffiles" "$root/DEBIAN/md5sums"

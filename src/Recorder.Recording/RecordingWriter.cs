@@ -738,7 +738,7 @@ public sealed partial class RecordingWriter : IDisposable
         bool Short(out long free, out long used)
         {
             free = FreeBytes();
-            used = _writer?.Position ?? 0;
+            used = (_writer?.Position ?? 0) + _sidecarBytes;
             foreach (var (_, size) in _finished) used += size;
             return (free >= 0 && free < _options.MinFreeBytes) || (_options.MaxBytes > 0 && used > _options.MaxBytes);
         }
