@@ -573,6 +573,52 @@ public sealed class VideoDaemonTests
             Assert.Equal(frames.Count - keyframes[^1].n, decoded);
         }
     }
+
+    [Fact]
+    public async Task Sidecar_recordings_split_by_their_whole_size_and_are_deleted_whole_at_the_storage_limit()
+    {
+        // ~80 KB/s of video (noise keeps it from compressing away) in a sidecar stream; recordings of
+        // ~64 KiB and more (stream included, up to the next keyframe), 200 KiB kept.
+        var h264 = VideoClips.Make("h264_storage.h264", "-f lavfi -i testsrc=size=320x240:rate=30 -t 6 -vf noise=alls=25:allf=t -pix_fmt yuv420p -c:v libx264 -crf 30 -g 15 -bf 0 -f h264");
+        var packets = VideoClips.Packets(h264, "h264");
+        using var d = DaemonProcess.Start(fleetExtra: $$"""
+            topics:
+              - { topic: {{RearTopic}}, fifo: ./rear.h264, format: h264, store: sidecar }
+            storage: { max_bytes: 200KiB, min_free_bytes: 0, when_full: delete_oldest }
+            """, recording: "  split: { size: 64KiB, keyframe_wait: 2s }", chunk: "{ size: 16KiB, max_age: 100ms, compression: none }");
+        var fifo = Path.Combine(d.Root, "rear.h264");
+        d.WaitFor(() => File.Exists(fifo), TimeSpan.FromSeconds(10), "the FIFO");
+        await Task.Run(() =>
+        {
+            using var w = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+            WriteInPieces(w, File.ReadAllBytes(h264), 2048, pace: TimeSpan.FromSeconds(6), frames: packets.Count);
+        });
+        d.WaitFor(() => d.TopicCounts().GetValueOrDefault(RearTopic) == (ulong)packets.Count, TimeSpan.FromSeconds(30), "every frame");
+        Assert.Equal(0, d.Stop());
+        Assert.Contains("Deleted", d.Output); // the limit was reached: oldest recordings went
+
+        var all = Directory.EnumerateFiles(d.Recordings, "*", SearchOption.AllDirectories).ToList();
+        var mcaps = all.Where(f => f.EndsWith(".mcap", StringComparison.Ordinal)).ToList();
+        Assert.True(mcaps.Count >= 2, $"{mcaps.Count} recordings left");
+        foreach (var file in all)
+        {
+            // No orphans: every index and stream still has its recording.
+            var stem = Path.GetFileName(file).Split('.')[0];
+            Assert.True(mcaps.Any(m => Path.GetFileNameWithoutExtension(m) == stem), $"{Path.GetFileName(file)} outlived its recording");
+        }
+        foreach (var mcap in mcaps.Order(StringComparer.Ordinal).SkipLast(1))
+        {
+            // Splits count the stream: each recording (MCAP + stream + index) is about split.size.
+            var group = all.Where(f => Path.GetFileName(f).StartsWith(Path.GetFileNameWithoutExtension(mcap) + ".", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
+            Assert.InRange(group, 64 * 1024, 64 * 1024 + 100 * 1024);
+            var index = FrameIndex.ReadFile(Path.ChangeExtension(mcap, ".vidx"));
+            Assert.True(index.Frames[0].IsKeyframe, $"{Path.GetFileName(mcap)} starts with a keyframe");
+            using var frames = new FrameReader(mcap, index);
+            var stream = frames.StreamFilePath(index.FindTrack(RearTopic)!);
+            Assert.Equal(new FileInfo(stream).Length, index.Frames.Sum(f => (long)f.Size));
+        }
+        Assert.True(all.Sum(f => new FileInfo(f).Length) <= (200 + 164) * 1024, "within max_bytes, give or take the open recording");
+    }
 }
 
 /// <summary>Test clips made by ffmpeg (cached per test run) and the ffprobe/ffmpeg oracle.</summary>
