@@ -620,6 +620,42 @@ public sealed class VideoDaemonTests
         }
         Assert.True(all.Sum(f => new FileInfo(f).Length) <= (200 + 164) * 1024, "within max_bytes, give or take the open recording");
     }
+
+    [Fact]
+    public async Task A_stream_that_is_not_annex_b_is_refused_and_costs_nothing_else()
+    {
+        var h264 = VideoClips.Make("h264_after_garbage.h264", "-f lavfi -i testsrc=size=320x240:rate=30 -t 2 -pix_fmt yuv420p -c:v libx264 -g 30 -bf 0 -f h264");
+        var packets = VideoClips.Packets(h264, "h264");
+        using var d = DaemonProcess.Start(fleetExtra: $"topics:\n  - {{ topic: {FrontTopic}, fifo: ./front.h264, format: h264, frame_id: camera_front }}\n");
+        var fifo = Path.Combine(d.Root, "front.h264");
+        d.WaitFor(() => File.Exists(fifo), TimeSpan.FromSeconds(10), "the FIFO");
+        var other = SocketProducer.Send(d.IngestSocket, "/imu", 2000, chunked: false, pauseEvery: 100);
+        // A writer that sends text instead of video: refused, the FIFO reopens for the next writer.
+        await Task.Run(() =>
+        {
+            using var w = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+            w.Write("GET / HTTP/1.1\r\nthis is not video\r\n"u8);
+        });
+        await Task.Delay(500);
+        await Task.Run(() =>
+        {
+            using var w = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+            WriteInPieces(w, File.ReadAllBytes(h264), 4096);
+        });
+        await other;
+        d.WaitFor(() => d.TopicCounts().GetValueOrDefault(FrontTopic) == (ulong)packets.Count && d.TopicCounts().GetValueOrDefault("/imu") == 2000,
+            TimeSpan.FromSeconds(30), "the good writer's frames and the other producer");
+        Assert.True(d.IsRunning);
+        Assert.Equal(0, d.Stop());
+        Assert.Contains("not a valid h264 Annex B stream at byte", d.Output);
+
+        var mcap = Assert.Single(d.FinishedFiles());
+        Assert.Equal(packets.Count, ContainerFrames(mcap, FrontTopic).Count);
+        using var reader = McapIndexedReader.Open(mcap);
+        var events = reader.ReadMessages(topics: ["/recorder/events"]).Select(m => System.Text.Encoding.UTF8.GetString(m.Message.Data.Span)).ToList();
+        Assert.Single(events, e => e.Contains("producer_refused", StringComparison.Ordinal) && e.Contains("Annex B", StringComparison.Ordinal));
+        Assert.Equal(2000, reader.ReadMessages(topics: ["/imu"]).Count());
+    }
 }
 
 /// <summary>Test clips made by ffmpeg (cached per test run) and the ffprobe/ffmpeg oracle.</summary>

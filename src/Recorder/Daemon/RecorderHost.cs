@@ -355,6 +355,10 @@ public sealed class RecorderHost
 
             var old = Current;
             var (next, restartOnly) = KeepStartupSettings(old, result.Settings!);
+            // Video is stamped at its first byte through the reorder window, which is set up at start:
+            // a video input added without one records, stamped when each frame is complete (a frame late).
+            if (_initialRecording!.ReorderWindow < VideoReorderWindow && next.Topics.Any(IsRawVideo) && !old.Topics.Any(IsRawVideo))
+                restartOnly.Add("topics[].format h264/h265 (first-byte timestamps)");
             if (restartOnly.Count > 0)
             {
                 var keys = string.Join(", ", restartOnly);
