@@ -167,6 +167,15 @@ public sealed class VideoDaemonTests
         Assert.Contains("--rebuild", cli.ToString());
         Assert.Equal(0, Recorder.Cli.CommandLine.Run(["frames", "--rebuild", mcap], new StringWriter(), new StringWriter()));
         Assert.Equal(live, File.ReadAllBytes(vidxPath));
+        // doctor checks the index against the MCAP: ok as written, an error once it is torn.
+        var doctor = new StringWriter();
+        Assert.True(Recorder.Cli.CommandLine.Run(["doctor", mcap], doctor, doctor) == 0, doctor.ToString());
+        Assert.Contains($"{h264Packets.Count + h265Packets.Count} frames, the same as the MCAP rebuilds to", doctor.ToString());
+        File.WriteAllBytes(vidxPath, live[..^20]);
+        doctor = new StringWriter();
+        Assert.Equal(1, Recorder.Cli.CommandLine.Run(["doctor", mcap], doctor, doctor));
+        Assert.Contains("does not match the MCAP: it ends early", doctor.ToString());
+        File.WriteAllBytes(vidxPath, live);
         cli = new StringWriter();
         Assert.Equal(0, Recorder.Cli.CommandLine.Run(["frames", mcap, "--topic", FrontTopic], cli, new StringWriter()));
         var lines = cli.ToString().Split('\n');

@@ -30,7 +30,8 @@ public static class Help
           info FILE [--json]                 summary: duration, topics, rates, schemas, chunks, compression
           cat FILE [--topic T]... [--start NS] [--end NS] [--json]
                                              print messages in log-time order
-          doctor FILE [--strict]             check a file against the spec; exit 1 on errors
+          doctor FILE [--strict]             check a file against the spec (and its .vidx against the
+                                             MCAP); exit 1 on errors
           recover IN -o OUT                  rebuild a valid, indexed file from a truncated or damaged one
                                              (exit 0 nothing lost, 3 recovered with loss, 1 nothing recoverable)
           frames FILE [--topic T] [--json] [--rebuild]
