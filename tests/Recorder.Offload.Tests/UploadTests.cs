@@ -39,9 +39,9 @@ public sealed class UploadTests : IDisposable
         Assert.Equal("dev-1_20261127T100000Z_0001.mcap", sidecar["recording"]!.GetValue<string>());
         Assert.Equal(sha, depot.Verified()["dev-1_20261127T100000Z_0001.mcap"].Sha256);
         Assert.Equal(["dev-1_20261127T100000Z_0001.mcap", "dev-1_20261127T100000Z_0001.vidx"], deleted.Order(StringComparer.Ordinal));
-        var status = service.Status();
-        Assert.Equal(2, status.Deleted);
-        Assert.Equal("waiting", status.State);
+        // The session ends just after its last deletion: the state goes back to waiting then.
+        await Samples.WaitFor(() => service.Status().State == "waiting", TimeSpan.FromSeconds(10), () => $"state {service.Status().State}");
+        Assert.Equal(2, service.Status().Deleted);
     }
 
     [Fact]
