@@ -224,7 +224,7 @@ public sealed class VideoDaemonTests
             using var w = new FileStream(fifo, FileMode.Open, FileAccess.Write);
             WriteInPieces(w, File.ReadAllBytes(h264), 2048, pace: TimeSpan.FromSeconds(6), frames: packets.Count);
         });
-        foreach (var pause in new[] { 1300, 1400, 1500 })
+        foreach (var pause in new[] { 1300, 1600, 1600 })
         {
             await Task.Delay(pause);
             Assert.True(d.Control("split").GetProperty("ok").GetBoolean());
