@@ -23,10 +23,6 @@ public sealed partial class RecordingWriter
         public RawVideoInput? Raw { get; } = raw;
         public ParameterSetCache? Parameters { get; } = raw is null ? null : new ParameterSetCache(raw.Codec);
         public long LastFrameTicks;
-        /// <summary>During a pending split: this track's keyframe arrived, its frames now wait for the new file.</summary>
-        public bool WaitsForNewFile;
-        public uint Width;
-        public uint Height;
 
         // Sidecar storage, per file.
         public Stream? Sidecar;
@@ -44,8 +40,9 @@ public sealed partial class RecordingWriter
         public long DeadlineTicks { get; } = deadlineTicks;
         public long StartedTicks { get; } = Stopwatch.GetTimestamp();
         public List<ChannelSlot> Waiting { get; } = new();
-        public List<PendingMessage> Held { get; } = new();
-        public List<ulong> HeldTimes { get; } = new();
+        /// <summary>Tracks whose keyframe arrived: their frames now wait for the new file.</summary>
+        public List<ChannelSlot> Ready { get; } = new();
+        public List<(PendingMessage Message, ulong LogTime)> Held { get; } = new();
         public long HeldBytes;
     }
 
@@ -120,23 +117,24 @@ public sealed partial class RecordingWriter
     /// During a pending split, routes a video message: true when it was held for the next file (or
     /// its keyframe completed the split, after which the caller writes it into the new file).
     /// </summary>
-    private bool HoldForSplit(ChannelSlot slot, VideoTrack video, KeyframeKind keyframe, ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data, int epoch)
+    private bool HoldForSplit(ChannelSlot slot, VideoTrack video, ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data, int epoch)
     {
         var split = _split!;
-        if (!video.WaitsForNewFile)
+        if (!split.Ready.Contains(slot))
         {
-            if (keyframe == KeyframeKind.None || !split.Waiting.Remove(slot)) return false; // still the old file's GOP
+            // Still the old file's GOP until this track's keyframe (and a track not waited for stays there).
+            if (!split.Waiting.Contains(slot) || KeyframeOf(video, data) == KeyframeKind.None) return false;
+            split.Waiting.Remove(slot);
             if (split.Waiting.Count == 0)
             {
                 FinishSplit(logTime, epoch, expired: false);
                 return false; // written now, first in the new file after the held frames
             }
-            video.WaitsForNewFile = true;
+            split.Ready.Add(slot);
         }
         var copy = ArrayPool<byte>.Shared.Rent(Math.Max(data.Length, 1));
         data.CopyTo(copy);
-        split.Held.Add(new PendingMessage(channelId, sequence, publishTime, copy, data.Length, false));
-        split.HeldTimes.Add(logTime);
+        split.Held.Add((new PendingMessage(channelId, sequence, publishTime, copy, data.Length, false), logTime));
         split.HeldBytes += data.Length;
         // Bounded: a camera that floods the wait makes the split go ahead now (reported as expired).
         if (split.HeldBytes > _options.SplitHoldMaxBytes) FinishSplit(logTime, epoch, expired: true);
@@ -148,7 +146,7 @@ public sealed partial class RecordingWriter
     {
         var split = _split!;
         _split = null;
-        var heldStart = split.HeldTimes.Count > 0 ? split.HeldTimes[0] : logTime;
+        var heldStart = split.Held.Count > 0 ? split.Held[0].LogTime : logTime;
         Rotate(split.Reason, Math.Min(heldStart, Math.Max(logTime, _lastLogTime)), epoch);
         WriteHeld(split);
         if (expired)
@@ -168,16 +166,12 @@ public sealed partial class RecordingWriter
     /// <summary>Writes held frames into the current file, in arrival order, and releases them.</summary>
     private void WriteHeld(PendingSplit split)
     {
-        for (var i = 0; i < split.Held.Count; i++)
+        foreach (var (held, logTime) in split.Held)
         {
-            var held = split.Held[i];
             try
             {
                 if (_writer is not null && Slot(held.ChannelId) is { } slot)
-                {
-                    if (slot.Video is { } video) video.WaitsForNewFile = false;
-                    WriteNow(slot, held.ChannelId, held.Sequence, split.HeldTimes[i], held.PublishTime, held.Data.AsSpan(0, held.Length));
-                }
+                    WriteNow(slot, held.ChannelId, held.Sequence, logTime, held.PublishTime, held.Data.AsSpan(0, held.Length));
             }
             finally
             {
@@ -185,9 +179,6 @@ public sealed partial class RecordingWriter
             }
         }
         split.Held.Clear();
-        split.HeldTimes.Clear();
-        foreach (var slot in _slots)
-            if (slot?.Video is { } v) v.WaitsForNewFile = false;
     }
 
     /// <summary>From <see cref="Tick"/>: a split whose keyframes did not come in time proceeds.</summary>
@@ -212,9 +203,7 @@ public sealed partial class RecordingWriter
         if (_split is not { } split) return 0;
         _split = null;
         var count = (ulong)split.Held.Count;
-        foreach (var held in split.Held) ArrayPool<byte>.Shared.Return(held.Data);
-        foreach (var slot in _slots)
-            if (slot?.Video is { } v) v.WaitsForNewFile = false;
+        foreach (var (held, _) in split.Held) ArrayPool<byte>.Shared.Return(held.Data);
         return count;
     }
 
@@ -231,7 +220,7 @@ public sealed partial class RecordingWriter
             writer.WriteMessage(channelId, sequence, logTime, publishTime, data);
             // Indexed from the stored bytes, exactly as `recorder frames --rebuild` will see them.
             if (CompressedVideo.TryDecode(data, out _, out _, out var au, out var format) && CodecOf(format) is { } codec)
-                IndexContainerFrame(slot, video, codec, logTime, publishTime, au);
+                IndexContainerFrame(slot, codec, logTime, publishTime, au);
             return;
         }
 
@@ -256,7 +245,7 @@ public sealed partial class RecordingWriter
             var message = buffer.AsSpan(0, length);
             writer.WriteMessage(channelId, sequence, logTime, publishTime, message);
             CompressedVideo.TryDecode(message, out _, out _, out var stored, out _);
-            IndexContainerFrame(slot, video, raw.Codec, logTime, publishTime, stored);
+            IndexContainerFrame(slot, raw.Codec, logTime, publishTime, stored);
             return;
         }
 
@@ -270,13 +259,9 @@ public sealed partial class RecordingWriter
         _sidecarBytes += size;
         var (w, h) = ResolutionOf(prefix, raw.Codec);
         if (w == 0) (w, h) = ResolutionOf(data, raw.Codec);
-        if (w > 0)
-        {
-            video.Width = (uint)w;
-            video.Height = (uint)h;
-        }
-        var entry = Index().Next(slot.Channel.Topic, raw.Codec, FrameStore.Sidecar, video.SidecarName, logTime, publishTime, keyframe, (uint)size, video.Width, video.Height);
-        var fields = new VideoFrameRefFields(entry.FrameNumber, logTime, publishTime, keyframe, (ulong)offset, (uint)size, raw.Codec, video.Width, video.Height);
+        // The indexer keeps the last known resolution (an AU without an SPS passes 0): the reference carries it.
+        var entry = Index().Next(slot.Channel.Topic, raw.Codec, FrameStore.Sidecar, video.SidecarName, logTime, publishTime, keyframe, (uint)size, (uint)w, (uint)h);
+        var fields = new VideoFrameRefFields(entry.FrameNumber, logTime, publishTime, keyframe, (ulong)offset, (uint)size, raw.Codec, entry.Width, entry.Height);
         var refBuffer = Scratch(VideoFrameRef.MaxEncodedLength(video.SidecarNameUtf8!.Length));
         var refLength = VideoFrameRef.Encode(refBuffer, fields, video.SidecarNameUtf8);
         writer.WriteMessage(channelId, sequence, logTime, publishTime, refBuffer.AsSpan(0, refLength));
@@ -286,15 +271,10 @@ public sealed partial class RecordingWriter
     private static (int Width, int Height) ResolutionOf(ReadOnlySpan<byte> accessUnit, VideoCodec codec) =>
         !accessUnit.IsEmpty && AnnexB.TryReadResolution(accessUnit, codec, out var w, out var h) ? (w, h) : (0, 0);
 
-    private void IndexContainerFrame(ChannelSlot slot, VideoTrack video, VideoCodec codec, ulong logTime, ulong publishTime, ReadOnlySpan<byte> stored)
+    private void IndexContainerFrame(ChannelSlot slot, VideoCodec codec, ulong logTime, ulong publishTime, ReadOnlySpan<byte> stored)
     {
         var keyframe = AnnexB.Classify(stored, codec).Keyframe;
         var (w, h) = ResolutionOf(stored, codec);
-        if (w > 0)
-        {
-            video.Width = (uint)w;
-            video.Height = (uint)h;
-        }
         var entry = Index().Next(slot.Channel.Topic, codec, FrameStore.Container, null, logTime, publishTime, keyframe, (uint)stored.Length, (uint)w, (uint)h);
         _pendingFrames.Add(new PendingFrame(entry with { OffsetInChunk = (uint)_writer!.LastMessageOffsetInChunk }, InChunk: true));
     }
@@ -342,7 +322,13 @@ public sealed partial class RecordingWriter
     /// </summary>
     private void AppendPendingFrames(bool toDisk)
     {
-        if (_pendingFrames.Count == 0 || _indexer is null) return;
+        if (AppendPendingEntries()) FlushVideoFiles(toDisk);
+    }
+
+    /// <summary>Appends the entries waiting for the chunk just written; false when there were none.</summary>
+    private bool AppendPendingEntries()
+    {
+        if (_pendingFrames.Count == 0 || _indexer is null) return false;
         var chunkStart = (ulong)_writer!.LastChunkStart;
         foreach (var pending in _pendingFrames)
         {
@@ -350,9 +336,15 @@ public sealed partial class RecordingWriter
             _indexer.Append(pending.InChunk ? entry with { Offset = chunkStart } : entry);
         }
         _pendingFrames.Clear();
+        return true;
+    }
+
+    /// <summary>The stream files and the index, with the durability the chunks get.</summary>
+    private void FlushVideoFiles(bool toDisk)
+    {
         foreach (var slot in _slots)
             if (slot?.Video?.Sidecar is { } sidecar) FlushStream(sidecar, toDisk);
-        _frameIndex!.Flush(toDisk);
+        _frameIndex?.Flush(toDisk);
     }
 
     private static void FlushStream(Stream stream, bool toDisk)
@@ -364,18 +356,17 @@ public sealed partial class RecordingWriter
     /// <summary>Finishes the open file's video companions (index, stream files) and renames them with it.</summary>
     private void CloseVideoFiles(bool toDisk)
     {
-        AppendPendingFrames(toDisk);
+        AppendPendingEntries();
+        FlushVideoFiles(toDisk);
         foreach (var slot in _slots)
         {
             if (slot?.Video is not { Sidecar: { } sidecar } video) continue;
-            FlushStream(sidecar, toDisk);
             sidecar.Dispose();
             File.Move(video.SidecarActivePath!, video.SidecarFinalPath!, overwrite: true);
             video.Sidecar = null;
         }
         if (_frameIndex is not null)
         {
-            _frameIndex.Flush(toDisk);
             _frameIndexStream!.Dispose();
             File.Move(_frameIndexActivePath!, _frameIndexFinalPath!, overwrite: true);
         }
@@ -402,8 +393,6 @@ public sealed partial class RecordingWriter
         _frameIndex = null;
         _indexer = null;
         _frameIndexStream = null;
-        foreach (var slot in _slots)
-            if (slot?.Video is { } video) { video.Width = 0; video.Height = 0; }
     }
 
     /// <summary>
@@ -418,18 +407,11 @@ public sealed partial class RecordingWriter
         foreach (var active in Directory.EnumerateFiles(dir, stem + ".*" + RecordingOptions.ActiveSuffix))
         {
             var name = active[..^RecordingOptions.ActiveSuffix.Length];
-            if (name.EndsWith(".vidx", StringComparison.Ordinal)) File.Delete(active);
-            else if (name.EndsWith(".h264", StringComparison.Ordinal) || name.EndsWith(".h265", StringComparison.Ordinal)) File.Move(active, name, overwrite: true);
+            if (name.EndsWith(FrameIndex.Extension, StringComparison.Ordinal)) File.Delete(active);
+            else if (RawVideoInput.IsStreamFile(name)) File.Move(active, name, overwrite: true);
             // The .mcap.active itself is the caller's.
         }
-        var index = Path.ChangeExtension(finalMcap, FrameIndex.Extension);
-        FrameIndexRebuildResult result;
-        using (var mcap = new FileStream(recoveredMcap, FileMode.Open, FileAccess.Read))
-        using (var output = new FileStream(index, FileMode.Create, FileAccess.Write))
-        {
-            result = FrameIndexRebuilder.Rebuild(mcap, output, Path.GetFileName(finalMcap));
-            output.Flush(flushToDisk: true);
-        }
-        if (result.Frames == 0) File.Delete(index);
+        var index = FrameIndex.PathFor(finalMcap);
+        if (FrameIndexRebuilder.RebuildFile(recoveredMcap, index, Path.GetFileName(finalMcap)).Frames == 0) File.Delete(index);
     }
 }

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Recorder.Mcap;
+using Recorder.Video;
 
 namespace Recorder.Recording;
 
@@ -459,7 +460,7 @@ public sealed partial class RecordingWriter : IDisposable
 
         // A pending split: video frames from each topic's next keyframe on wait for the new file.
         if (_split is not null && slot.Video is { } video
-            && HoldForSplit(slot, video, KeyframeOf(video, data), channelId, sequence, logTime, publishTime, data, epoch))
+            && HoldForSplit(slot, video, channelId, sequence, logTime, publishTime, data, epoch))
             return;
         WriteNow(slot, channelId, sequence, logTime, publishTime, data);
     }
@@ -919,8 +920,7 @@ public sealed partial class RecordingWriter : IDisposable
         var dir = Path.GetDirectoryName(mcap);
         if (dir is null || !Directory.Exists(dir)) return [];
         var prefix = Path.GetFileNameWithoutExtension(mcap) + ".";
-        return Directory.EnumerateFiles(dir, prefix + "*").Where(f =>
-            f.EndsWith(".vidx", StringComparison.Ordinal) || f.EndsWith(".h264", StringComparison.Ordinal) || f.EndsWith(".h265", StringComparison.Ordinal)).ToList();
+        return Directory.EnumerateFiles(dir, prefix + "*").Where(f => f.EndsWith(FrameIndex.Extension, StringComparison.Ordinal) || RawVideoInput.IsStreamFile(f)).ToList();
     }
 
     /// <summary>What a finished recording occupies: the MCAP and its companions.</summary>

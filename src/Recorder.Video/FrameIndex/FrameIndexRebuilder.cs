@@ -76,12 +76,23 @@ public static class FrameIndexRebuilder
         return new FrameIndexRebuildResult(writer.FrameCount, indexer.TrackCount, skipped, error);
     }
 
-    public static FrameIndexRebuildResult RebuildFile(string mcapPath, string indexPath)
+    /// <summary>
+    /// Rebuilds <paramref name="indexPath"/> from <paramref name="mcapPath"/>, replacing it atomically
+    /// (a temporary file, fsynced, then renamed): a reader sees the old index or the new one, never
+    /// half of one. <paramref name="recordingFileName"/> is the name the index records, by default the
+    /// MCAP's own (recovery rebuilds from a temporary name).
+    /// </summary>
+    public static FrameIndexRebuildResult RebuildFile(string mcapPath, string indexPath, string? recordingFileName = null)
     {
-        using var mcap = new FileStream(mcapPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, FileOptions.SequentialScan);
-        using var output = new FileStream(indexPath, FileMode.Create, FileAccess.Write, FileShare.Read);
-        var result = Rebuild(mcap, output, Path.GetFileName(mcapPath));
-        output.Flush(flushToDisk: true);
+        var temporary = indexPath + ".rebuilding";
+        FrameIndexRebuildResult result;
+        using (var mcap = new FileStream(mcapPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, FileOptions.SequentialScan))
+        using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.Read))
+        {
+            result = Rebuild(mcap, output, recordingFileName ?? Path.GetFileName(mcapPath));
+            output.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, indexPath, overwrite: true);
         return result;
     }
 
