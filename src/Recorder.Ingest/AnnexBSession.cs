@@ -40,18 +40,19 @@ public sealed class AnnexBSession
         _onAccessUnit = OnAccessUnit; // one delegate for the session: no allocation per push
     }
 
-    public VideoCodec Codec => _input.Format == TopicInputFormat.H265 ? VideoCodec.H265 : VideoCodec.H264;
+    public VideoCodec Codec => CodecOf(_input);
+
+    private static VideoCodec CodecOf(TopicInputOptions input) => input.Format == TopicInputFormat.H265 ? VideoCodec.H265 : VideoCodec.H264;
 
     /// <summary>Registers the topic's channel for this input's storage: CompressedVideo, or VideoFrameRef for sidecar.</summary>
     public static bool TryRegister(TopicInputOptions input, ChannelRegistry registry, out ushort channelId)
     {
-        var codec = input.Format == TopicInputFormat.H265 ? VideoCodec.H265 : VideoCodec.H264;
         var registered = input.Store == FrameStore.Sidecar
             ? registry.TryGetOrAddSchema(VideoFrameRef.SchemaName, "protobuf", VideoFrameRef.FileDescriptorSet, out var schemaId)
             : registry.TryGetOrAddSchema(CompressedVideo.SchemaName, CompressedVideo.SchemaEncoding, CompressedVideo.FileDescriptorSet, out schemaId);
         channelId = 0;
         if (!registered || !registry.TryGetOrAddChannel(input.Topic, "protobuf", schemaId, Recorder.Mcap.Channel.NoMetadata, out channelId)) return false;
-        registry.MarkRawVideo(channelId, new RawVideoInput(codec, input.Store));
+        registry.MarkRawVideo(channelId, new RawVideoInput(CodecOf(input), input.Store));
         return true;
     }
 

@@ -30,10 +30,11 @@ public static class DoctorCommand
         var vidx = FrameIndex.PathFor(mcap);
         if (!File.Exists(vidx)) return true;
         using var rebuilt = new MemoryStream();
-        using (var input = File.OpenRead(mcap)) FrameIndexRebuilder.Rebuild(input, rebuilt, Path.GetFileName(mcap));
+        FrameIndexRebuildResult result;
+        using (var input = File.OpenRead(mcap)) result = FrameIndexRebuilder.Rebuild(input, rebuilt, Path.GetFileName(mcap));
+        var frames = result.Frames;
         var onDisk = File.ReadAllBytes(vidx);
-        var frames = FrameIndex.Parse(rebuilt.ToArray()).Frames.Count;
-        if (onDisk.AsSpan().SequenceEqual(rebuilt.ToArray()))
+        if (onDisk.AsSpan().SequenceEqual(rebuilt.GetBuffer().AsSpan(0, (int)rebuilt.Length)))
         {
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{vidx}: ok, {frames} frames, the same as the MCAP rebuilds to"));
             return true;

@@ -27,23 +27,18 @@ public static class ExportVideoCommand
         }
 
         var index = LoadIndex(mcap, vidx, stderr);
-        var track = index.Tracks.Values.FirstOrDefault(t => t.Topic == topic);
-        if (track is null)
+        if (index.FindTrack(topic) is not { } track)
         {
             stderr.WriteLine($"recorder: {mcap} has no video topic '{topic}' (it has: {string.Join(", ", index.Tracks.Values.Select(t => t.Topic))})");
             return CommandLine.ExitError;
         }
-        // From the keyframe at or before --start (found through the index), or the first keyframe.
-        var trackFrames = index.Frames.Where(f => f.TrackId == track.TrackId).ToList();
-        var first = start is { } t0 && index.FramesForSeek(topic, t0) is { Count: > 0 } seek
-            ? seek[0]
-            : trackFrames.FirstOrDefault(f => f.IsKeyframe);
-        if (!first.IsKeyframe)
+        // From the keyframe at or before --start (or the first one after it), found through the index.
+        var frames = index.FramesForRange(topic, start ?? 0, end);
+        if (frames.Count == 0)
         {
-            stderr.WriteLine($"recorder: {topic} has no keyframe {(start is null ? "" : "at or before --start ")}to start from");
+            stderr.WriteLine($"recorder: {topic} has no keyframe to start from {(start is null ? "" : "at or after --start ")}up to --end");
             return CommandLine.ExitError;
         }
-        var frames = trackFrames.SkipWhile(f => f.FrameNumber != first.FrameNumber).TakeWhile(f => f.LogTime <= end).ToList();
 
         var info = new ProcessStartInfo(ffmpeg) { RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "-v", "error", "-y", "-f", "ivf", "-i", "-", "-c", "copy", output }) info.ArgumentList.Add(a);
@@ -92,7 +87,7 @@ public static class ExportVideoCommand
     }
 
     /// <summary>IVF: a 32-byte header, then per frame a 12-byte header (size, timestamp) and the frame. Timestamps in microseconds from the first frame.</summary>
-    private static void WriteIvf(Stream output, VideoTrackInfo track, List<FrameIndexEntry> frames, FrameReader reader)
+    private static void WriteIvf(Stream output, VideoTrackInfo track, IReadOnlyList<FrameIndexEntry> frames, FrameReader reader)
     {
         Span<byte> header = stackalloc byte[32];
         "DKIF"u8.CopyTo(header);
@@ -106,7 +101,7 @@ public static class ExportVideoCommand
         BinaryPrimitives.WriteUInt32LittleEndian(header[24..], (uint)frames.Count);
         output.Write(header);
         Span<byte> frameHeader = stackalloc byte[12];
-        var origin = frames.Count > 0 ? frames[0].LogTime : 0;
+        var origin = frames[0].LogTime;
         foreach (var frame in frames)
         {
             var data = reader.ReadFrame(frame).Span;
@@ -117,7 +112,7 @@ public static class ExportVideoCommand
         }
     }
 
-    internal static string? FindOnPath(string command)
+    private static string? FindOnPath(string command)
     {
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
         {

@@ -17,8 +17,9 @@ public static class FramesCommand
         var topic = args.Value("--topic");
         if (args.Has("--rebuild"))
         {
-            var count = Rebuild(mcap, vidx);
-            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rebuilt {vidx}: {count.Frames} frames on {count.Topics} video topics"));
+            // From the MCAP alone, replacing the index atomically.
+            var rebuilt = FrameIndexRebuilder.RebuildFile(mcap, vidx);
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rebuilt {vidx}: {rebuilt.Frames} frames on {rebuilt.Tracks} video topics"));
             if (!args.Has("--json")) return CommandLine.ExitOk;
         }
         if (!File.Exists(vidx))
@@ -26,8 +27,7 @@ public static class FramesCommand
             stderr.WriteLine($"recorder: no frame index {vidx} (a recording without video, or made before it had one); `recorder frames --rebuild {mcap}` makes it from the MCAP");
             return CommandLine.ExitError;
         }
-        FrameIndex index;
-        using (var stream = File.OpenRead(vidx)) index = FrameIndex.Read(stream);
+        var index = FrameIndex.ReadFile(vidx);
         if (index.StopReason is { } why)
             stderr.WriteLine($"recorder: warning: {vidx} ends early at byte {index.ValidBytes} ({why}); the frames before it are shown. `recorder frames --rebuild` regenerates it");
         var tracks = index.Tracks.Values.Where(t => topic is null || t.Topic == topic).ToList();
@@ -37,29 +37,15 @@ public static class FramesCommand
             return CommandLine.ExitError;
         }
         var ids = tracks.Select(t => t.TrackId).ToHashSet();
-        var byId = new Dictionary<ushort, VideoTrackInfo>(index.Tracks);
         var frames = index.Frames.Where(f => ids.Contains(f.TrackId)).ToList();
-        if (args.Has("--json")) WriteJson(index, tracks, frames, byId, stdout);
-        else WriteText(index, tracks, frames, byId, stdout);
+        if (args.Has("--json")) WriteJson(index, tracks, frames, stdout);
+        else WriteText(index, tracks, frames, stdout);
         return CommandLine.ExitOk;
     }
 
     /// <summary>FILE may name the recording or its index.</summary>
     internal static (string Mcap, string Vidx) Paths(string file) =>
-        file.EndsWith(".vidx", StringComparison.Ordinal) ? (Path.ChangeExtension(file, ".mcap"), file) : (file, Path.ChangeExtension(file, ".vidx"));
-
-    /// <summary>Regenerates the index from the MCAP alone (written beside it, replacing it atomically).</summary>
-    internal static (int Frames, int Topics) Rebuild(string mcap, string vidx)
-    {
-        var temporary = vidx + ".rebuilding";
-        using (var input = File.OpenRead(mcap))
-        using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-            FrameIndexRebuilder.Rebuild(input, output, Path.GetFileName(mcap));
-        File.Move(temporary, vidx, overwrite: true);
-        using var stream = File.OpenRead(vidx);
-        var index = FrameIndex.Read(stream);
-        return (index.Frames.Count, index.Tracks.Count);
-    }
+        file.EndsWith(FrameIndex.Extension, StringComparison.Ordinal) ? (Path.ChangeExtension(file, ".mcap"), file) : (file, FrameIndex.PathFor(file));
 
     private static string KindName(KeyframeKind kind) => kind switch
     {
@@ -74,7 +60,7 @@ public static class FramesCommand
         ? string.Create(CultureInfo.InvariantCulture, $"chunk@{f.Offset}+{f.OffsetInChunk}")
         : string.Create(CultureInfo.InvariantCulture, $"stream@{f.Offset}");
 
-    private static void WriteText(FrameIndex index, List<VideoTrackInfo> tracks, List<FrameIndexEntry> frames, Dictionary<ushort, VideoTrackInfo> byId, TextWriter o)
+    private static void WriteText(FrameIndex index, List<VideoTrackInfo> tracks, List<FrameIndexEntry> frames, TextWriter o)
     {
         var inv = CultureInfo.InvariantCulture;
         o.WriteLine($"recording: {index.RecordingFile}");
@@ -87,18 +73,18 @@ public static class FramesCommand
         o.WriteLine("topic                            frame       log_time_ns           publish_time_ns       keyframe  gop     size  where");
         foreach (var f in frames)
         {
-            var t = byId[f.TrackId];
+            var t = index.Tracks[f.TrackId];
             o.WriteLine(string.Create(inv, $"{t.Topic,-32} {f.FrameNumber,6}  {f.LogTime,20}  {f.PublishTime,20}  {(f.IsKeyframe ? "true " : "false"),-8} {f.Gop,4} {f.Size,8}  {Where(t, f)}{(f.IsKeyframe ? " " + KindName(f.Keyframe) : "")}"));
         }
         foreach (var t in tracks)
         {
-            var s = FrameSummary.Of(frames.Where(f => f.TrackId == t.TrackId).ToList());
+            var s = FrameSummary.Of(index.FramesOf(t.TrackId));
             o.WriteLine(string.Create(inv,
                 $"{t.Topic}: {s.Frames} frames, {s.Keyframes} keyframes ({s.Gops} GOPs), keyframe interval {s.KeyframeIntervalFrames:0.#} frames / {s.KeyframeIntervalSeconds:0.###} s, {s.FrameRate:0.##} fps, {s.Gaps.Count} gaps{(s.Gaps.Count > 0 ? $" (largest {s.Gaps.Max(g => g.Seconds):0.###} s after frame {s.Gaps.MaxBy(g => g.Seconds).AfterFrame})" : "")}{(s.LeadingFrames > 0 ? $", {s.LeadingFrames} frames before the first keyframe" : "")}"));
         }
     }
 
-    private static void WriteJson(FrameIndex index, List<VideoTrackInfo> tracks, List<FrameIndexEntry> frames, Dictionary<ushort, VideoTrackInfo> byId, TextWriter o)
+    private static void WriteJson(FrameIndex index, List<VideoTrackInfo> tracks, List<FrameIndexEntry> frames, TextWriter o)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -109,7 +95,7 @@ public static class FramesCommand
             w.WriteStartArray("topics");
             foreach (var t in tracks)
             {
-                var s = FrameSummary.Of(frames.Where(f => f.TrackId == t.TrackId).ToList());
+                var s = FrameSummary.Of(index.FramesOf(t.TrackId));
                 w.WriteStartObject();
                 w.WriteString("topic", t.Topic);
                 w.WriteString("codec", t.Codec.Name());
@@ -138,7 +124,7 @@ public static class FramesCommand
             w.WriteStartArray("frames");
             foreach (var f in frames)
             {
-                var t = byId[f.TrackId];
+                var t = index.Tracks[f.TrackId];
                 w.WriteStartObject();
                 w.WriteString("topic", t.Topic);
                 w.WriteNumber("frame", f.FrameNumber);
@@ -167,12 +153,15 @@ public static class FramesCommand
 }
 
 /// <summary>One video topic's shape: GOPs, keyframe interval, frame rate, and gaps (an interval over twice the median).</summary>
-public sealed record FrameSummary(int Frames, int Keyframes, int Gops, int LeadingFrames, double KeyframeIntervalFrames, double KeyframeIntervalSeconds,
+public sealed record FrameSummary(int Frames, int Keyframes, int LeadingFrames, double KeyframeIntervalFrames, double KeyframeIntervalSeconds,
     double FrameRate, IReadOnlyList<(ulong AfterFrame, double Seconds)> Gaps)
 {
+    /// <summary>A GOP starts at each keyframe (frames before the first belong to none).</summary>
+    public int Gops => Keyframes;
+
     public static FrameSummary Of(IReadOnlyList<FrameIndexEntry> frames)
     {
-        if (frames.Count == 0) return new FrameSummary(0, 0, 0, 0, 0, 0, 0, []);
+        if (frames.Count == 0) return new FrameSummary(0, 0, 0, 0, 0, 0, []);
         var keyframes = frames.Where(f => f.IsKeyframe).ToList();
         var leading = frames.TakeWhile(f => !f.IsKeyframe).Count();
         // Mean distance between consecutive keyframes, in frames (positions in the list: frame numbers restart per file).
@@ -189,6 +178,6 @@ public sealed record FrameSummary(int Frames, int Keyframes, int Gops, int Leadi
             for (var i = 0; i < deltas.Count; i++)
                 if (median > 0 && deltas[i] > 2 * median) gaps.Add((frames[i].FrameNumber, deltas[i] / 1e9));
         }
-        return new FrameSummary(frames.Count, keyframes.Count, keyframes.Count, leading, intervalFrames, intervalSeconds, rate, gaps);
+        return new FrameSummary(frames.Count, keyframes.Count, leading, intervalFrames, intervalSeconds, rate, gaps);
     }
 }
