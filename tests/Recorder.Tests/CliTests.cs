@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Recorder.Cli;
 using Recorder.Mcap;
+using static Recorder.Tests.RecorderCli;
 
 namespace Recorder.Tests;
 
@@ -11,14 +12,6 @@ public sealed class CliTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("recorder-cli-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = CommandLine.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     /// <summary>Two topics over 10 s: /imu at 100 Hz (json) and /gps at 10 Hz (json), plus device metadata.</summary>
     private string WriteRecording(McapCompression compression = McapCompression.Zstd, int chunkSize = 8 * 1024)
@@ -174,13 +167,6 @@ public sealed class DoctorCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var code = CommandLine.Run(args, stdout, new StringWriter());
-        return (code, stdout.ToString());
-    }
-
     private string Write()
     {
         var path = Path.Combine(_dir, "ok.mcap");
@@ -194,7 +180,7 @@ public sealed class DoctorCliTests : IDisposable
     [Fact]
     public void Doctor_passes_a_file_we_wrote()
     {
-        var (code, output) = Run("doctor", Write());
+        var (code, output, _) = Run("doctor", Write());
         Assert.Equal(0, code);
         Assert.Contains(": 0 errors, 0 warnings (500 messages", output);
     }
@@ -205,7 +191,7 @@ public sealed class DoctorCliTests : IDisposable
         var path = Write();
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length - 100)]);
-        var (code, output) = Run("doctor", path);
+        var (code, output, _) = Run("doctor", path);
         Assert.Equal(1, code);
         Assert.Matches(@"file stops being whole at byte \d+ of " + (bytes.Length - 100), output);
     }
@@ -220,7 +206,7 @@ public sealed class DoctorCliTests : IDisposable
             var chunk = reader.ChunkIndexes[1];
             bytes[(int)(chunk.ChunkStartOffset + chunk.ChunkLength) - 3] ^= 0x40;
             File.WriteAllBytes(path, bytes);
-            var (code, output) = Run("doctor", path);
+            var (code, output, _) = Run("doctor", path);
             Assert.Equal(1, code);
             Assert.Contains($"Error at offset {chunk.ChunkStartOffset}", output);
             Assert.Contains("uncompressed_crc is", output);

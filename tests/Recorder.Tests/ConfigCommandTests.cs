@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Recorder.Cli;
+using static Recorder.Tests.RecorderCli;
 
 namespace Recorder.Tests;
 
@@ -9,14 +10,6 @@ public sealed class ConfigCommandTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("recorder-config-cli-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = CommandLine.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private string Write(string name, string text)
     {

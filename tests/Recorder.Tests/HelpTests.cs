@@ -1,17 +1,11 @@
 using Recorder.Cli;
+using static Recorder.Tests.RecorderCli;
 
 namespace Recorder.Tests;
 
 /// <summary>`recorder help TOPIC` and `recorder VERB --help`: the manual the package ships.</summary>
 public sealed class HelpTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        return (CommandLine.Run(args, stdout, stderr), stdout.ToString(), stderr.ToString());
-    }
-
     [Theory]
     [InlineData(new[] { "help", "reload" }, "kill -HUP")]
     [InlineData(new[] { "help", "service" }, "journalctl -u recorder")]

@@ -712,18 +712,12 @@ public static class VideoClips
     /// <summary>Decodes a raw stream with ffmpeg: its exit code, what it complained about, and how many frames it decoded.</summary>
     public static int Decode(string path, string format, out string errors, out int frames)
     {
-        var (code, _, error) = Run("ffmpeg", ["-v", "error", "-f", format, "-i", path, "-f", "framecrc", "-"], out var output);
+        var (code, output, error) = Run("ffmpeg", ["-v", "error", "-f", format, "-i", path, "-f", "framecrc", "-"]);
         errors = error.Trim();
         frames = output.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('#'));
         return code;
     }
 
-    private static (int Code, string Stdout, string Stderr) Run(string file, string[] args) => Run(file, args, out _);
-
-    private static (int Code, string Stdout, string Stderr) Run(string file, string[] args, out string stdout)
-    {
-        var (code, output, error) = NodeInterop.Run(file, args, Cache, TimeSpan.FromMinutes(3));
-        stdout = output;
-        return (code, output, error);
-    }
+    /// <summary>Runs ffmpeg or ffprobe in the clip directory (NodeInterop.Run is the suite's process runner).</summary>
+    private static (int Code, string Stdout, string Stderr) Run(string file, string[] args) => NodeInterop.Run(file, args, Cache, TimeSpan.FromMinutes(3));
 }
