@@ -23,7 +23,7 @@ public sealed class RecorderHost
     private readonly bool _demo;
     private readonly ILogger _logger;
     private readonly object _reloadLock = new();
-    private readonly Dictionary<TopicInputOptions, ITopicInput> _fifos = new();
+    private readonly Dictionary<TopicInputOptions, ITopicInput> _topicInputs = new();
     private RecorderSettings _current;
     private int _selectionVersion;
     private RecordingOptions? _initialRecording;
@@ -87,7 +87,7 @@ public sealed class RecorderHost
         SocketPath = s.Ingest.Socket,
         SelectTopic = s.Ingest.Selects,
         DropPolicyFor = topic => DropPolicyOf(s, topic),
-        TopicInputs = FifosFrom(s),
+        TopicInputs = TopicInputsFrom(s),
     };
 
     private static Recording.DropPolicy DropPolicyOf(RecorderSettings s, string topic) => (s.FindTopic(topic)?.Drop ?? Config.DropPolicy.Block) switch
@@ -98,7 +98,7 @@ public sealed class RecorderHost
     };
 
     /// <summary>The topics' own inputs: FIFOs and per-topic sockets.</summary>
-    private static List<TopicInputOptions> FifosFrom(RecorderSettings s) =>
+    private static List<TopicInputOptions> TopicInputsFrom(RecorderSettings s) =>
         s.Topics.Where(t => t.Fifo is not null || t.Socket is not null).Select(t => new TopicInputOptions(t.Fifo ?? t.Socket!, t.Topic, t.Format switch
         {
             InputFormat.Jsonl => TopicInputFormat.Jsonl,
@@ -230,12 +230,12 @@ public sealed class RecorderHost
             SelectTopic = topic => Current.Ingest.Selects(topic),
             DropPolicyFor = topic => DropPolicyOf(Current, topic),
             SelectionVersion = () => Volatile.Read(ref _selectionVersion),
-            TopicInputs = FifosFrom(settings),
+            TopicInputs = TopicInputsFrom(settings),
         };
         var ingestLogger = _loggers.CreateLogger("recorder.ingest");
         var socket = new UnixSocketIngest(_ingestOptions, queue, _registry, ingestLogger);
         socket.Start();
-        lock (_reloadLock) ApplyFifos(FifosFrom(settings));
+        lock (_reloadLock) ApplyTopicInputs(TopicInputsFrom(settings));
         OffloadService? offload = null;
         if (OffloadOptionsFrom(settings) is { } offloadOptions)
         {
@@ -292,8 +292,8 @@ public sealed class RecorderHost
         await socket.DisposeAsync().ConfigureAwait(false);
         lock (_reloadLock)
         {
-            foreach (var fifo in _fifos.Values) fifo.Dispose();
-            _fifos.Clear();
+            foreach (var input in _topicInputs.Values) input.Dispose();
+            _topicInputs.Clear();
         }
         try
         {
@@ -322,7 +322,7 @@ public sealed class RecorderHost
     /// failure logs every error and keeps the settings in force. On success applies, without
     /// dropping a message or restarting the open file: the recording options (chunking, splits,
     /// fsync, directory, compression and channel tags for the next file, the latched set) in queue
-    /// order, then the topic selection for connected producers, then the FIFO inputs (new ones
+    /// order, then the topic selection for connected producers, then the topic inputs, FIFOs and sockets (new ones
     /// start, removed ones stop, unchanged ones keep running), then changed device metadata.
     /// Settings bound at start-up (the sockets, the queue, timestamps) keep their old values and a
     /// warning says they need a restart. Serialised; safe from any thread.
@@ -371,8 +371,8 @@ public sealed class RecorderHost
             // 2. Topic selection; connected producers re-select at their next read.
             Volatile.Write(ref _current, next);
             Interlocked.Increment(ref _selectionVersion);
-            // 3. FIFO inputs.
-            var (added, removed) = ApplyFifos(FifosFrom(next));
+            // 3. Topic inputs (FIFOs and sockets).
+            var (added, removed) = ApplyTopicInputs(TopicInputsFrom(next));
             // 4. Device metadata that the configuration changed (runtime changes such as `recorder operator` stay otherwise).
             var before = ConfiguredIdentity(old);
             foreach (var (key, value) in ConfiguredIdentity(next))
@@ -434,23 +434,23 @@ public sealed class RecorderHost
     internal static RecordingOptions WithOffloadCheck(RecordingOptions options, Func<OffloadService?> offload) =>
         options with { IsOffloaded = path => offload()?.IsVerified(path) ?? false };
 
-    /// <summary>Starts the FIFO inputs not running yet and stops those no longer configured. Under the reload lock.</summary>
-    private (int Added, int Removed) ApplyFifos(List<TopicInputOptions> wanted)
+    /// <summary>Starts the topic inputs (FIFOs and sockets) not running yet and stops those no longer configured. Under the reload lock.</summary>
+    private (int Added, int Removed) ApplyTopicInputs(List<TopicInputOptions> wanted)
     {
         var removed = 0;
-        foreach (var (options, fifo) in _fifos.Where(p => !wanted.Contains(p.Key)).ToList())
+        foreach (var (options, input) in _topicInputs.Where(p => !wanted.Contains(p.Key)).ToList())
         {
-            fifo.Dispose();
-            _fifos.Remove(options);
+            input.Dispose();
+            _topicInputs.Remove(options);
             DaemonLog.FifoRemoved(_logger, options.Path, options.Topic);
             removed++;
         }
         var added = 0;
-        foreach (var options in wanted.Where(w => !_fifos.ContainsKey(w)))
+        foreach (var options in wanted.Where(w => !_topicInputs.ContainsKey(w)))
         {
-            var fifo = TopicInputs.Create(options, _ingestOptions!, _queue!, _registry!, _loggers.CreateLogger("recorder.ingest"));
-            fifo.Start(); // a refused input logs why and stays listed
-            _fifos[options] = fifo;
+            var input = TopicInputs.Create(options, _ingestOptions!, _queue!, _registry!, _loggers.CreateLogger("recorder.ingest"));
+            input.Start(); // a refused input logs why and stays listed
+            _topicInputs[options] = input;
             added++;
         }
         return (added, removed);
