@@ -50,6 +50,7 @@ public static class EffectiveConfig
         w.Key(1, "queue", Units.FormatSize(i.QueueBytes), "ingest.queue");
         w.Key(1, "timestamps", YamlNames.Of(i.Timestamps), "ingest.timestamps");
         w.Key(1, "reorder_window", Units.FormatDuration(i.ReorderWindow), "ingest.reorder_window");
+        w.Key(1, "max_attachment_bytes", Units.FormatSize(i.MaxAttachmentBytes), "ingest.max_attachment_bytes");
         w.Key(1, "include", List(i.Include), "ingest.include");
         w.Key(1, "exclude", List(i.Exclude), "ingest.exclude");
         w.Key(0, "control_socket", Str(s.ControlSocket), "control_socket",

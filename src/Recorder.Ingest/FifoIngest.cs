@@ -129,19 +129,9 @@ public sealed class FifoIngest : ITopicInput
         Current = stats;
         return Task.Run(async () =>
         {
-            try
-            {
-                await TopicInputs.RunSessionAsync(_fifo, _options, _queue, _registry, stats, _logger, reader, _stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Shutdown.
-            }
-            catch (Exception e)
-            {
-                IngestLog.ProducerCrashed(_logger, stats.Source, e);
-                await reader.CompleteAsync(e).ConfigureAwait(false);
-            }
+            await ProducerSessions.RunAsync(() => TopicInputs.RunSessionAsync(_fifo, _options, _queue, _registry, stats, _logger, reader, _stop.Token), _queue, stats, _logger).ConfigureAwait(false);
+            // However the session ended, the FIFO's reader stops feeding it (a no-op when the session completed it).
+            await reader.CompleteAsync().ConfigureAwait(false);
         });
     }
 

@@ -26,8 +26,8 @@ internal static partial class IngestLog
     [LoggerMessage(206, LogLevel.Error, "FIFO input {Path} refused: {Reason}")]
     public static partial void FifoRefused(ILogger logger, string path, string reason);
 
-    [LoggerMessage(207, LogLevel.Warning, "{Source}: line {Line} is not a JSON value and was skipped ({Skipped} skipped so far)")]
-    public static partial void BadJsonLine(ILogger logger, string source, ulong line, ulong skipped);
+    [LoggerMessage(207, LogLevel.Warning, "{Source}: line {Line} is not a JSON value and was refused ({Refused} refused so far)")]
+    public static partial void BadJsonLine(ILogger logger, string source, ulong line, ulong refused);
 
     [LoggerMessage(208, LogLevel.Error, "Producer {Source} failed unexpectedly")]
     public static partial void ProducerCrashed(ILogger logger, string source, Exception exception);
@@ -40,6 +40,12 @@ internal static partial class IngestLog
 
     [LoggerMessage(212, LogLevel.Warning, "{Source}: video on {Topic} has B-frames (first at access unit {AccessUnit}); Foxglove's player does not support them")]
     public static partial void VideoHasBFrames(ILogger logger, string source, string topic, long accessUnit);
+
+    [LoggerMessage(213, LogLevel.Debug, "Producer {Source} connected and closed without sending anything (a health probe?)")]
+    public static partial void ProducerSentNothing(ILogger logger, string source);
+
+    [LoggerMessage(214, LogLevel.Warning, "Producer {Source}: {What} refused: {Reason}")]
+    public static partial void RecordRefused(ILogger logger, string source, string what, string reason);
 
     [LoggerMessage(209, LogLevel.Debug, "{Source}: topic {Topic} is not selected by ingest.include/exclude; its messages are skipped")]
     public static partial void TopicNotSelected(ILogger logger, string source, string topic);

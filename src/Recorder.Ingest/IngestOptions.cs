@@ -35,6 +35,15 @@ public sealed class IngestOptions
     /// <summary>Largest record a producer may send (a whole chunk counts as one record).</summary>
     public long MaxRecordSize { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Largest Attachment a producer may send (ingest.max_attachment_bytes); a larger one is refused
+    /// and counted, the session goes on. Read at each attachment, so a reload applies at once.
+    /// </summary>
+    public Func<long> MaxAttachmentBytes { get; init; } = static () => 16L * 1024 * 1024;
+
+    /// <summary>Where the sessions count what they kept or refused besides messages. Shared by every session of the stage.</summary>
+    public IngestCounters Counters { get; init; } = new();
+
     /// <summary>Largest uncompressed chunk a producer may declare.</summary>
     public long MaxUncompressedChunkSize { get; init; } = 256L * 1024 * 1024;
 

@@ -9,8 +9,9 @@ namespace Recorder.Ingest;
 
 /// <summary>
 /// JSON lines from a script: each line that is one JSON value becomes one `json` message on the
-/// FIFO's topic (with the configured JSON schema, if any). A line that is not JSON is skipped,
-/// counted and logged; a line longer than the record limit ends the session.
+/// FIFO's topic (with the configured JSON schema, if any). A line that is not JSON is refused:
+/// counted per topic (status, diagnostics, topic_stats) and logged; a line longer than the record
+/// limit ends the session.
 /// </summary>
 public sealed class JsonLinesSession
 {
@@ -89,6 +90,7 @@ public sealed class JsonLinesSession
             if (!IsOneJsonValue(data))
             {
                 _stats.Skip();
+                _queue.CountRefused(channelId);
                 IngestLog.BadJsonLine(_logger, _stats.Source, _lineNumber, _stats.Skipped);
                 continue;
             }

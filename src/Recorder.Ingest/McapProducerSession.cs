@@ -11,6 +11,9 @@ namespace Recorder.Ingest;
 /// not), optionally DataEnd and Footer. Its schema and channel ids are its own; they are mapped
 /// onto the recording's ids through the <see cref="ChannelRegistry"/>, where identical definitions
 /// from any producer share an id. Messages are copied into batches for the writer's queue.
+/// <para>Attachment and Metadata records are kept: written into the open recording, each noting the
+/// producer that sent it (proto/ingest.md). The recorder's own namespace (<c>/recorder/</c> topics,
+/// <c>recorder.</c> metadata and attachment names) is refused with a count and an event.</para>
 /// <para>Anything malformed (bad magic, an oversized record, a bad CRC, a message on an undeclared
 /// channel, a non-UTF-8 topic, a conflicting redefinition) ends this session with a specific
 /// reason; what it sent before stays recorded, and no other producer notices.</para>
@@ -25,9 +28,21 @@ public sealed class McapProducerSession
     // Indexed by the producer's channel id: a message's lookup is one array read.
     private ChannelEntry?[] _channels = new ChannelEntry?[16];
 
-    private sealed record ChannelEntry(Channel Channel, ushort Global, bool Selected, DropPolicy Policy);
+    private sealed record ChannelEntry(Channel Channel, ushort Global, bool Selected, DropPolicy Policy, bool Reserved = false);
+
+    /// <summary>Topics under this prefix are the daemon's own (<c>/recorder/events</c>, <c>/recorder/diagnostics</c>).</summary>
+    public const string ReservedTopicPrefix = "/recorder/";
+
+    /// <summary>Metadata and attachment names under this prefix are the daemon's own (<c>recorder.device</c>, ...).</summary>
+    public const string ReservedRecordPrefix = "recorder.";
 
     private int _selectionVersion;
+    private string _library = "";
+    private bool _announced;
+    // The message_end_time of the producer's chunk being read, 0 outside a chunk.
+    private ulong _chunkEndTime;
+    // Events, attachments and metadata found in one read, queued after that read's messages.
+    private readonly List<RecorderCommand> _commands = new();
 
     private ChannelEntry? Lookup(ushort id) => id < _channels.Length ? _channels[id] : null;
 
@@ -57,6 +72,7 @@ public sealed class McapProducerSession
             MaxRecordSize = _options.MaxRecordSize,
             MaxUncompressedChunkSize = _options.MaxUncompressedChunkSize,
             ValidateCrcs = true,
+            EmitChunks = true, // for each chunk's message_end_time (timestamps: receive)
         });
         var batches = new ProducerBatches(_queue, Stats.Source);
         _selectionVersion = _options.SelectionVersion();
@@ -65,6 +81,20 @@ public sealed class McapProducerSession
             while (true)
             {
                 var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (!_announced)
+                {
+                    if (result.IsCompleted && result.Buffer.IsEmpty && reader.Position == 0)
+                    {
+                        // Connected and closed without a byte: a health probe, not a producer.
+                        IngestLog.ProducerSentNothing(_logger, Stats.Source);
+                        return;
+                    }
+                    if (!result.Buffer.IsEmpty)
+                    {
+                        _announced = true;
+                        IngestLog.ProducerConnected(_logger, Stats.Source);
+                    }
+                }
                 if (_options.SelectionVersion() is var version && version != _selectionVersion) Reselect(version);
                 var buffer = result.Buffer;
                 var status = McapReadStatus.NeedMoreData;
@@ -88,6 +118,7 @@ public sealed class McapProducerSession
                 input.AdvanceTo(buffer.Start, buffer.End);
                 // Everything from one read goes to the queue together: one receive time.
                 await batches.QueueAllAsync(cancellationToken).ConfigureAwait(false);
+                QueueCommands();
                 if (refusal is not null)
                 {
                     Refuse(refusal);
@@ -105,6 +136,27 @@ public sealed class McapProducerSession
     }
 
     private void Refuse(string reason) => Refusals.Record(_queue, Stats, _logger, reason);
+
+    private void QueueCommands()
+    {
+        foreach (var command in _commands) _queue.EnqueueCommand(command);
+        _commands.Clear();
+    }
+
+    /// <summary>Something of this producer's was not recorded: counted by the caller, logged, and an event in the file.</summary>
+    private void RefuseRecord(string type, string what, string reason)
+    {
+        IngestLog.RecordRefused(_logger, Stats.Source, what, reason);
+        _commands.Add(new EventCommand(type, new Dictionary<string, string>
+        {
+            ["producer"] = Stats.Source,
+            ["what"] = what,
+            ["reason"] = reason,
+        }));
+    }
+
+    /// <summary>Who sent a kept record: the session and the library its Header names.</summary>
+    private ProducerOrigin Origin => new(Stats.Source, _library);
 
     private static string Describe(McapException e) => e.Kind switch
     {
@@ -127,11 +179,13 @@ public sealed class McapProducerSession
                     return $"message on undeclared channel {message.ChannelId}";
                 if (!channel.Selected)
                 {
+                    if (channel.Reserved) _options.Counters.ReservedMessage();
                     Stats.Skip();
                     return null;
                 }
                 var data = message.Data.Span;
-                batches.Add(channel.Policy, channel.Global, message.Sequence, message.LogTime, message.PublishTime, data);
+                batches.Add(channel.Policy, channel.Global, message.Sequence, message.LogTime, message.PublishTime, data,
+                    record.IsInChunk ? _chunkEndTime : 0);
                 Stats.Add(data.Length);
                 return null;
 
@@ -155,6 +209,13 @@ public sealed class McapProducerSession
                     if (!_schemas.TryGetValue(c.SchemaId, out var s)) return $"channel {c.Id} ({c.Topic}) refers to undeclared schema {c.SchemaId}";
                     schemaId = s.Global;
                 }
+                if (c.Topic.StartsWith(ReservedTopicPrefix, StringComparison.Ordinal))
+                {
+                    _options.Counters.ReservedChannel();
+                    RefuseRecord("producer_channel_refused", "channel " + c.Topic, $"topics under {ReservedTopicPrefix} are the recorder's own; its messages are not recorded");
+                    Define(new ChannelEntry(c, 0, false, DropPolicy.Block, Reserved: true));
+                    return null;
+                }
                 if (!_options.SelectTopic(c.Topic))
                 {
                     IngestLog.TopicNotSelected(_logger, Stats.Source, c.Topic);
@@ -166,10 +227,62 @@ public sealed class McapProducerSession
                 Define(new ChannelEntry(c, globalChannel, true, _options.DropPolicyFor(c.Topic)));
                 return null;
 
+            case McapOpcode.Chunk:
+                // Only its times are read here; the reader yields its records next. message_end_time: bytes 8..16.
+                var chunk = record.Content.Span;
+                _chunkEndTime = chunk.Length >= 16 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(chunk[8..]) : 0;
+                return null;
+
+            case McapOpcode.Header:
+                _library = record.ToHeader().Library;
+                return null;
+
+            case McapOpcode.Attachment:
+                KeepAttachment(record.ToAttachment());
+                return null;
+
+            case McapOpcode.Metadata:
+                KeepMetadata(record.ToMetadata());
+                return null;
+
             default:
-                // Headers, indexes, attachments, metadata and summaries from producers are not recorded.
+                // Indexes, statistics and summaries are the producer's file's; the recording builds its own.
                 return null;
         }
+    }
+
+    private void KeepAttachment(Attachment attachment)
+    {
+        var what = "attachment " + attachment.Name;
+        var limit = _options.MaxAttachmentBytes();
+        if (attachment.Data.Length > limit)
+        {
+            _options.Counters.AttachmentRefused();
+            RefuseRecord("producer_attachment_refused", what,
+                string.Create(CultureInfo.InvariantCulture, $"{attachment.Data.Length} bytes, more than ingest.max_attachment_bytes ({limit})"));
+            return;
+        }
+        if (attachment.Name.StartsWith(ReservedRecordPrefix, StringComparison.Ordinal))
+        {
+            _options.Counters.AttachmentRefused();
+            RefuseRecord("producer_attachment_refused", what, $"names under {ReservedRecordPrefix} are the recorder's own");
+            return;
+        }
+        _options.Counters.AttachmentKept();
+        // The record points into the read buffer: the copy is what travels to the writer.
+        _commands.Add(new ProducerAttachmentCommand(attachment with { Data = attachment.Data.ToArray(), Crc = 0 }, Origin));
+    }
+
+    private void KeepMetadata(Metadata metadata)
+    {
+        if (metadata.Name.StartsWith(ReservedRecordPrefix, StringComparison.Ordinal))
+        {
+            _options.Counters.MetadataRecordRefused();
+            RefuseRecord("producer_metadata_refused", "metadata " + metadata.Name, $"names under {ReservedRecordPrefix} are the recorder's own");
+            return;
+        }
+        _options.Counters.MetadataRecordKept();
+        _commands.Add(new ProducerMetadataCommand(metadata, Origin));
     }
 
     // Configured tags and frame_id are applied by the writer as a channel enters a file, so a reload reaches the next file.

@@ -11,13 +11,18 @@ internal sealed class ProducerBatches(BatchQueue queue, string source)
     private readonly MessageBatch?[] _open = new MessageBatch?[3];
     private readonly List<MessageBatch> _ready = new();
 
-    /// <summary>Adds a message; a batch that fills up is set aside for <see cref="QueueReadyAsync"/>.</summary>
-    public void Add(DropPolicy policy, ushort channelId, uint sequence, ulong producerLogTime, ulong publishTime, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Adds a message; a batch that fills up is set aside for <see cref="QueueReadyAsync"/>.
+    /// <paramref name="chunkEndTime"/>: for a message that arrived inside a producer's chunk, the
+    /// chunk's message_end_time (0 otherwise); a batch holds messages of one chunk only, so the
+    /// writer can place each at its producer's offset before the chunk's arrival.
+    /// </summary>
+    public void Add(DropPolicy policy, ushort channelId, uint sequence, ulong producerLogTime, ulong publishTime, ReadOnlySpan<byte> data, ulong chunkEndTime = 0)
     {
-        var batch = _open[(int)policy] ??= Rent(policy);
-        if (batch.TryAdd(channelId, sequence, producerLogTime, publishTime, data)) return;
+        var batch = _open[(int)policy] ??= Rent(policy, chunkEndTime);
+        if (batch.ChunkEndTime == chunkEndTime && batch.TryAdd(channelId, sequence, producerLogTime, publishTime, data)) return;
         _ready.Add(batch);
-        batch = _open[(int)policy] = Rent(policy);
+        batch = _open[(int)policy] = Rent(policy, chunkEndTime);
         batch.TryAdd(channelId, sequence, producerLogTime, publishTime, data);
     }
 
@@ -48,11 +53,12 @@ internal sealed class ProducerBatches(BatchQueue queue, string source)
         if (!await queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false)) queue.Return(batch);
     }
 
-    private MessageBatch Rent(DropPolicy policy)
+    private MessageBatch Rent(DropPolicy policy, ulong chunkEndTime)
     {
         var batch = queue.Rent();
         batch.Source = source;
         batch.Policy = policy;
+        batch.ChunkEndTime = chunkEndTime;
         return batch;
     }
 

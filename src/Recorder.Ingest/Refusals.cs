@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Recorder.Recording;
 
@@ -11,11 +12,51 @@ internal static class Refusals
     {
         stats.RefusedBecause = reason;
         IngestLog.ProducerRefused(logger, stats.Source, reason, stats.Messages);
+        Event(queue, stats, reason);
+    }
+
+    /// <summary>A session that ended with an exception nobody expected: logged with its stack, and counted as refused like any other.</summary>
+    public static void RecordCrash(BatchQueue queue, ProducerStats stats, ILogger logger, Exception exception)
+    {
+        stats.RefusedBecause = $"unexpected {exception.GetType().Name}: {exception.Message}";
+        IngestLog.ProducerCrashed(logger, stats.Source, exception);
+        Event(queue, stats, stats.RefusedBecause);
+    }
+
+    private static void Event(BatchQueue queue, ProducerStats stats, string reason) =>
         queue.EnqueueCommand(new EventCommand("producer_refused", new Dictionary<string, string>
         {
             ["producer"] = stats.Source,
             ["reason"] = reason,
             ["messages_kept"] = stats.Messages.ToString(CultureInfo.InvariantCulture),
         }));
+}
+
+/// <summary>How every kind of input runs one producer's session.</summary>
+internal static class ProducerSessions
+{
+    /// <summary>
+    /// Runs a session to its end. Shutdown and a peer reset are expected ends; any other exception
+    /// (a bug, or input nobody foresaw) ends only this producer, counted as refused with an event in
+    /// the file (<see cref="Refusals.RecordCrash"/>). Never throws.
+    /// </summary>
+    public static async Task RunAsync(Func<Task> session, BatchQueue queue, ProducerStats stats, ILogger logger)
+    {
+        try
+        {
+            await session().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown.
+        }
+        catch (IOException e) when (e.InnerException is SocketException)
+        {
+            IngestLog.ProducerReset(logger, stats.Source);
+        }
+        catch (Exception e)
+        {
+            Refusals.RecordCrash(queue, stats, logger, e);
+        }
     }
 }

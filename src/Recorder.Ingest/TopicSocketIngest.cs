@@ -87,25 +87,14 @@ public sealed class TopicSocketIngest : ITopicInput
     {
         var stats = new ProducerStats { Source = source };
         Current = stats;
-        IngestLog.ProducerConnected(_logger, source);
-        try
+        // An MCAP session logs this itself at its first byte (a probe that sends nothing is no event).
+        if (_input.Format != TopicInputFormat.Mcap) IngestLog.ProducerConnected(_logger, source);
+        await ProducerSessions.RunAsync(async () =>
         {
             await using var stream = new NetworkStream(connection, ownsSocket: true);
             var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024));
             await TopicInputs.RunSessionAsync(_input, _options, _queue, _registry, stats, _logger, reader, _stop.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Shutdown.
-        }
-        catch (IOException e) when (e.InnerException is SocketException)
-        {
-            IngestLog.ProducerReset(_logger, source);
-        }
-        catch (Exception e)
-        {
-            IngestLog.ProducerCrashed(_logger, source, e);
-        }
+        }, _queue, stats, _logger).ConfigureAwait(false);
     }
 
     public void Dispose()

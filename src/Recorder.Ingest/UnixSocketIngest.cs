@@ -35,6 +35,9 @@ public sealed class UnixSocketIngest : IAsyncDisposable
     public long Connections => Interlocked.Read(ref _connections);
     public long Refused => Interlocked.Read(ref _refused);
 
+    /// <summary>Attachments, metadata and reserved channels kept or refused, by every session of the stage.</summary>
+    public IngestCounters Counters => _options.Counters;
+
     public IReadOnlyList<ProducerStats> ActiveProducers
     {
         get { lock (_lock) return _active.ToArray(); }
@@ -84,26 +87,17 @@ public sealed class UnixSocketIngest : IAsyncDisposable
     {
         var stats = new ProducerStats { Source = source };
         lock (_lock) _active.Add(stats);
-        IngestLog.ProducerConnected(_logger, source);
+        // "connected" is logged by the session at its first byte: a probe that sends nothing is no event.
         try
         {
-            await using var stream = new NetworkStream(connection, ownsSocket: true);
-            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024));
-            var session = new McapProducerSession(_options, _queue, _registry, stats, _logger);
-            await session.RunAsync(reader, _stop.Token).ConfigureAwait(false);
+            await ProducerSessions.RunAsync(async () =>
+            {
+                await using var stream = new NetworkStream(connection, ownsSocket: true);
+                var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024));
+                var session = new McapProducerSession(_options, _queue, _registry, stats, _logger);
+                await session.RunAsync(reader, _stop.Token).ConfigureAwait(false);
+            }, _queue, stats, _logger).ConfigureAwait(false);
             if (stats.RefusedBecause is not null) Interlocked.Increment(ref _refused);
-        }
-        catch (OperationCanceledException)
-        {
-            // Shutdown.
-        }
-        catch (IOException e) when (e.InnerException is SocketException)
-        {
-            IngestLog.ProducerReset(_logger, source);
-        }
-        catch (Exception e)
-        {
-            IngestLog.ProducerCrashed(_logger, source, e);
         }
         finally
         {

@@ -15,6 +15,7 @@ public sealed class BatchQueue
     private TaskCompletionSource? _space;
     private long _bytes;
     private ulong[] _drops = new ulong[64];
+    private ulong[] _refused = new ulong[64];
     private ulong _droppedTotal;
     private ulong _lastStamp;
     private int _lastEpoch;
@@ -144,6 +145,25 @@ public sealed class BatchQueue
     public ulong DroppedTotal
     {
         get { lock (_lock) return _droppedTotal; }
+    }
+
+    /// <summary>
+    /// Counts a message ingest refused on a channel (a line that is not JSON): it never reached the
+    /// queue, but it is reported per topic beside the drops (status, diagnostics, topic_stats).
+    /// </summary>
+    public void CountRefused(ushort channelId)
+    {
+        lock (_lock)
+        {
+            if (channelId >= _refused.Length) Array.Resize(ref _refused, Math.Max(channelId + 1, _refused.Length * 2));
+            _refused[channelId]++;
+        }
+    }
+
+    /// <summary>Messages refused on a channel so far (<see cref="CountRefused"/>).</summary>
+    public ulong Refused(ushort channelId)
+    {
+        lock (_lock) return channelId < _refused.Length ? _refused[channelId] : 0;
     }
 
     /// <summary>Counts a batch the writer could not write (full disk): never silent.</summary>

@@ -61,6 +61,13 @@ public sealed class MessageBatch
     /// <summary>Set by the queue on the first item stamped after the system clock stepped.</summary>
     public ClockStep? ClockStep { get; internal set; }
 
+    /// <summary>
+    /// For messages that arrived inside a producer's chunk: the chunk's message_end_time (producer
+    /// clock); 0 for messages sent one by one. Under receive timestamps the writer places each message
+    /// at the arrival minus its producer-time distance to the chunk's end (see proto/ingest.md).
+    /// </summary>
+    public ulong ChunkEndTime { get; set; }
+
     /// <summary>What the queue may do with this batch when it is full (one policy per batch: producers keep one batch per policy).</summary>
     public DropPolicy Policy { get; set; }
 
@@ -117,6 +124,7 @@ public sealed class MessageBatch
         Count = 0;
         Source = "";
         Policy = DropPolicy.Block;
+        ChunkEndTime = 0;
     }
 
     public Enumerator GetEnumerator() => new(this);

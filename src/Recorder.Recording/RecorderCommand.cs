@@ -15,5 +15,14 @@ public sealed record SetMetadataCommand(string Key, string Value) : RecorderComm
 /// <summary>An event from another stage (a producer closed, a FIFO reopened), written to /recorder/events.</summary>
 public sealed record EventCommand(string Type, IReadOnlyDictionary<string, string> Fields) : RecorderCommand;
 
+/// <summary>Who sent a record the recorder keeps on a producer's behalf: the session (e.g. <c>socket#3</c>) and its Header's library.</summary>
+public sealed record ProducerOrigin(string Source, string Library);
+
+/// <summary>A producer's Attachment, written into the open file as it is (proto/ingest.md says how its producer is noted).</summary>
+public sealed record ProducerAttachmentCommand(Mcap.Attachment Attachment, ProducerOrigin Origin) : RecorderCommand;
+
+/// <summary>A producer's Metadata record, written into the open file with its producer noted.</summary>
+public sealed record ProducerMetadataCommand(Mcap.Metadata Metadata, ProducerOrigin Origin) : RecorderCommand;
+
 /// <summary>The writer's own once-a-second diagnostics, queued so its time keeps its place among the messages.</summary>
 public sealed record DiagnosticsCommand : RecorderCommand;

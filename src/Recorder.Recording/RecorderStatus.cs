@@ -28,4 +28,8 @@ public sealed record RecorderStatus(
 }
 
 /// <summary>One topic in the status: totals since start and the rate over the last status interval.</summary>
-public sealed record TopicStatus(string Topic, ulong Messages, ulong Bytes, double RateHz, ulong Drops);
+public sealed record TopicStatus(string Topic, ulong Messages, ulong Bytes, double RateHz, ulong Drops)
+{
+    /// <summary>Messages ingest refused on this topic (lines that are not JSON): not in any file, not silent.</summary>
+    public ulong Refused { get; init; }
+}

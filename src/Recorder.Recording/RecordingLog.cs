@@ -38,6 +38,9 @@ internal static partial class RecordingLog
     [LoggerMessage(111, LogLevel.Warning, "Split went ahead without a keyframe on {Topics} after waiting {Seconds:0.0} s; those topics start the new file mid-GOP")]
     public static partial void KeyframeWaitExpired(ILogger logger, string topics, double seconds);
 
+    [LoggerMessage(112, LogLevel.Warning, "Producer {Source} sent a message on {Topic} {SkewMs:0.###} ms older than what is already written; under producer timestamps it is written at the edge and counted as late (first occurrence for this producer)")]
+    public static partial void LateMessageClamped(ILogger logger, string source, string topic, double skewMs);
+
     [LoggerMessage(110, LogLevel.Warning, "A FileFinished handler failed for {Path}: {Reason}")]
     public static partial void FileFinishedHandlerFailed(ILogger logger, string path, string reason);
 }

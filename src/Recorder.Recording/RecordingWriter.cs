@@ -130,6 +130,7 @@ public sealed partial class RecordingWriter : IDisposable
         public readonly TopicStats File = new();
         public readonly TopicStats Total = new();
         public ulong DropsAtFileStart;
+        public ulong RefusedAtFileStart;
         public ulong MessagesAtLastStatus;
         public ulong MessagesAtLastDiagnostics;
         public byte[]? LatchedData;
@@ -377,17 +378,22 @@ public sealed partial class RecordingWriter : IDisposable
     private void WriteBatch(MessageBatch batch)
     {
         var logTime = batch.ReceiveTime;
+        var inChunk = batch.ChunkEndTime != 0;
         if (_reorder is null)
         {
             foreach (var entry in batch)
-                Write(entry.ChannelId, entry.Sequence, logTime, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data, batch.Epoch);
+            {
+                var time = inChunk ? InChunkReceiveTime(batch, entry.ProducerLogTime, clampToWritten: true) : logTime;
+                Write(entry.ChannelId, entry.Sequence, time, entry.PublishTime == 0 ? time : entry.PublishTime, entry.Data, batch.Epoch);
+            }
         }
         else
         {
             foreach (var entry in batch)
             {
-                var time = entry.ProducerLogTime != 0 && Slot(entry.ChannelId) is { ProducerTime: true } ? entry.ProducerLogTime : logTime;
-                Hold(entry.ChannelId, entry.Sequence, time, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data);
+                var time = entry.ProducerLogTime != 0 && Slot(entry.ChannelId) is { ProducerTime: true } ? entry.ProducerLogTime
+                    : inChunk ? InChunkReceiveTime(batch, entry.ProducerLogTime, clampToWritten: false) : logTime;
+                Hold(entry.ChannelId, entry.Sequence, time, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data, batch.Source);
             }
             ReleaseUpTo(Watermark(logTime));
         }
@@ -396,13 +402,17 @@ public sealed partial class RecordingWriter : IDisposable
     private ulong Watermark(ulong now) => now > _reorderWindowNs ? now - _reorderWindowNs : 0;
 
     /// <summary>Parks a message in the reorder buffer (a pooled copy: the batch goes back to the pool).</summary>
-    private void Hold(ushort channelId, uint sequence, ulong time, ulong publishTime, ReadOnlySpan<byte> data)
+    private void Hold(ushort channelId, uint sequence, ulong time, ulong publishTime, ReadOnlySpan<byte> data, string? source = null)
     {
         var copy = ArrayPool<byte>.Shared.Rent(Math.Max(data.Length, 1));
         data.CopyTo(copy);
         // Older than what has already been written: it can only go at the edge. Keep it, mark it late.
         var late = time < _lastLogTime && _writer is not null;
-        if (late) time = _lastLogTime;
+        if (late)
+        {
+            NoteLate(source, channelId, time);
+            time = _lastLogTime;
+        }
         _reorder!.Enqueue(new PendingMessage(channelId, sequence, publishTime, copy, data.Length, late), (time, _reorderOrder++));
         _reorderBytes += data.Length;
     }
@@ -568,23 +578,25 @@ public sealed partial class RecordingWriter : IDisposable
         if (_writer is null || _file is null) return;
         FlushHeldIntoCurrentFile();
         var topicStats = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        // A topic whose every message was dropped has no slot yet; its drops still belong in this file.
-        for (var id = 1; id <= _registry.ChannelCount; id++)
-            if (_queue.Drops((ushort)id) > 0) Slot((ushort)id);
+        EnsureSlotsForCountedTopics();
         foreach (var slot in _slots)
         {
             if (slot is null) continue;
-            // Every drop is counted in exactly one file: the one open at, or next after, the drop.
+            // Every drop and refusal is counted in exactly one file: the one open at, or next after, it.
             var drops = _queue.Drops(slot.Channel.Id);
             slot.File.Drops = drops - slot.DropsAtFileStart;
             slot.DropsAtFileStart = drops;
-            if (slot.File.Messages > 0 || slot.File.Drops > 0) topicStats[slot.Channel.Topic] = slot.File.ToJson();
+            var refused = _queue.Refused(slot.Channel.Id);
+            slot.File.Refused = refused - slot.RefusedAtFileStart;
+            slot.RefusedAtFileStart = refused;
+            if (slot.File.Messages > 0 || slot.File.Drops > 0 || slot.File.Refused > 0) topicStats[slot.Channel.Topic] = slot.File.ToJson();
         }
         _writer.WriteMetadata(new Metadata("recorder.topic_stats", topicStats));
         _writer.WriteMetadata(new Metadata("recorder.file_end", new Dictionary<string, string> { ["reason"] = reason }));
+        _writer.Finish();
+        // Read after Finish: it cuts the last chunk.
         var messages = _writer.MessageCount;
         var chunks = _writer.ChunkCount;
-        _writer.Finish();
         CloseVideoFiles(_options.Fsync != FsyncPolicy.Never);
         if (_file is FileStream fileStream) fileStream.Flush(flushToDisk: _options.Fsync != FsyncPolicy.Never);
         else _file.Flush();
@@ -600,6 +612,13 @@ public sealed partial class RecordingWriter : IDisposable
         _file = null;
         _activePath = null;
         RaiseFileFinished(_finalPath!);
+    }
+
+    /// <summary>A topic whose every message was dropped or refused has no slot yet; its counts still belong in the file and the status.</summary>
+    private void EnsureSlotsForCountedTopics()
+    {
+        for (var id = 1; id <= _registry.ChannelCount; id++)
+            if (_queue.Drops((ushort)id) > 0 || _queue.Refused((ushort)id) > 0) Slot((ushort)id);
     }
 
     /// <summary>
@@ -642,6 +661,12 @@ public sealed partial class RecordingWriter : IDisposable
                 break;
             case EventCommand e:
                 WriteEvent(e.Type, e.Fields, Math.Max(time, _lastLogTime), epoch);
+                break;
+            case ProducerAttachmentCommand attachment:
+                KeepProducerAttachment(attachment, Math.Max(time, _lastLogTime), epoch);
+                break;
+            case ProducerMetadataCommand metadata:
+                KeepProducerMetadata(metadata, Math.Max(time, _lastLogTime), epoch);
                 break;
             case DiagnosticsCommand:
                 if (_writer is not null) WriteDiagnostics(Math.Max(time, _lastLogTime), epoch);
@@ -696,16 +721,19 @@ public sealed partial class RecordingWriter : IDisposable
             w.WriteNumber("disk_free_bytes", FreeBytes());
             w.WriteNumber("file_bytes", _writer?.Position ?? 0);
             w.WriteStartObject("topics");
+            EnsureSlotsForCountedTopics();
             foreach (var slot in _slots)
             {
                 if (slot is null || slot.Channel.Id == _diagnosticsChannel) continue;
                 var drops = _queue.Drops(slot.Channel.Id);
-                if (slot.Total.Messages == 0 && drops == 0) continue;
+                var refused = _queue.Refused(slot.Channel.Id);
+                if (slot.Total.Messages == 0 && drops == 0 && refused == 0) continue;
                 w.WriteStartObject(slot.Channel.Topic);
                 w.WriteNumber("messages", slot.Total.Messages);
                 w.WriteNumber("bytes", slot.Total.Bytes);
                 w.WriteNumber("rate_hz", Math.Round((slot.Total.Messages - slot.MessagesAtLastDiagnostics) / seconds, 2));
                 w.WriteNumber("drops", drops);
+                w.WriteNumber("refused", refused);
                 w.WriteEndObject();
                 slot.MessagesAtLastDiagnostics = slot.Total.Messages;
             }
@@ -866,8 +894,12 @@ public sealed partial class RecordingWriter : IDisposable
             if (slot is null) continue;
             var messages = slot.Total.Messages;
             var drops = _queue.Drops(slot.Channel.Id);
-            if (messages == 0 && drops == 0) continue;
-            topics.Add(new TopicStatus(slot.Channel.Topic, messages, slot.Total.Bytes, Math.Round((messages - slot.MessagesAtLastStatus) / seconds, 2), drops));
+            var refused = _queue.Refused(slot.Channel.Id);
+            if (messages == 0 && drops == 0 && refused == 0) continue;
+            topics.Add(new TopicStatus(slot.Channel.Topic, messages, slot.Total.Bytes, Math.Round((messages - slot.MessagesAtLastStatus) / seconds, 2), drops)
+            {
+                Refused = refused,
+            });
             slot.MessagesAtLastStatus = messages;
         }
         var writer = _writer;

@@ -15,11 +15,13 @@ internal sealed class TopicStats
     public ulong LastTime;
     public ulong MaxGap;
     public ulong Drops;
+    /// <summary>Messages ingest refused (lines that are not JSON), counted in the file open at the time.</summary>
+    public ulong Refused;
     public ulong Late;
 
     public void Reset()
     {
-        Messages = Bytes = FirstTime = LastTime = MaxGap = Drops = Late = 0;
+        Messages = Bytes = FirstTime = LastTime = MaxGap = Drops = Refused = Late = 0;
         MinSize = int.MaxValue;
         MaxSize = 0;
     }
@@ -50,6 +52,7 @@ internal sealed class TopicStats
             w.WriteNumber("max_size", MaxSize);
             w.WriteNumber("max_gap_ns", MaxGap);
             w.WriteNumber("drops", Drops);
+            w.WriteNumber("refused", Refused);
             w.WriteNumber("late", Late);
             w.WriteNumber("first_log_time", FirstTime);
             w.WriteNumber("last_log_time", LastTime);

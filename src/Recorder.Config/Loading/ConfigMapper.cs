@@ -17,7 +17,7 @@ internal static class ConfigMapper
     private static readonly string[] ChunkKeys = ["size", "max_age", "compression"];
     private static readonly string[] SplitKeys = ["size", "duration", "keyframe_wait"];
     private static readonly string[] StorageKeys = ["max_bytes", "min_free_bytes", "when_full"];
-    private static readonly string[] IngestKeys = ["socket", "queue", "timestamps", "reorder_window", "include", "exclude"];
+    private static readonly string[] IngestKeys = ["socket", "queue", "timestamps", "reorder_window", "max_attachment_bytes", "include", "exclude"];
     private static readonly string[] TopicKeys = ["topic", "latched", "drop", "fifo", "socket", "format", "store", "frame_id", "tags", "json_schema", "timestamps"];
     private static readonly string[] MetadataKeys = ["required"];
     private static readonly string[] OffloadKeys =
@@ -224,6 +224,9 @@ internal static class ConfigMapper
                     break;
                 case "reorder_window":
                     if (r.Duration(value, keyPath, out var window)) s = s with { ReorderWindow = window };
+                    break;
+                case "max_attachment_bytes":
+                    if (r.Size(value, keyPath, out var attachment)) s = s with { MaxAttachmentBytes = attachment };
                     break;
                 case "include":
                     if (r.StringList(value, keyPath, out var include)) s = s with { Include = include.AsReadOnly() };

@@ -15,6 +15,8 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
     public const long MinChunkSize = 1L << 10;
     public const long MaxChunkSize = 64L << 20;
     public const long MinQueueBytes = 1L << 20;
+    /// <summary>The ingest stage's record limit (<c>IngestOptions.MaxRecordSize</c>): no attachment can be larger.</summary>
+    public const long MaxAttachmentBytes = 64L << 20;
     public static readonly TimeSpan MinChunkMaxAge = TimeSpan.FromMilliseconds(10);
     public static readonly TimeSpan MaxChunkMaxAge = TimeSpan.FromHours(1);
     public static readonly TimeSpan MinSplitDuration = TimeSpan.FromSeconds(1);
@@ -142,6 +144,9 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
             Error($"ingest.queue must be at least {Units.FormatSize(MinQueueBytes)}, got {GotSize("ingest.queue", i.QueueBytes)}", "ingest.queue");
         if (!Skip("ingest.reorder_window") && i.ReorderWindow > MaxReorderWindow)
             Error($"ingest.reorder_window must be at most {Units.FormatDuration(MaxReorderWindow)}, got {GotDuration("ingest.reorder_window", i.ReorderWindow)}", "ingest.reorder_window");
+        // A record larger than the ingest limit ends the producer's session before its size is weighed here.
+        if (!Skip("ingest.max_attachment_bytes") && i.MaxAttachmentBytes > MaxAttachmentBytes)
+            Error($"ingest.max_attachment_bytes must be at most {Units.FormatSize(MaxAttachmentBytes)} (the largest record a producer may send), got {GotSize("ingest.max_attachment_bytes", i.MaxAttachmentBytes)}", "ingest.max_attachment_bytes");
         Patterns("ingest.include", i.Include);
         Patterns("ingest.exclude", i.Exclude);
     }

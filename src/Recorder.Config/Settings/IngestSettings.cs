@@ -24,6 +24,12 @@ public sealed record IngestSettings
     /// <summary><c>ingest.reorder_window</c>: how long producer timestamps are held back to put them in order. 100 ms; at most 1 min.</summary>
     public TimeSpan ReorderWindow { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// <c>ingest.max_attachment_bytes</c>: the largest Attachment record a producer may send; a larger
+    /// one is refused and counted (the producer's messages go on). 16 MiB; 0 refuses every attachment.
+    /// </summary>
+    public long MaxAttachmentBytes { get; init; } = 16L << 20;
+
     /// <summary><c>ingest.include</c>: regular expressions; a socket topic is recorded if one of them matches the whole topic name. <c>[".*"]</c> by default.</summary>
     public IReadOnlyList<string> Include
     {

@@ -153,6 +153,6 @@ public static class DaemonCommands
         o.WriteLine("topics:");
         foreach (var t in s.GetProperty("topics").EnumerateArray())
             o.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"    {t.GetProperty("topic").GetString(),-28} {t.GetProperty("messages").GetUInt64(),10} msgs {t.GetProperty("rate_hz").GetDouble(),9:0.0} Hz  drops {t.GetProperty("drops").GetUInt64()}"));
+                $"    {t.GetProperty("topic").GetString(),-28} {t.GetProperty("messages").GetUInt64(),10} msgs {t.GetProperty("rate_hz").GetDouble(),9:0.0} Hz  drops {t.GetProperty("drops").GetUInt64()}{(t.TryGetProperty("refused", out var refused) && refused.GetUInt64() > 0 ? $"  refused {refused.GetUInt64()}" : "")}"));
     }
 }

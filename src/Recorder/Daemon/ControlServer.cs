@@ -249,6 +249,16 @@ public sealed class ControlServer : IAsyncDisposable
         w.WriteNumber("disk_free_bytes", s.DiskFreeBytes);
         w.WriteNumber("producers", _ingest?.ActiveProducers.Count ?? 0);
         w.WriteNumber("producers_refused", _ingest?.Refused ?? 0);
+        if (_ingest?.Counters is { } ingest)
+        {
+            // Producers' records besides messages: kept, or refused with an event in the file.
+            w.WriteNumber("reserved_channels_refused", ingest.ReservedChannelsRefused);
+            w.WriteNumber("reserved_messages_refused", ingest.ReservedMessagesRefused);
+            w.WriteNumber("producer_attachments_kept", ingest.AttachmentsKept);
+            w.WriteNumber("producer_attachments_refused", ingest.AttachmentsRefused);
+            w.WriteNumber("producer_metadata_kept", ingest.MetadataKept);
+            w.WriteNumber("producer_metadata_refused", ingest.MetadataRefused);
+        }
         w.WriteString("last_error", s.LastError);
         w.WriteNumber("dropped_total", s.DroppedTotal);
         w.WriteNumber("lost_in_open_chunks", s.LostInOpenChunks);
@@ -265,6 +275,7 @@ public sealed class ControlServer : IAsyncDisposable
             w.WriteNumber("bytes", t.Bytes);
             w.WriteNumber("rate_hz", t.RateHz);
             w.WriteNumber("drops", t.Drops);
+            w.WriteNumber("refused", t.Refused);
             w.WriteEndObject();
         }
         w.WriteEndArray();

@@ -86,6 +86,7 @@ public sealed class RecorderHost
     {
         SocketPath = s.Ingest.Socket,
         SelectTopic = s.Ingest.Selects,
+        MaxAttachmentBytes = () => s.Ingest.MaxAttachmentBytes,
         DropPolicyFor = topic => DropPolicyOf(s, topic),
         TopicInputs = TopicInputsFrom(s),
     };
@@ -228,6 +229,7 @@ public sealed class RecorderHost
         {
             SocketPath = settings.Ingest.Socket,
             SelectTopic = topic => Current.Ingest.Selects(topic),
+            MaxAttachmentBytes = () => Current.Ingest.MaxAttachmentBytes,
             DropPolicyFor = topic => DropPolicyOf(Current, topic),
             SelectionVersion = () => Volatile.Read(ref _selectionVersion),
             TopicInputs = TopicInputsFrom(settings),
