@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Recorder.Ingest;
 using Recorder.Mcap;
@@ -13,9 +14,11 @@ public sealed class Pipeline : IDisposable
     public BatchQueue Queue { get; }
     public RecordingWriter Writer { get; }
     public IngestOptions IngestOptions { get; }
+    public ILogger Logger { get; }
 
-    public Pipeline(Func<RecordingOptions, RecordingOptions>? configure = null, IngestOptions? ingest = null, long queueBytes = 64 << 20)
+    public Pipeline(Func<RecordingOptions, RecordingOptions>? configure = null, IngestOptions? ingest = null, long queueBytes = 64 << 20, ILogger? logger = null)
     {
+        Logger = logger ?? NullLogger.Instance;
         Queue = new BatchQueue(queueBytes, new RecordingClock());
         var options = new RecordingOptions { Directory = Directory, Fsync = FsyncPolicy.Never };
         if (configure is not null) options = configure(options);
@@ -23,7 +26,7 @@ public sealed class Pipeline : IDisposable
         {
             ["device_id"] = "dev-1",
             ["operator"] = "ana",
-        }));
+        }), Logger);
         IngestOptions = ingest ?? new IngestOptions { SocketPath = null };
         Writer.Start();
     }
@@ -34,7 +37,7 @@ public sealed class Pipeline : IDisposable
         // Paced: a small pipe, so reads stay small however the threads are scheduled (as a socket's would).
         var pipe = paced ? new Pipe(new PipeOptions(pauseWriterThreshold: 2 * segment, resumeWriterThreshold: segment)) : new Pipe();
         var stats = new ProducerStats { Source = name };
-        var session = new McapProducerSession(IngestOptions, Queue, Registry, stats, NullLogger.Instance).RunAsync(pipe.Reader, CancellationToken.None);
+        var session = new McapProducerSession(IngestOptions, Queue, Registry, stats, Logger).RunAsync(pipe.Reader, CancellationToken.None);
         for (var i = 0; i < stream.Length; i += segment)
         {
             var result = await pipe.Writer.WriteAsync(stream.AsMemory(i, Math.Min(segment, stream.Length - i)));
