@@ -84,26 +84,35 @@ public static class DaemonCommands
         var encoding = args.Value("--encoding") ?? "json";
         var path = IngestSocket(args, stderr);
         if (path is null) return CommandLine.ExitError;
-        using var socket = DemoProducers.ConnectAsync(path, CancellationToken.None, attempts: 1).GetAwaiter().GetResult();
-        using var stream = new NetworkStream(socket, ownsSocket: false);
-        using var writer = new McapWriter(stream, new McapWriterOptions
+        // Reconnect notes go to stderr: stdout is the summary line.
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true)
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+        ReconnectingProducer producer;
+        try
         {
-            Library = "recorder-publish/" + BuildInfo.Version,
-            UseChunks = false,
-            EnableSummary = false,
-            OutputBufferSize = 4096,
-        }, leaveOpen: true);
-        var channel = writer.AddChannel(topic, encoding);
-        uint sequence = 0;
-        while (stdin.ReadLine() is { } line)
-        {
-            if (line.Length == 0) continue;
-            var now = (ulong)(DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
-            writer.WriteMessage(channel, sequence++, now, now, Encoding.UTF8.GetBytes(line));
-            writer.Flush();
+            producer = ReconnectingProducer.ConnectAsync(path, "recorder-publish/" + BuildInfo.Version, loggers.CreateLogger("recorder.publish"),
+                CancellationToken.None, attempts: 1).GetAwaiter().GetResult();
         }
-        writer.Finish();
-        stdout.WriteLine($"published {sequence} messages on {topic}");
+        catch (SocketException e)
+        {
+            stderr.WriteLine($"recorder: cannot reach the daemon at {path}: {e.Message}");
+            return CommandLine.ExitError;
+        }
+        using (producer)
+        {
+            var channel = producer.AddChannel(topic, encoding);
+            uint sequence = 0;
+            while (stdin.ReadLine() is { } line)
+            {
+                if (line.Length == 0) continue;
+                var now = (ulong)(DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+                producer.Send(channel, sequence++, now, now, Encoding.UTF8.GetBytes(line));
+            }
+            producer.Finish();
+            stdout.WriteLine(producer.Lost == 0
+                ? $"published {producer.Sent} messages on {topic}"
+                : $"published {producer.Sent} messages on {topic}; {producer.Lost} not sent while the daemon was away ({producer.Reconnects} reconnects)");
+        }
         return CommandLine.ExitOk;
     }
 

@@ -26,6 +26,9 @@ internal static partial class DaemonLog
     [LoggerMessage(306, LogLevel.Warning, "Demo producer {Name} stopped: {Reason}")]
     public static partial void DemoFailed(ILogger logger, string name, string reason);
 
+    [LoggerMessage(322, LogLevel.Warning, "Demo producer {Name}: {Sent} messages sent, {Lost} not sent while the daemon was away ({Reconnects} reconnects)")]
+    public static partial void DemoLost(ILogger logger, string name, ulong sent, ulong lost, int reconnects);
+
     [LoggerMessage(307, LogLevel.Error, "The writer failed; stopping")]
     public static partial void WriterFailed(ILogger logger, Exception exception);
 

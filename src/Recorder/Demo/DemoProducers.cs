@@ -16,6 +16,7 @@ namespace Recorder.Demo;
 /// an IMU at 200 Hz (protobuf, its FileDescriptorSet embedded), GPS at 10 Hz (json with a JSON
 /// schema), vehicle diagnostics at 1 Hz (json) and a camera at 10 fps (foxglove.CompressedVideo,
 /// H.264, looping a 3 s clip embedded in the binary; indexed into the recording's .vidx).
+/// Each survives a daemon restart (<see cref="ReconnectingProducer"/>).
 /// </summary>
 public static class DemoProducers
 {
@@ -29,28 +30,21 @@ public static class DemoProducers
             Run("camera", socketPath, logger, CameraAsync, cancellationToken));
     }
 
-    private static async Task Run(string name, string socketPath, ILogger logger, Func<McapWriter, CancellationToken, Task> produce, CancellationToken cancellationToken)
+    private static async Task Run(string name, string socketPath, ILogger logger, Func<ReconnectingProducer, CancellationToken, Task> produce, CancellationToken cancellationToken)
     {
         try
         {
-            using var socket = await ConnectAsync(socketPath, cancellationToken).ConfigureAwait(false);
-            await using var stream = new NetworkStream(socket, ownsSocket: false);
-            using var writer = new McapWriter(stream, new McapWriterOptions
-            {
-                Library = "recorder-demo/" + Cli.BuildInfo.Version,
-                UseChunks = false,
-                EnableSummary = false,
-                OutputBufferSize = 4096,
-            }, leaveOpen: true);
+            using var producer = await ReconnectingProducer.ConnectAsync(socketPath, "recorder-demo/" + Cli.BuildInfo.Version, logger, cancellationToken).ConfigureAwait(false);
             try
             {
-                await produce(writer, cancellationToken).ConfigureAwait(false);
+                await produce(producer, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 // Stopping: end the stream properly.
             }
-            writer.Finish();
+            producer.Finish();
+            if (producer.Lost > 0) DaemonLog.DemoLost(logger, name, producer.Sent, producer.Lost, producer.Reconnects);
         }
         catch (OperationCanceledException)
         {
@@ -61,8 +55,8 @@ public static class DemoProducers
         }
     }
 
-    /// <summary>Connects, retrying while the daemon is still starting.</summary>
-    public static async Task<Socket> ConnectAsync(string socketPath, CancellationToken cancellationToken, int attempts = 50)
+    /// <summary>Connects a raw socket (loadgen), retrying while the daemon is still starting.</summary>
+    public static async Task<Socket> ConnectAsync(string socketPath, CancellationToken cancellationToken, int attempts = 50, TimeProvider? time = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -75,7 +69,7 @@ public static class DemoProducers
             catch (SocketException) when (attempt < attempts)
             {
                 socket.Dispose();
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(ReconnectingProducer.InitialBackoff, time ?? TimeProvider.System, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -148,7 +142,7 @@ public static class DemoProducers
         return position;
     }
 
-    private static async Task ImuAsync(McapWriter writer, CancellationToken ct)
+    private static async Task ImuAsync(ReconnectingProducer writer, CancellationToken ct)
     {
         var schema = writer.AddSchema("recorder.demo.Imu", "protobuf", ImuDescriptorSet());
         var channel = writer.AddChannel("/imu", "protobuf", schema, new Dictionary<string, string> { ["frame_id"] = "imu_link" });
@@ -162,11 +156,10 @@ public static class DemoProducers
         {
             while (clock.Elapsed.TotalMilliseconds >= sequence * 5.0)
                 WriteImu(writer, channel, buffer, values, sequence++);
-            writer.Flush();
         }
     }
 
-    private static void WriteImu(McapWriter writer, ushort channel, byte[] buffer, double[] values, uint sequence)
+    private static void WriteImu(ReconnectingProducer writer, ushort channel, byte[] buffer, double[] values, uint sequence)
     {
         {
             var t = NowNs();
@@ -178,11 +171,11 @@ public static class DemoProducers
             values[4] = 0.05 * Math.Cos(phase * 2);
             values[5] = 9.81 + 0.02 * Math.Sin(phase * 7);
             var length = EncodeImu(buffer, t, values);
-            writer.WriteMessage(channel, sequence, t, t, buffer.AsSpan(0, length));
+            writer.Send(channel, sequence, t, t, buffer.AsSpan(0, length));
         }
     }
 
-    private static async Task GpsAsync(McapWriter writer, CancellationToken ct)
+    private static async Task GpsAsync(ReconnectingProducer writer, CancellationToken ct)
     {
         var schema = writer.AddSchema("recorder.demo.Gps", "jsonschema", """
             {"type":"object","properties":{"lat":{"type":"number"},"lon":{"type":"number"},"alt":{"type":"number"},"fix":{"type":"string"},"speed_mps":{"type":"number"}},"required":["lat","lon"]}
@@ -196,8 +189,7 @@ public static class DemoProducers
             var s = sequence * 0.00001;
             var json = string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"{{\"lat\":{48.137154 + s:0.0000000},\"lon\":{11.576124 + s / 2:0.0000000},\"alt\":519.4,\"fix\":\"rtk\",\"speed_mps\":{8.3 + Math.Sin(sequence / 20.0):0.00}}}");
-            writer.WriteMessage(channel, sequence++, t, t, Encoding.UTF8.GetBytes(json));
-            writer.Flush();
+            writer.Send(channel, sequence++, t, t, Encoding.UTF8.GetBytes(json));
         }
     }
 
@@ -216,7 +208,7 @@ public static class DemoProducers
         return frames;
     }
 
-    private static async Task CameraAsync(McapWriter writer, CancellationToken ct)
+    private static async Task CameraAsync(ReconnectingProducer writer, CancellationToken ct)
     {
         var frames = DemoCameraFrames();
         var schema = writer.AddSchema(CompressedVideo.SchemaName, CompressedVideo.SchemaEncoding, CompressedVideo.FileDescriptorSet.ToArray());
@@ -228,12 +220,11 @@ public static class DemoProducers
         {
             var t = NowNs();
             var length = CompressedVideo.Encode(buffer, t, "camera_demo"u8, default, frames[(int)(sequence % frames.Count)], VideoCodec.H264);
-            writer.WriteMessage(channel, sequence++, t, t, buffer.AsSpan(0, length));
-            writer.Flush();
+            writer.Send(channel, sequence++, t, t, buffer.AsSpan(0, length));
         }
     }
 
-    private static async Task DiagnosticsAsync(McapWriter writer, CancellationToken ct)
+    private static async Task DiagnosticsAsync(ReconnectingProducer writer, CancellationToken ct)
     {
         var channel = writer.AddChannel("/vehicle/diagnostics", "json");
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
@@ -243,8 +234,7 @@ public static class DemoProducers
             var t = NowNs();
             var json = string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"{{\"battery_v\":{48.1 - sequence * 0.001:0.000},\"cpu_temp_c\":{61 + sequence % 5},\"mode\":\"autonomous\",\"faults\":[]}}");
-            writer.WriteMessage(channel, sequence++, t, t, Encoding.UTF8.GetBytes(json));
-            writer.Flush();
+            writer.Send(channel, sequence++, t, t, Encoding.UTF8.GetBytes(json));
         }
         while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false));
     }
