@@ -288,6 +288,18 @@ public sealed class ConfigErrorTableTests
             ["fleet.yaml:1:27: ingest.reorder_window must be at most 1m, got 5m"]
         },
         {
+            "attachment limit over the largest record a producer may send",
+            "ingest: { max_attachment_bytes: 100MiB }",
+            null,
+            ["fleet.yaml:1:33: ingest.max_attachment_bytes must be at most 64MiB (the largest record a producer may send), got 100MiB"]
+        },
+        {
+            "attachment limit that is not a size",
+            "ingest: { max_attachment_bytes: 16mb }",
+            null,
+            ["fleet.yaml:1:33: ingest.max_attachment_bytes: unknown size unit 'mb' in '16mb' (use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)"]
+        },
+        {
             "empty strings where a value is needed",
             "fleet: ''\nrecording: { dir: \"\" }\ningest: { socket: '' }",
             null,

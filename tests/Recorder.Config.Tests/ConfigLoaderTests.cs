@@ -89,6 +89,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal("/run/recorder/ingest.sock", s.Ingest.Socket);
         Assert.Equal(256L << 20, s.Ingest.QueueBytes);
         Assert.Equal(TimestampMode.Receive, s.Ingest.Timestamps);
+        Assert.Equal(16L << 20, s.Ingest.MaxAttachmentBytes);
         Assert.Equal([".*"], s.Ingest.Include);
         Assert.Empty(s.Ingest.Exclude);
         Assert.Equal("/run/recorder/control.sock", s.ControlSocket);
