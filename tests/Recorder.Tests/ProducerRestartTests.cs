@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -139,5 +140,66 @@ public class ProducerRestartTests
         second.WaitFor(() => second.TopicCounts().GetValueOrDefault("/shell") == (ulong)(sent - 20), TimeSpan.FromSeconds(30), "the lines after the restart");
         Assert.Equal(0, second.Stop());
         Assert.Equal(sent, Sequences(second, "/shell").Distinct().Count());
+    }
+}
+
+/// <summary>What producers send besides messages, through the real daemon, read back with @mcap/core (issue 11, defects 8 and 10).</summary>
+[Collection("daemon")]
+public class ProducerRecordsDaemonTests
+{
+    [Fact]
+    public async Task Producer_attachments_and_metadata_reach_the_file_reserved_topics_and_bad_json_are_refused_and_a_probe_is_no_event()
+    {
+        using var d = DaemonProcess.Start(fleetExtra: "topics:\n  - { topic: /diag, fifo: ./diag.jsonl, format: jsonl }\n",
+            ingestExtra: ", max_attachment_bytes: 1KiB");
+        var fifo = Path.Combine(d.Root, "diag.jsonl");
+        d.WaitFor(() => File.Exists(fifo), TimeSpan.FromSeconds(10), "the FIFO");
+
+        // A health probe: connect, send nothing, close.
+        using (var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified))
+            await probe.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(d.IngestSocket));
+
+        var w = new System.Buffers.ArrayBufferWriter<byte>();
+        w.Write(McapConstants.Magic);
+        McapRecordSerializer.WriteHeader(w, new Header("", "cpp-like-writer"));
+        McapRecordSerializer.WriteChannel(w, new Channel(1, 0, "/cal", "json", Channel.NoMetadata));
+        McapRecordSerializer.WriteChannel(w, new Channel(2, 0, "/recorder/diagnostics", "json", Channel.NoMetadata));
+        McapRecordSerializer.WriteMessage(w, 1, 0, 1, 1, "{}"u8);
+        McapRecordSerializer.WriteMessage(w, 2, 0, 1, 1, "{\"replayed\":true}"u8);
+        McapRecordSerializer.WriteAttachment(w, new Attachment(7, 8, "calibration.yaml", "application/yaml", "k: 1\n"u8.ToArray()), computeCrc: true);
+        McapRecordSerializer.WriteAttachment(w, new Attachment(7, 8, "map.bin", "application/octet-stream", new byte[4096]), computeCrc: true);
+        McapRecordSerializer.WriteMetadata(w, new Metadata("rig", new Dictionary<string, string> { ["id"] = "r7" }));
+        McapRecordSerializer.WriteMessage(w, 1, 1, 2, 2, "{}"u8);
+        McapRecordSerializer.WriteDataEnd(w, new DataEnd(0));
+        await SocketProducer.SendRaw(d.IngestSocket, w.WrittenSpan.ToArray());
+        await using (var jsonl = new StreamWriter(new FileStream(fifo, FileMode.Open, FileAccess.Write)))
+            await jsonl.WriteAsync("{\"ok\":1}\nnot json\n{\"ok\":2}\n");
+
+        d.WaitFor(() => d.TopicCounts().GetValueOrDefault("/cal") == 2 && d.TopicCounts().GetValueOrDefault("/diag") == 2, TimeSpan.FromSeconds(30), "the messages");
+        var status = d.Control("status").GetProperty("result");
+        Assert.Equal(0, status.GetProperty("producers_refused").GetInt64());
+        Assert.Equal((1, 1, 1, 1), (status.GetProperty("reserved_channels_refused").GetInt64(), status.GetProperty("producer_attachments_kept").GetInt64(),
+            status.GetProperty("producer_attachments_refused").GetInt64(), status.GetProperty("producer_metadata_kept").GetInt64()));
+        var diag = status.GetProperty("topics").EnumerateArray().Single(t => t.GetProperty("topic").GetString() == "/diag");
+        Assert.Equal(1UL, diag.GetProperty("refused").GetUInt64());
+        Assert.Equal(0, d.Stop());
+        Assert.DoesNotContain("refused: stream ended mid-record", d.Output);
+
+        var file = Assert.Single(d.FinishedFiles());
+        var dump = Recorder.Mcap.Tests.NodeInterop.Dump(file);
+        var attachment = Assert.Single(dump["attachments"]!.AsArray());
+        Assert.Equal("calibration.yaml", attachment!["name"]!.GetValue<string>());
+        Assert.Equal(Convert.ToBase64String("k: 1\n"u8), attachment["data"]!.GetValue<string>());
+        var rig = Assert.Single(dump["metadata"]!.AsArray(), m => m!["name"]!.GetValue<string>() == "rig")!;
+        Assert.Equal("r7", rig["metadata"]!["id"]!.GetValue<string>());
+        Assert.Equal("cpp-like-writer", rig["metadata"]!["recorder.producer_library"]!.GetValue<string>());
+        Assert.Contains(dump["metadata"]!.AsArray(), m => m!["name"]!.GetValue<string>() == "recorder.producer_attachment");
+        var messages = dump["messages"]!.AsArray().Select(m => Encoding.UTF8.GetString(Convert.FromBase64String(m!["data"]!.GetValue<string>()))).ToList();
+        Assert.DoesNotContain(messages, m => m.Contains("replayed"));
+        Assert.Contains(messages, m => m.Contains("producer_channel_refused") && m.Contains("/recorder/diagnostics"));
+        Assert.Contains(messages, m => m.Contains("producer_attachment_refused") && m.Contains("map.bin"));
+        Assert.DoesNotContain(messages, m => m.Contains("producer_refused"));
+        var topicStats = Assert.Single(dump["metadata"]!.AsArray(), m => m!["name"]!.GetValue<string>() == "recorder.topic_stats")!;
+        Assert.Contains("\"refused\":1", topicStats["metadata"]!["/diag"]!.GetValue<string>());
     }
 }
