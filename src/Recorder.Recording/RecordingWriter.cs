@@ -82,6 +82,8 @@ public sealed partial class RecordingWriter : IDisposable
     private long _lastDiagnosticsTicks = Stopwatch.GetTimestamp();
     private long _lastStorageCheckTicks;
     private double _maxWriteLatencyMs;
+    private readonly WriteLatencyHistogram _writeLatency = new();
+    private int _batchConsumed; // entries of the batch in WriteBatch handed to the file writer or the reorder buffer
     private string _previousEndReason = "start";
     private ulong _messagesTotal;
     private ulong _filesFinished;
@@ -130,6 +132,10 @@ public sealed partial class RecordingWriter : IDisposable
         public readonly TopicStats File = new();
         public readonly TopicStats Total = new();
         public ulong DropsAtFileStart;
+        /// <summary>Messages in the open chunk: not on disk until the chunk is written.</summary>
+        public ulong InOpenChunk;
+        /// <summary>Messages that were in the open chunk when a write failed: counted in <see cref="Total"/>, in no file.</summary>
+        public ulong Lost;
         public ulong MessagesAtLastStatus;
         public ulong MessagesAtLastDiagnostics;
         public byte[]? LatchedData;
@@ -239,6 +245,7 @@ public sealed partial class RecordingWriter : IDisposable
             _unwrittenSinceFailure += (ulong)item.Count;
             return;
         }
+        _batchConsumed = 0;
         Guarded(() =>
         {
             if (item.ClockStep is { } step) RecordStep(step, item.ReceiveTime, item.Epoch);
@@ -271,15 +278,37 @@ public sealed partial class RecordingWriter : IDisposable
         _lastError = e.Message;
         _failedSinceTicks = Stopwatch.GetTimestamp();
         RecordingLog.WriteFailed(_logger, _activePath ?? "(none)", e.Message, e);
-        if (_writer is not null) _lostInOpenChunks += (ulong)_writer.PendingChunkMessages;
-        if (batch is not null && batch.Command is null)
+        CountOpenChunkLost();
+        if (batch is not null && batch.Command is null && _batchConsumed < batch.Count)
         {
-            // Messages of this batch that had not reached a chunk yet are counted too (a batch is one instant).
-            _queue.CountUnwritten(batch);
-            _unwrittenSinceFailure += (ulong)batch.Count;
+            // Messages of this batch that had not reached the file writer (or the reorder buffer) are counted as dropped, per topic.
+            _queue.CountUnwritten(batch, skip: _batchConsumed);
+            _unwrittenSinceFailure += (ulong)(batch.Count - _batchConsumed);
         }
         _cutOffPath = _activePath;
         AbandonFile();
+    }
+
+    /// <summary>
+    /// The open chunk is gone with the failed write: its messages, already counted per topic as
+    /// written, are counted per topic as lost, so that per topic messages = what the files hold + lost.
+    /// </summary>
+    private void CountOpenChunkLost()
+    {
+        foreach (var slot in _slots)
+        {
+            if (slot is null || slot.InOpenChunk == 0) continue;
+            slot.Lost += slot.InOpenChunk;
+            _lostInOpenChunks += slot.InOpenChunk;
+            slot.InOpenChunk = 0;
+        }
+    }
+
+    /// <summary>A chunk reached the file: its messages are no longer at risk.</summary>
+    private void ChunkCommitted()
+    {
+        foreach (var slot in _slots)
+            if (slot is not null) slot.InOpenChunk = 0;
     }
 
     private void AbandonFile()
@@ -349,8 +378,11 @@ public sealed partial class RecordingWriter : IDisposable
         };
         var started = Stopwatch.GetTimestamp();
         _writer.Flush(toDisk);
+        ChunkCommitted();
         AppendPendingFrames(toDisk);
-        var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        _writeLatency.Observe(elapsed.TotalSeconds);
+        var ms = elapsed.TotalMilliseconds;
         if (ms > _maxWriteLatencyMs) _maxWriteLatencyMs = ms;
         if (toDisk) _lastFsyncTicks = Stopwatch.GetTimestamp();
     }
@@ -377,10 +409,14 @@ public sealed partial class RecordingWriter : IDisposable
     private void WriteBatch(MessageBatch batch)
     {
         var logTime = batch.ReceiveTime;
+        _batchConsumed = 0;
         if (_reorder is null)
         {
             foreach (var entry in batch)
+            {
                 Write(entry.ChannelId, entry.Sequence, logTime, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data, batch.Epoch);
+                _batchConsumed++;
+            }
         }
         else
         {
@@ -388,6 +424,7 @@ public sealed partial class RecordingWriter : IDisposable
             {
                 var time = entry.ProducerLogTime != 0 && Slot(entry.ChannelId) is { ProducerTime: true } ? entry.ProducerLogTime : logTime;
                 Hold(entry.ChannelId, entry.Sequence, time, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data);
+                _batchConsumed++;
             }
             ReleaseUpTo(Watermark(logTime));
         }
@@ -421,6 +458,13 @@ public sealed partial class RecordingWriter : IDisposable
                 var time = Math.Max(key.Time, _lastLogTime);
                 Write(pending.ChannelId, pending.Sequence, time, pending.PublishTime, pending.Data.AsSpan(0, pending.Length), _fileEpoch);
                 if (pending.Late && Slot(pending.ChannelId) is { } slot) slot.File.Late++;
+            }
+            catch (Exception e) when (e is IOException or McapException or UnauthorizedAccessException)
+            {
+                // It left the reorder buffer but did not reach the file writer: dropped, on its topic.
+                _queue.CountUnwritten(pending.ChannelId, 1);
+                _unwrittenSinceFailure++;
+                throw;
             }
             finally
             {
@@ -477,6 +521,7 @@ public sealed partial class RecordingWriter : IDisposable
         _messagesTotal++;
         slot.File.Add(logTime, data.Length);
         slot.Total.Add(logTime, data.Length);
+        slot.InOpenChunk++;
         if (slot.Latched) Latch(slot, sequence, logTime, publishTime, data);
     }
 
@@ -585,6 +630,7 @@ public sealed partial class RecordingWriter : IDisposable
         var messages = _writer.MessageCount;
         var chunks = _writer.ChunkCount;
         _writer.Finish();
+        ChunkCommitted();
         CloseVideoFiles(_options.Fsync != FsyncPolicy.Never);
         if (_file is FileStream fileStream) fileStream.Flush(flushToDisk: _options.Fsync != FsyncPolicy.Never);
         else _file.Flush();
@@ -782,6 +828,7 @@ public sealed partial class RecordingWriter : IDisposable
         }
         catch (Exception e) when (e is IOException or McapException)
         {
+            CountOpenChunkLost();
             _cutOffPath = _activePath;
             AbandonFile();
         }
@@ -867,7 +914,7 @@ public sealed partial class RecordingWriter : IDisposable
             var messages = slot.Total.Messages;
             var drops = _queue.Drops(slot.Channel.Id);
             if (messages == 0 && drops == 0) continue;
-            topics.Add(new TopicStatus(slot.Channel.Topic, messages, slot.Total.Bytes, Math.Round((messages - slot.MessagesAtLastStatus) / seconds, 2), drops));
+            topics.Add(new TopicStatus(slot.Channel.Topic, messages, slot.Total.Bytes, Math.Round((messages - slot.MessagesAtLastStatus) / seconds, 2), drops) { Lost = slot.Lost });
             slot.MessagesAtLastStatus = messages;
         }
         var writer = _writer;
@@ -884,6 +931,7 @@ public sealed partial class RecordingWriter : IDisposable
             LostInOpenChunks = _lostInOpenChunks,
             VideoFrames = VideoFramesWritten,
             KeyframeWaitsExpired = KeyframeWaitsExpired,
+            WriteLatency = _writeLatency.Snapshot(),
         };
     }
 
