@@ -83,6 +83,7 @@ public sealed partial class RecordingWriter : IDisposable
     private long _lastStorageCheckTicks;
     private double _maxWriteLatencyMs;
     private readonly WriteLatencyHistogram _writeLatency = new();
+    private bool _cuttingChunk; // in McapWriter.Flush/Finish: a failure there may come after the chunk record is whole on disk
     private int _batchConsumed; // entries of the batch in WriteBatch handed to the file writer or the reorder buffer
     private string _previousEndReason = "start";
     private ulong _messagesTotal;
@@ -295,12 +296,37 @@ public sealed partial class RecordingWriter : IDisposable
     /// </summary>
     private void CountOpenChunkLost()
     {
+        if (OpenChunkReachedDisk())
+        {
+            ChunkCommitted();
+            return;
+        }
         foreach (var slot in _slots)
         {
             if (slot is null || slot.InOpenChunk == 0) continue;
             slot.Lost += slot.InOpenChunk;
             _lostInOpenChunks += slot.InOpenChunk;
             slot.InOpenChunk = 0;
+        }
+    }
+
+    /// <summary>
+    /// Whether the write that failed came after the open chunk's record was whole in the file (the
+    /// disk filled up in its MessageIndex records, or in the fsync after it): recovery keeps such a
+    /// chunk, so its messages are in the file, not lost.
+    /// </summary>
+    private bool OpenChunkReachedDisk()
+    {
+        var cutting = _cuttingChunk;
+        _cuttingChunk = false;
+        if (!cutting || _writer is not { LastChunkEnd: > 0 } writer || _activePath is null) return false;
+        try
+        {
+            return new FileInfo(_activePath).Length >= writer.LastChunkEnd;
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 
@@ -377,7 +403,9 @@ public sealed partial class RecordingWriter : IDisposable
             _ => false,
         };
         var started = Stopwatch.GetTimestamp();
+        _cuttingChunk = true;
         _writer.Flush(toDisk);
+        _cuttingChunk = false;
         ChunkCommitted();
         AppendPendingFrames(toDisk);
         var elapsed = Stopwatch.GetElapsedTime(started);
@@ -629,7 +657,9 @@ public sealed partial class RecordingWriter : IDisposable
         _writer.WriteMetadata(new Metadata("recorder.file_end", new Dictionary<string, string> { ["reason"] = reason }));
         var messages = _writer.MessageCount;
         var chunks = _writer.ChunkCount;
+        _cuttingChunk = true;
         _writer.Finish();
+        _cuttingChunk = false;
         ChunkCommitted();
         CloseVideoFiles(_options.Fsync != FsyncPolicy.Never);
         if (_file is FileStream fileStream) fileStream.Flush(flushToDisk: _options.Fsync != FsyncPolicy.Never);
@@ -908,11 +938,18 @@ public sealed partial class RecordingWriter : IDisposable
         var topics = new List<TopicStatus>();
         var now = Stopwatch.GetTimestamp();
         var seconds = Math.Max(Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _lastStatusTicks, now), now).TotalSeconds, 1e-3);
-        foreach (var slot in _slots)
+        var slots = _slots;
+        for (var id = 1; id < slots.Length || id <= _registry.ChannelCount; id++)
         {
-            if (slot is null) continue;
+            var slot = id < slots.Length ? slots[id] : null;
+            var drops = _queue.Drops((ushort)id);
+            if (slot is null)
+            {
+                // A topic whose every message was dropped (say, it connected while the disk was full) has no slot: still listed.
+                if (drops > 0 && _registry.Channel((ushort)id) is { } channel) topics.Add(new TopicStatus(channel.Topic, 0, 0, 0, drops));
+                continue;
+            }
             var messages = slot.Total.Messages;
-            var drops = _queue.Drops(slot.Channel.Id);
             if (messages == 0 && drops == 0) continue;
             topics.Add(new TopicStatus(slot.Channel.Topic, messages, slot.Total.Bytes, Math.Round((messages - slot.MessagesAtLastStatus) / seconds, 2), drops) { Lost = slot.Lost });
             slot.MessagesAtLastStatus = messages;
