@@ -83,7 +83,7 @@ public sealed partial class RecordingWriter : IDisposable
     private long _lastStorageCheckTicks;
     private double _maxWriteLatencyMs;
     private readonly WriteLatencyHistogram _writeLatency = new();
-    private bool _cuttingChunk; // in McapWriter.Flush/Finish: a failure there may come after the chunk record is whole on disk
+    private long _cuttingChunkAt = -1; // in McapWriter.Flush/Finish: where the chunk being cut starts (a failure may come after it is whole on disk)
     private int _batchConsumed; // entries of the batch in WriteBatch handed to the file writer or the reorder buffer
     private string _previousEndReason = "start";
     private ulong _messagesTotal;
@@ -317,9 +317,10 @@ public sealed partial class RecordingWriter : IDisposable
     /// </summary>
     private bool OpenChunkReachedDisk()
     {
-        var cutting = _cuttingChunk;
-        _cuttingChunk = false;
-        if (!cutting || _writer is not { LastChunkEnd: > 0 } writer || _activePath is null) return false;
+        var chunkStart = _cuttingChunkAt;
+        _cuttingChunkAt = -1;
+        // The chunk being cut must be the last one the MCAP writer serialised (else the failure came before its record was complete in memory).
+        if (chunkStart < 0 || _writer is not { } writer || writer.LastChunkStart != chunkStart || _activePath is null) return false;
         try
         {
             return new FileInfo(_activePath).Length >= writer.LastChunkEnd;
@@ -403,9 +404,9 @@ public sealed partial class RecordingWriter : IDisposable
             _ => false,
         };
         var started = Stopwatch.GetTimestamp();
-        _cuttingChunk = true;
+        _cuttingChunkAt = _writer.Position;
         _writer.Flush(toDisk);
-        _cuttingChunk = false;
+        _cuttingChunkAt = -1;
         ChunkCommitted();
         AppendPendingFrames(toDisk);
         var elapsed = Stopwatch.GetElapsedTime(started);
@@ -657,9 +658,9 @@ public sealed partial class RecordingWriter : IDisposable
         _writer.WriteMetadata(new Metadata("recorder.file_end", new Dictionary<string, string> { ["reason"] = reason }));
         var messages = _writer.MessageCount;
         var chunks = _writer.ChunkCount;
-        _cuttingChunk = true;
+        _cuttingChunkAt = _writer.Position;
         _writer.Finish();
-        _cuttingChunk = false;
+        _cuttingChunkAt = -1;
         ChunkCommitted();
         CloseVideoFiles(_options.Fsync != FsyncPolicy.Never);
         if (_file is FileStream fileStream) fileStream.Flush(flushToDisk: _options.Fsync != FsyncPolicy.Never);
