@@ -82,6 +82,9 @@ public static class EffectiveConfig
         }
         w.Section(0, "metadata");
         w.Key(1, "required", List(s.Metadata.Required), "metadata.required");
+        w.Section(0, "metrics");
+        if (s.Metrics.Textfile is { } textfile) w.Key(1, "textfile", Str(textfile), "metrics.textfile");
+        w.Key(1, "interval", Units.FormatDuration(s.Metrics.Interval), "metrics.interval");
 
         var d = s.Device;
         w.Key(0, "device_id", Str(d.DeviceId), "device_id", s.DeviceFile is null || result.Sources?.IsSet("device_id") != true ? "the host name" : null);

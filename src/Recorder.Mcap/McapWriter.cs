@@ -94,6 +94,12 @@ public sealed class McapWriter : IDisposable
     public long LastChunkStart { get; private set; } = -1;
 
     /// <summary>
+    /// End offset of the last chunk record (its MessageIndex records follow). Set before the chunk
+    /// is handed to the stream: when that write fails, a file at least this long holds the chunk whole.
+    /// </summary>
+    public long LastChunkEnd { get; private set; } = -1;
+
+    /// <summary>
     /// Offset of the last message's Message record inside its chunk's uncompressed records (the value
     /// its MessageIndex entry holds), or -1 when no message was written yet or it went outside chunks.
     /// The chunk is the open one, or, if writing that message cut it, the one at <see cref="LastChunkStart"/>.
@@ -442,6 +448,7 @@ public sealed class McapWriter : IDisposable
 
         _chunkCount++;
         LastChunkStart = chunkStart;
+        LastChunkEnd = chunkStart + chunkLength;
         _chunk.Clear();
         // Hand every finished chunk to the stream (as the C++ writer flushes after each chunk), so a
         // later failure or crash cannot take completed chunks down with it.

@@ -166,10 +166,28 @@ public sealed class BatchQueue
         lock (_lock) return channelId < _refused.Length ? _refused[channelId] : 0;
     }
 
-    /// <summary>Counts a batch the writer could not write (full disk): never silent.</summary>
-    public void CountUnwritten(MessageBatch batch)
+    /// <summary>Counts a batch the writer could not write (full disk), after its first <paramref name="skip"/> entries (those it did write): never silent.</summary>
+    public void CountUnwritten(MessageBatch batch, int skip = 0)
     {
-        lock (_lock) CountDrops(batch);
+        lock (_lock)
+        {
+            var n = 0;
+            foreach (var entry in batch)
+                if (n++ >= skip) CountDrop(entry.ChannelId, 1);
+        }
+    }
+
+    /// <summary>Counts <paramref name="count"/> messages of one channel the writer could not write.</summary>
+    public void CountUnwritten(ushort channelId, ulong count)
+    {
+        lock (_lock) CountDrop(channelId, count);
+    }
+
+    private void CountDrop(ushort channelId, ulong count)
+    {
+        if (channelId >= _drops.Length) Array.Resize(ref _drops, Math.Max(channelId + 1, _drops.Length * 2));
+        _drops[channelId] += count;
+        _droppedTotal += count;
     }
 
     /// <summary>Queues a command without waiting for space: control must get through a full queue.</summary>

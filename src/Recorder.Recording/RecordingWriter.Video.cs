@@ -203,7 +203,12 @@ public sealed partial class RecordingWriter
         if (_split is not { } split) return 0;
         _split = null;
         var count = (ulong)split.Held.Count;
-        foreach (var (held, _) in split.Held) ArrayPool<byte>.Shared.Return(held.Data);
+        foreach (var (held, _) in split.Held)
+        {
+            // Held for the next file, never written: dropped, on its topic.
+            _queue.CountUnwritten(held.ChannelId, 1);
+            ArrayPool<byte>.Shared.Return(held.Data);
+        }
         return count;
     }
 

@@ -82,6 +82,9 @@ public sealed partial class RecordingWriter : IDisposable
     private long _lastDiagnosticsTicks = Stopwatch.GetTimestamp();
     private long _lastStorageCheckTicks;
     private double _maxWriteLatencyMs;
+    private readonly WriteLatencyHistogram _writeLatency = new();
+    private long _cuttingChunkAt = -1; // in McapWriter.Flush/Finish: where the chunk being cut starts (a failure may come after it is whole on disk)
+    private int _batchConsumed; // entries of the batch in WriteBatch handed to the file writer or the reorder buffer
     private string _previousEndReason = "start";
     private ulong _messagesTotal;
     private ulong _filesFinished;
@@ -131,6 +134,10 @@ public sealed partial class RecordingWriter : IDisposable
         public readonly TopicStats Total = new();
         public ulong DropsAtFileStart;
         public ulong RefusedAtFileStart;
+        /// <summary>Messages in the open chunk: not on disk until the chunk is written.</summary>
+        public ulong InOpenChunk;
+        /// <summary>Messages that were in the open chunk when a write failed: counted in <see cref="Total"/>, in no file.</summary>
+        public ulong Lost;
         public ulong MessagesAtLastStatus;
         public ulong MessagesAtLastDiagnostics;
         public byte[]? LatchedData;
@@ -240,6 +247,7 @@ public sealed partial class RecordingWriter : IDisposable
             _unwrittenSinceFailure += (ulong)item.Count;
             return;
         }
+        _batchConsumed = 0;
         Guarded(() =>
         {
             if (item.ClockStep is { } step) RecordStep(step, item.ReceiveTime, item.Epoch);
@@ -272,15 +280,63 @@ public sealed partial class RecordingWriter : IDisposable
         _lastError = e.Message;
         _failedSinceTicks = Stopwatch.GetTimestamp();
         RecordingLog.WriteFailed(_logger, _activePath ?? "(none)", e.Message, e);
-        if (_writer is not null) _lostInOpenChunks += (ulong)_writer.PendingChunkMessages;
-        if (batch is not null && batch.Command is null)
+        CountOpenChunkLost();
+        if (batch is not null && batch.Command is null && _batchConsumed < batch.Count)
         {
-            // Messages of this batch that had not reached a chunk yet are counted too (a batch is one instant).
-            _queue.CountUnwritten(batch);
-            _unwrittenSinceFailure += (ulong)batch.Count;
+            // Messages of this batch that had not reached the file writer (or the reorder buffer) are counted as dropped, per topic.
+            _queue.CountUnwritten(batch, skip: _batchConsumed);
+            _unwrittenSinceFailure += (ulong)(batch.Count - _batchConsumed);
         }
         _cutOffPath = _activePath;
         AbandonFile();
+    }
+
+    /// <summary>
+    /// The open chunk is gone with the failed write: its messages, already counted per topic as
+    /// written, are counted per topic as lost, so that per topic messages = what the files hold + lost.
+    /// </summary>
+    private void CountOpenChunkLost()
+    {
+        if (OpenChunkReachedDisk())
+        {
+            ChunkCommitted();
+            return;
+        }
+        foreach (var slot in _slots)
+        {
+            if (slot is null || slot.InOpenChunk == 0) continue;
+            slot.Lost += slot.InOpenChunk;
+            _lostInOpenChunks += slot.InOpenChunk;
+            slot.InOpenChunk = 0;
+        }
+    }
+
+    /// <summary>
+    /// Whether the write that failed came after the open chunk's record was whole in the file (the
+    /// disk filled up in its MessageIndex records, or in the fsync after it): recovery keeps such a
+    /// chunk, so its messages are in the file, not lost.
+    /// </summary>
+    private bool OpenChunkReachedDisk()
+    {
+        var chunkStart = _cuttingChunkAt;
+        _cuttingChunkAt = -1;
+        // The chunk being cut must be the last one the MCAP writer serialised (else the failure came before its record was complete in memory).
+        if (chunkStart < 0 || _writer is not { } writer || writer.LastChunkStart != chunkStart || _activePath is null) return false;
+        try
+        {
+            return new FileInfo(_activePath).Length >= writer.LastChunkEnd;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A chunk reached the file: its messages are no longer at risk.</summary>
+    private void ChunkCommitted()
+    {
+        foreach (var slot in _slots)
+            if (slot is not null) slot.InOpenChunk = 0;
     }
 
     private void AbandonFile()
@@ -349,9 +405,14 @@ public sealed partial class RecordingWriter : IDisposable
             _ => false,
         };
         var started = Stopwatch.GetTimestamp();
+        _cuttingChunkAt = _writer.Position;
         _writer.Flush(toDisk);
+        _cuttingChunkAt = -1;
+        ChunkCommitted();
         AppendPendingFrames(toDisk);
-        var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        _writeLatency.Observe(elapsed.TotalSeconds);
+        var ms = elapsed.TotalMilliseconds;
         if (ms > _maxWriteLatencyMs) _maxWriteLatencyMs = ms;
         if (toDisk) _lastFsyncTicks = Stopwatch.GetTimestamp();
     }
@@ -379,12 +440,14 @@ public sealed partial class RecordingWriter : IDisposable
     {
         var logTime = batch.ReceiveTime;
         var inChunk = batch.ChunkEndTime != 0;
+        _batchConsumed = 0;
         if (_reorder is null)
         {
             foreach (var entry in batch)
             {
                 var time = inChunk ? InChunkReceiveTime(batch, entry.ProducerLogTime, clampToWritten: true) : logTime;
                 Write(entry.ChannelId, entry.Sequence, time, entry.PublishTime == 0 ? time : entry.PublishTime, entry.Data, batch.Epoch);
+                _batchConsumed++;
             }
         }
         else
@@ -394,6 +457,7 @@ public sealed partial class RecordingWriter : IDisposable
                 var time = entry.ProducerLogTime != 0 && Slot(entry.ChannelId) is { ProducerTime: true } ? entry.ProducerLogTime
                     : inChunk ? InChunkReceiveTime(batch, entry.ProducerLogTime, clampToWritten: false) : logTime;
                 Hold(entry.ChannelId, entry.Sequence, time, entry.PublishTime == 0 ? logTime : entry.PublishTime, entry.Data, batch.Source);
+                _batchConsumed++;
             }
             ReleaseUpTo(Watermark(logTime));
         }
@@ -431,6 +495,13 @@ public sealed partial class RecordingWriter : IDisposable
                 var time = Math.Max(key.Time, _lastLogTime);
                 Write(pending.ChannelId, pending.Sequence, time, pending.PublishTime, pending.Data.AsSpan(0, pending.Length), _fileEpoch);
                 if (pending.Late && Slot(pending.ChannelId) is { } slot) slot.File.Late++;
+            }
+            catch (Exception e) when (e is IOException or McapException or UnauthorizedAccessException)
+            {
+                // It left the reorder buffer but did not reach the file writer: dropped, on its topic.
+                _queue.CountUnwritten(pending.ChannelId, 1);
+                _unwrittenSinceFailure++;
+                throw;
             }
             finally
             {
@@ -487,6 +558,7 @@ public sealed partial class RecordingWriter : IDisposable
         _messagesTotal++;
         slot.File.Add(logTime, data.Length);
         slot.Total.Add(logTime, data.Length);
+        slot.InOpenChunk++;
         if (slot.Latched) Latch(slot, sequence, logTime, publishTime, data);
     }
 
@@ -593,7 +665,10 @@ public sealed partial class RecordingWriter : IDisposable
         }
         _writer.WriteMetadata(new Metadata("recorder.topic_stats", topicStats));
         _writer.WriteMetadata(new Metadata("recorder.file_end", new Dictionary<string, string> { ["reason"] = reason }));
+        _cuttingChunkAt = _writer.Position;
         _writer.Finish();
+        _cuttingChunkAt = -1;
+        ChunkCommitted();
         // Read after Finish: it cuts the last chunk.
         var messages = _writer.MessageCount;
         var chunks = _writer.ChunkCount;
@@ -734,6 +809,7 @@ public sealed partial class RecordingWriter : IDisposable
                 w.WriteNumber("rate_hz", Math.Round((slot.Total.Messages - slot.MessagesAtLastDiagnostics) / seconds, 2));
                 w.WriteNumber("drops", drops);
                 w.WriteNumber("refused", refused);
+                w.WriteNumber("lost", slot.Lost);
                 w.WriteEndObject();
                 slot.MessagesAtLastDiagnostics = slot.Total.Messages;
             }
@@ -810,6 +886,7 @@ public sealed partial class RecordingWriter : IDisposable
         }
         catch (Exception e) when (e is IOException or McapException)
         {
+            CountOpenChunkLost();
             _cutOffPath = _activePath;
             AbandonFile();
         }
@@ -889,16 +966,26 @@ public sealed partial class RecordingWriter : IDisposable
         var topics = new List<TopicStatus>();
         var now = Stopwatch.GetTimestamp();
         var seconds = Math.Max(Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _lastStatusTicks, now), now).TotalSeconds, 1e-3);
-        foreach (var slot in _slots)
+        var slots = _slots;
+        for (var id = 1; id < slots.Length || id <= _registry.ChannelCount; id++)
         {
-            if (slot is null) continue;
+            var slot = id < slots.Length ? slots[id] : null;
+            var drops = _queue.Drops((ushort)id);
+            if (slot is null)
+            {
+                // A topic whose every message was dropped (say, it connected while the disk was full) has no slot: still listed.
+                var refusedOnly = _queue.Refused((ushort)id);
+                if ((drops > 0 || refusedOnly > 0) && _registry.Channel((ushort)id) is { } channel)
+                    topics.Add(new TopicStatus(channel.Topic, 0, 0, 0, drops) { Refused = refusedOnly });
+                continue;
+            }
             var messages = slot.Total.Messages;
-            var drops = _queue.Drops(slot.Channel.Id);
             var refused = _queue.Refused(slot.Channel.Id);
             if (messages == 0 && drops == 0 && refused == 0) continue;
             topics.Add(new TopicStatus(slot.Channel.Topic, messages, slot.Total.Bytes, Math.Round((messages - slot.MessagesAtLastStatus) / seconds, 2), drops)
             {
                 Refused = refused,
+                Lost = slot.Lost,
             });
             slot.MessagesAtLastStatus = messages;
         }
@@ -916,6 +1003,7 @@ public sealed partial class RecordingWriter : IDisposable
             LostInOpenChunks = _lostInOpenChunks,
             VideoFrames = VideoFramesWritten,
             KeyframeWaitsExpired = KeyframeWaitsExpired,
+            WriteLatency = _writeLatency.Snapshot(),
         };
     }
 

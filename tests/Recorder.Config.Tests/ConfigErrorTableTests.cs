@@ -68,7 +68,7 @@ public sealed class ConfigErrorTableTests
             "device_id: rt-1\nstorge: { max_bytes: 1GiB }\nflavour: x",
             [
                 "device.yaml:2:1: unknown key 'storge' (did you mean 'storage'?)",
-                "device.yaml:3:1: unknown key 'flavour' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata, offload)",
+                "device.yaml:3:1: unknown key 'flavour' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata, offload, metrics)",
             ]
         },
         {
@@ -597,6 +597,29 @@ public sealed class ConfigErrorTableTests
             "fleet: *name\n",
             null,
             ["fleet.yaml:1:8: invalid YAML: alias '*name' refers to no anchor"]
+        },
+        // ---- metrics ------------------------------------------------------------------------
+        {
+            "metrics.interval out of range and a textfile node_exporter would not read",
+            """
+            metrics:
+              textfile: /var/lib/prometheus/node-exporter/recorder.txt
+              interval: 500ms
+            """,
+            null,
+            [
+                "fleet.yaml:2:13: metrics.textfile must name a *.prom file (node_exporter's textfile collector reads only those), got '/var/lib/prometheus/node-exporter/recorder.txt'",
+                "fleet.yaml:3:13: metrics.interval must be between 1s and 1h, got 500ms",
+            ]
+        },
+        {
+            "metrics.textfile empty, and an unknown metrics key",
+            "metrics: { textfile: '', intervall: 5s }",
+            null,
+            [
+                "fleet.yaml:1:22: metrics.textfile must not be empty (leave it out to turn the metrics off)",
+                "fleet.yaml:1:26: unknown key 'intervall' in 'metrics' (did you mean 'interval'?)",
+            ]
         },
         {
             "two documents in one file",

@@ -51,6 +51,16 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Null(s.Device.SoftwareVersion);
         Assert.Null(s.Device.SoftwareVersionFile);
         Assert.Empty(s.Device.Extra);
+        Assert.Null(s.Metrics.Textfile);
+        Assert.Equal(TimeSpan.FromSeconds(15), s.Metrics.Interval);
+    }
+
+    [Fact]
+    public void Metrics_textfile_and_interval_are_read()
+    {
+        var s = LoadOk("metrics: { textfile: /var/lib/prometheus/node-exporter/recorder.prom, interval: 30s }");
+        Assert.Equal("/var/lib/prometheus/node-exporter/recorder.prom", s.Metrics.Textfile);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.Metrics.Interval);
     }
 
     [Fact]
@@ -353,7 +363,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(
         [
             $"{missing}: no such file",
-            $"{device}:2:1: unknown key 'bogus' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata, offload)",
+            $"{device}:2:1: unknown key 'bogus' (known keys: device_id, device_version, vehicle, software_version, software_version_file, operator, extra, fleet, recording, storage, ingest, control_socket, topics, metadata, offload, metrics)",
         ], result.Errors.Select(e => e.ToString()));
     }
 

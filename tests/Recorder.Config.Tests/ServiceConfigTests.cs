@@ -57,6 +57,13 @@ public sealed class ServiceConfigTests
             []
         },
         {
+            "metrics textfile in a read-only path",
+            "metrics: { textfile: /usr/share/recorder/recorder.prom }",
+            null,
+            ["fleet.yaml:1:22: metrics.textfile '/usr/share/recorder/recorder.prom' is inside a read-only path (/usr is mounted read-only); the recorder cannot create it there"],
+            []
+        },
+        {
             "recordings directory in a read-only path",
             "recording: { dir: /etc/recorder/recordings }",
             null,

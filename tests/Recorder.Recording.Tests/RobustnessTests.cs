@@ -204,6 +204,47 @@ public class RobustnessTests
     }
 
     [Fact]
+    public async Task Messages_lost_in_the_open_chunk_at_enospc_are_counted_per_topic()
+    {
+        var failNext = 0; // 1: the next file fails after 20 KiB
+        using var p = new Pipeline(o => new RecordingOptions
+        {
+            Directory = o.Directory,
+            Fsync = FsyncPolicy.Never,
+            ChunkSize = 4 * 1024,
+            Compression = McapCompression.None,
+            OpenFile = path =>
+            {
+                var fail = Interlocked.Exchange(ref failNext, 0) == 1;
+                return new FaultyStream(Create(path), length => fail && length > 20 * 1024 ? new IOException("No space left on device", 28) : null);
+            },
+        });
+        failNext = 1;
+        // Two topics interleaved, so the open chunk at the failure holds messages of both.
+        await Task.WhenAll(
+            p.Feed(ProducerStreams.Json("/a", 1500), "a", segment: 512, paced: true),
+            p.Feed(ProducerStreams.Json("/b", 1500), "b", segment: 512, paced: true));
+        await WaitFor(() => p.Writer.Health == WriterHealth.Ok && p.Writer.FinishedFiles.Count >= 1);
+        var files = await p.StopAsync();
+        foreach (var file in files) Assert.False(McapDoctor.Check(file).HasErrors, file);
+
+        var status = p.Writer.Status();
+        Assert.True(status.LostInOpenChunks > 0, "the failure must have cut off an open chunk, else this test proves nothing");
+        var lostSum = 0UL;
+        foreach (var topic in new[] { "/a", "/b" })
+        {
+            var inFiles = (ulong)Files.Messages(files).Count(m => m.Topic == topic);
+            var t = status.Topics.Single(s => s.Topic == topic);
+            Assert.Equal(t.Messages, inFiles + t.Lost); // "messages" = what the files hold + what is reported lost
+            Assert.Equal(1500UL, inFiles + t.Lost + t.Drops); // and nothing else went missing
+            lostSum += t.Lost;
+        }
+        // The aggregate is the sum over every topic (the recorder's own included).
+        Assert.Equal(status.LostInOpenChunks, status.Topics.Aggregate(0UL, (sum, t) => sum + t.Lost));
+        Assert.True(lostSum <= status.LostInOpenChunks);
+    }
+
+    [Fact]
     public async Task A_wedged_disk_is_reported_as_stalled()
     {
         using var gate = new ManualResetEventSlim(true);

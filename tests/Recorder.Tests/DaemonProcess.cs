@@ -58,12 +58,12 @@ public sealed class DaemonProcess : IDisposable
 
     /// <summary>Writes the fleet file: the test's recording directory and sockets, plus <paramref name="fleetExtra"/> YAML.</summary>
     public static void WriteFleet(string root, string fleetExtra = "", string recording = "",
-        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "")
+        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "", string? recordingDir = null)
     {
         var fleet = $$"""
             fleet: test-fleet
             recording:
-              dir: {{Path.Combine(root, "rec")}}
+              dir: {{recordingDir ?? Path.Combine(root, "rec")}}
               chunk: {{chunk}}
               fsync: never
             {{recording}}
@@ -77,10 +77,10 @@ public sealed class DaemonProcess : IDisposable
     /// <summary>Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the control socket.</summary>
     public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false,
         string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "",
-        IReadOnlyDictionary<string, string>? environment = null, string? root = null)
+        IReadOnlyDictionary<string, string>? environment = null, string? root = null, string? recordingDir = null)
     {
         root ??= Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
-        WriteFleet(root, fleetExtra, recording, chunk, ingestExtra);
+        WriteFleet(root, fleetExtra, recording, chunk, ingestExtra, recordingDir);
         File.WriteAllText(Path.Combine(root, "device.yaml"), """
             device_id: test-0001
             device_version: rev-t

@@ -11,7 +11,7 @@ namespace Recorder.Config.Loading;
 /// </summary>
 internal static class ConfigMapper
 {
-    public static readonly string[] FleetKeys = ["fleet", "recording", "storage", "ingest", "control_socket", "topics", "metadata", "offload"];
+    public static readonly string[] FleetKeys = ["fleet", "recording", "storage", "ingest", "control_socket", "topics", "metadata", "offload", "metrics"];
     public static readonly string[] DeviceKeys = ["device_id", "device_version", "vehicle", "software_version", "software_version_file", "operator", "extra"];
     private static readonly string[] RecordingKeys = ["dir", "chunk", "split", "fsync"];
     private static readonly string[] ChunkKeys = ["size", "max_age", "compression"];
@@ -27,6 +27,7 @@ internal static class ConfigMapper
         "client_key", "ca", "insecure",
     ];
     private static readonly string[] RetryKeys = ["min", "max"];
+    private static readonly string[] MetricsKeys = ["textfile", "interval"];
 
     /// <summary>Reads a fleet file's root onto <paramref name="settings"/>. Device keys are errors here.</summary>
     public static RecorderSettings ReadFleet(YamlReader r, YamlNode? root, RecorderSettings settings)
@@ -122,6 +123,9 @@ internal static class ConfigMapper
                 break;
             case "offload":
                 s = s with { Offload = ReadOffload(r, value, path, s.Offload ?? new OffloadSettings()) };
+                break;
+            case "metrics":
+                s = s with { Metrics = ReadMetrics(r, value, path, s.Metrics) };
                 break;
         }
         return s;
@@ -308,6 +312,24 @@ internal static class ConfigMapper
         foreach (var (key, value, keyPath) in r.Keys(node, path, MetadataKeys))
         {
             if (key == "required" && r.StringList(value, keyPath, out var required)) s = s with { Required = required.AsReadOnly() };
+        }
+        return s;
+    }
+
+    private static MetricsSettings ReadMetrics(YamlReader r, YamlNode node, string path, MetricsSettings settings)
+    {
+        var s = settings;
+        foreach (var (key, value, keyPath) in r.Keys(node, path, MetricsKeys))
+        {
+            switch (key)
+            {
+                case "textfile":
+                    if (r.OptionalString(value, keyPath, out var textfile)) s = s with { Textfile = textfile };
+                    break;
+                case "interval":
+                    if (r.Duration(value, keyPath, out var interval)) s = s with { Interval = interval };
+                    break;
+            }
         }
         return s;
     }

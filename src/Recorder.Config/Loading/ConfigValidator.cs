@@ -39,6 +39,21 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
         Device();
         Metadata();
         Offload();
+        Metrics();
+    }
+
+    public static readonly TimeSpan MinMetricsInterval = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaxMetricsInterval = TimeSpan.FromHours(1);
+
+    private void Metrics()
+    {
+        var m = _s.Metrics;
+        DurationRange("metrics.interval", m.Interval, MinMetricsInterval, MaxMetricsInterval);
+        if (m.Textfile is not { } textfile || Skip("metrics.textfile")) return;
+        if (textfile.Length == 0)
+            Error("metrics.textfile must not be empty (leave it out to turn the metrics off)", "metrics.textfile");
+        else if (!textfile.EndsWith(MetricsSettings.TextfileExtension, StringComparison.Ordinal) || Path.GetFileName(textfile).Length <= MetricsSettings.TextfileExtension.Length)
+            Error($"metrics.textfile must name a *{MetricsSettings.TextfileExtension} file (node_exporter's textfile collector reads only those), got '{textfile}'", "metrics.textfile");
     }
 
     public const int MaxParallel = 16;

@@ -49,6 +49,8 @@ internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHost
             if (_s.Topics[n].Socket is { } socket)
                 Check(Indexed("topics", n) + ".socket", socket, Indexed("topics", n) + ".socket");
         }
+        if (_s.Metrics.Textfile is { Length: > 0 } textfile)
+            Check("metrics.textfile", textfile, "metrics.textfile");
     }
 
     private void Quota()

@@ -39,6 +39,9 @@ public sealed record RecorderSettings
     /// <summary><c>offload:</c> uploads to the depot; null (the default) when the fleet file has no such section.</summary>
     public OffloadSettings? Offload { get; init; }
 
+    /// <summary><c>metrics:</c> the Prometheus textfile; off by default.</summary>
+    public MetricsSettings Metrics { get; init; } = new();
+
     /// <summary>The device file's settings.</summary>
     public DeviceSettings Device { get; init; } = new();
 

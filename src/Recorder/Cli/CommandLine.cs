@@ -43,7 +43,7 @@ public static class CommandLine
                 "demo" => DaemonCommands.Demo(Arguments.Parse(rest, flags: [], values: ["--socket", "--config", "--device", "--duration"]), stderr),
                 "publish" => DaemonCommands.Publish(Arguments.Parse(rest, flags: [], values: ["--topic", "--encoding", "--socket", "--config", "--device"]),
                     Console.In, stdout, stderr),
-                "status" => Control("status", [], rest, flags: ["--json"], stdout, stderr),
+                "status" => Control("status", [], rest, flags: ["--json", "--prometheus"], stdout, stderr),
                 "split" => Control("split", [], rest, flags: [], stdout, stderr),
                 "mark" => Control("mark", ["text"], rest, flags: [], stdout, stderr),
                 "operator" => Control("operator", ["name"], rest, flags: [], stdout, stderr),
@@ -92,6 +92,7 @@ public static class CommandLine
         if (args.Positionals.Count != positionalFields.Length)
             throw new UsageException(positionalFields.Length == 0 ? $"{command} takes no arguments" : $"{command} needs {string.Join(' ', positionalFields).ToUpperInvariant()}");
         var fields = positionalFields.Select((name, i) => (name, args.Positionals[i])).ToArray();
+        if (args.Has("--prometheus")) return DaemonCommands.StatusPrometheus(args, stdout, stderr);
         return DaemonCommands.Control(command, fields, args, stdout, stderr, json: args.Has("--json"));
     }
 

@@ -150,6 +150,33 @@ public static class DaemonCommands
         return CommandLine.ExitOk;
     }
 
+    /// <summary>`recorder status --prometheus`: the daemon's status once, in the format of the metrics textfile (the same formatter).</summary>
+    public static int StatusPrometheus(Arguments args, TextWriter stdout, TextWriter stderr)
+    {
+        var path = ControlSocket(args, stderr);
+        if (path is null) return CommandLine.ExitError;
+        string text;
+        try
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            text = Daemon.Metrics.PrometheusText.FromControl(request =>
+            {
+                stream.Write(request);
+                return Encoding.UTF8.GetBytes(reader.ReadLine() ?? throw new IOException("the daemon closed the connection"));
+            });
+        }
+        catch (SocketException e)
+        {
+            stderr.WriteLine($"recorder: cannot reach the daemon at {path}: {e.Message}");
+            return CommandLine.ExitError;
+        }
+        stdout.Write(text);
+        return CommandLine.ExitOk;
+    }
+
     private static void PrintStatus(JsonElement s, TextWriter o)
     {
         o.WriteLine($"state:     {s.GetProperty("state").GetString()}");

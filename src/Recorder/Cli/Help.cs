@@ -16,7 +16,7 @@ public static class Help
                                              built-in producers (IMU, GPS, diagnostics) into a running daemon
           publish --topic T [--encoding json] [--socket PATH | --config F]
                                              stdin lines become messages on topic T
-          status [--json] | split | mark TEXT | operator NAME | reload     [--socket PATH | --config F]
+          status [--json|--prometheus] | split | mark TEXT | operator NAME | reload     [--socket PATH | --config F]
                                              talk to the running daemon over its control socket
           offload now|pause|resume|status [--json]     [--socket PATH | --config F]
                                              offload to the depot: start a session now, pause, resume;
@@ -184,12 +184,13 @@ public static class Help
         if (key == "control")
         {
             return """
-                recorder status [--json] | split | mark TEXT | operator NAME | reload     [--socket PATH | --config F]
+                recorder status [--json|--prometheus] | split | mark TEXT | operator NAME | reload     [--socket PATH | --config F]
 
                 Requests to the running daemon over its control socket (the fleet file's control_socket;
                 default /run/recorder/control.sock under systemd). The socket is mode 0660: use root or a
                 member of the `recorder` group.
-                  status     state, open file, messages, per-topic rates, queue, free disk (--json: raw)
+                  status     state, open file, messages, per-topic rates, queue, free disk (--json: raw;
+                             --prometheus: Prometheus text format, as metrics.textfile writes it)
                   split      finish the open file and start the next
                   mark TEXT  an event on /recorder/events and a recorder.mark metadata record
                   operator N sets operator in recorder.device (a new record in the open file)

@@ -35,6 +35,9 @@ public sealed class ControlServer : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>systemd's watchdog when one is armed (set once it runs), for the status.</summary>
+    internal Watchdog? Watchdog { get; set; }
+
     /// <summary>Runs a reload for the `reload` command; null: the command is refused.</summary>
     public Func<ReloadOutcome>? Reload { get; init; }
 
@@ -266,6 +269,7 @@ public sealed class ControlServer : IAsyncDisposable
         w.WriteNumber("keyframe_waits_expired", s.KeyframeWaitsExpired);
         w.WriteBoolean("stalled", _writer.IsStalled);
         w.WriteString("offload", _offload?.Status().State);
+        WriteWatchdogAndLatency(w, Watchdog, s.WriteLatency);
         w.WriteStartArray("topics");
         foreach (var t in s.Topics)
         {
@@ -276,6 +280,28 @@ public sealed class ControlServer : IAsyncDisposable
             w.WriteNumber("rate_hz", t.RateHz);
             w.WriteNumber("drops", t.Drops);
             w.WriteNumber("refused", t.Refused);
+            w.WriteNumber("lost", t.Lost);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void WriteWatchdogAndLatency(Utf8JsonWriter w, Watchdog? watchdog, WriteLatencySnapshot latency)
+    {
+        w.WriteStartObject("watchdog");
+        w.WriteBoolean("enabled", watchdog is not null);
+        w.WriteBoolean("withholding", watchdog?.Withholding ?? false);
+        w.WriteEndObject();
+        w.WriteStartObject("write_latency");
+        w.WriteNumber("count", latency.Count);
+        w.WriteNumber("sum_s", latency.SumSeconds);
+        w.WriteStartArray("buckets");
+        for (var i = 0; i < WriteLatencyHistogram.BoundsSeconds.Length; i++)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("le", WriteLatencyHistogram.BoundsSeconds[i]);
+            w.WriteNumber("count", latency.CumulativeCounts[i]);
             w.WriteEndObject();
         }
         w.WriteEndArray();

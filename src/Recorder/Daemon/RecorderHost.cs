@@ -273,6 +273,11 @@ public sealed class RecorderHost
         SystemdNotifier.Notify("READY=1\nSTATUS=" + StatusLine(writer));
         await using var watchdog = Watchdog.FromEnvironment(() => writer.Progress, () => StatusLine(writer), _loggers.CreateLogger("recorder.watchdog"));
         if (watchdog is not null) DaemonLog.WatchdogEnabled(_logger, watchdog.Interval.TotalSeconds, watchdog.StallLimit.TotalSeconds);
+        control.Watchdog = watchdog;
+        // The Prometheus textfile, from the status the control socket serves (a reload may turn it on, move it or off).
+        using var metricsStop = new CancellationTokenSource();
+        var metrics = new Metrics.MetricsTextfile(() => Current.Metrics, () => Metrics.PrometheusText.FromControl(control.Handle), TimeProvider.System,
+            _loggers.CreateLogger("recorder.metrics")).RunAsync(metricsStop.Token);
 
         var finished = await Task.WhenAny(stop.Task, writer.Stopped).ConfigureAwait(false);
         var exitCode = 0;
@@ -290,6 +295,8 @@ public sealed class RecorderHost
 
         demoStop.Cancel();
         await demo.ConfigureAwait(false);
+        metricsStop.Cancel(); // a last write with the counters as the shutdown begins
+        await metrics.ConfigureAwait(false);
         await control.DisposeAsync().ConfigureAwait(false);
         await socket.DisposeAsync().ConfigureAwait(false);
         lock (_reloadLock)

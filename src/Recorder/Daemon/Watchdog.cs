@@ -51,6 +51,10 @@ internal sealed class Watchdog : IAsyncDisposable
         return new Watchdog(TimeSpan.FromTicks(usec * 10), progress, status, logger);
     }
 
+    /// <summary>True while pings are withheld because the writer stalled (for the status and metrics).</summary>
+    public bool Withholding => _withholding;
+    private volatile bool _withholding;
+
     private async Task Loop()
     {
         using var timer = new PeriodicTimer(Interval / 2);
@@ -64,11 +68,13 @@ internal sealed class Watchdog : IAsyncDisposable
             {
                 if (stalled) WatchdogLog.Resumed(_logger, progress.Operations);
                 stalled = false;
+                _withholding = false;
                 SystemdNotifier.Notify("WATCHDOG=1\nSTATUS=" + _status());
             }
             else if (!stalled)
             {
                 stalled = true;
+                _withholding = true;
                 WatchdogLog.Stalled(_logger, busy.TotalSeconds, progress.Operations);
                 SystemdNotifier.Notify(string.Create(CultureInfo.InvariantCulture, $"STATUS=writer stalled for {busy.TotalSeconds:0.0} s; watchdog pings withheld"));
             }
