@@ -23,6 +23,9 @@ internal static partial class RecordingLog
     [LoggerMessage(105, LogLevel.Error, "Could not recover unfinished file {Path}: {Reason}")]
     public static partial void LeftoverRecoveryFailed(ILogger logger, string path, string reason);
 
+    [LoggerMessage(130, LogLevel.Warning, "Removed the unfinished copy of {Path}: a crash interrupted its recovery after the recovered file was complete")]
+    public static partial void LeftoverAlreadyRecovered(ILogger logger, string path);
+
     [LoggerMessage(106, LogLevel.Error, "Message on unknown global channel {ChannelId} dropped")]
     public static partial void UnknownChannel(ILogger logger, int channelId);
 

@@ -929,10 +929,20 @@ public sealed partial class RecordingWriter : IDisposable
     }
 
     /// <summary>Turns a cut-off or left-over `.active` file into a finished one holding every whole chunk.</summary>
-    private McapRecoveryResult RecoverFile(string active)
+    private McapRecoveryResult? RecoverFile(string active)
     {
         var final = active[..^RecordingOptions.ActiveSuffix.Length];
         var temporary = final + ".recovering";
+        if (File.Exists(final))
+        {
+            // An earlier recovery was cut between its rename and this delete: the final file is
+            // complete (it is renamed only after it was written and flushed). Recovering again
+            // could only fail on the rename, and leave the .active behind at every start.
+            File.Delete(temporary);
+            File.Delete(active);
+            RecordingLog.LeftoverAlreadyRecovered(_logger, final);
+            return null;
+        }
         McapRecoveryResult result;
         using (var input = new FileStream(active, FileMode.Open, FileAccess.Read))
         using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write))

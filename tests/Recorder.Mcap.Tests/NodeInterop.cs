@@ -69,6 +69,24 @@ public static class NodeInterop
         return JsonNode.Parse(output)!.AsObject();
     }
 
+    /// <summary>
+    /// Per file, per topic, the sequence numbers @mcap/core's indexed reader returns, and the
+    /// messages its streamed reader (CRCs checked) counts: one Node start for many files.
+    /// </summary>
+    public static Dictionary<string, (Dictionary<string, List<uint>> Topics, int StreamedMessages)> Sequences(IReadOnlyList<string> mcapPaths)
+    {
+        var (code, output, error) = Run("node", ["mcap-sequences.mjs", .. mcapPaths], Directory, TimeSpan.FromMinutes(5));
+        if (code != 0) throw new InvalidOperationException($"@mcap/core could not read the files: {error}");
+        var result = new Dictionary<string, (Dictionary<string, List<uint>>, int)>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var file = JsonNode.Parse(line)!.AsObject();
+            var topics = file["topics"]!.AsObject().ToDictionary(t => t.Key, t => t.Value!.AsArray().Select(s => s!.GetValue<uint>()).ToList());
+            result[file["file"]!.GetValue<string>()] = (topics, file["streamedMessages"]!.GetValue<int>());
+        }
+        return result;
+    }
+
     /// <summary>Writes a sample file with @mcap/core's writer (compression "none" or "zstd").</summary>
     public static void WriteSample(string mcapPath, string compression)
     {

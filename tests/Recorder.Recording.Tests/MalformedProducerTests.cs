@@ -94,40 +94,6 @@ public class MalformedProducerTests
 /// <summary>Thousands of mutated producer streams: every one ends its own session; none escapes, none harms the others.</summary>
 public class FuzzedProducerTests
 {
-    private static byte[] Mutate(byte[] seed, Random random)
-    {
-        var bytes = seed.ToList();
-        var edits = random.Next(1, 6);
-        for (var e = 0; e < edits; e++)
-        {
-            switch (random.Next(5))
-            {
-                case 0: // flip bytes
-                    bytes[random.Next(bytes.Count)] ^= (byte)random.Next(1, 256);
-                    break;
-                case 1: // truncate
-                    bytes = bytes.Take(random.Next(1, bytes.Count + 1)).ToList();
-                    break;
-                case 2: // insert garbage
-                    var garbage = new byte[random.Next(1, 40)];
-                    random.NextBytes(garbage);
-                    bytes.InsertRange(random.Next(bytes.Count), garbage);
-                    break;
-                case 3: // a huge length somewhere
-                    var at = random.Next(Math.Max(1, bytes.Count - 8));
-                    for (var i = 0; i < 8 && at + i < bytes.Count; i++) bytes[at + i] = 0xFF;
-                    break;
-                default: // duplicate a slice
-                    var from = random.Next(bytes.Count);
-                    var length = Math.Min(random.Next(1, 200), bytes.Count - from);
-                    bytes.InsertRange(random.Next(bytes.Count), bytes.GetRange(from, length));
-                    break;
-            }
-            if (bytes.Count == 0) bytes.Add(0);
-        }
-        return bytes.ToArray();
-    }
-
     [Fact]
     public async Task Three_thousand_fuzzed_streams_never_escape_their_session_and_a_good_producer_is_untouched()
     {
@@ -143,7 +109,7 @@ public class FuzzedProducerTests
         var refused = 0;
         for (var i = 0; i < 3000; i++)
         {
-            var stats = await p.Feed(Mutate(seeds[i % seeds.Length], random), $"fuzz{i}", segment: random.Next(1, 512));
+            var stats = await p.Feed(StreamMutator.Mutate(seeds[i % seeds.Length], random), $"fuzz{i}", segment: random.Next(1, 512));
             if (stats.RefusedBecause is not null) refused++;
         }
         await good;

@@ -134,6 +134,35 @@ public class RecordingTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task A_recovery_cut_after_its_rename_is_completed_at_the_next_start_not_left_behind()
+    {
+        // SIGKILL between RecoverFile's rename of the recovered file and its delete of the .active
+        // leaves both. The next start must keep the recovered file and drop the copy, not fail
+        // ("file exists") and leave the .active to every later start.
+        var dir = Directory.CreateTempSubdirectory("recorder-leftover-").FullName;
+        try
+        {
+            var day = Path.Combine(dir, "dev-1", "2026-11-27");
+            Directory.CreateDirectory(day);
+            var recovered = Path.Combine(day, "dev-1_20261127T000000Z_0001.mcap");
+            var bytes = ProducerStreams.Json("/a", 100, chunked: true);
+            File.WriteAllBytes(recovered, bytes);
+            File.WriteAllBytes(recovered + ".active", bytes[..(bytes.Length * 3 / 4)]);
+            File.WriteAllBytes(recovered + ".recovering", bytes[..100]);
+            var queue = new BatchQueue(1 << 20, new RecordingClock());
+            using var writer = new RecordingWriter(new RecordingOptions { Directory = dir }, queue, new ChannelRegistry(), new DeviceIdentity("dev-1", new Dictionary<string, string>()));
+            writer.Start();
+            await writer.StopAsync();
+            Assert.Equal([recovered], Directory.GetFiles(day));
+            Assert.Equal(bytes, File.ReadAllBytes(recovered));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
 
 public class ProducerTimestampTests

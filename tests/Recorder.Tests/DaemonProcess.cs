@@ -58,14 +58,14 @@ public sealed class DaemonProcess : IDisposable
 
     /// <summary>Writes the fleet file: the test's recording directory and sockets, plus <paramref name="fleetExtra"/> YAML.</summary>
     public static void WriteFleet(string root, string fleetExtra = "", string recording = "",
-        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "", string? recordingDir = null)
+        string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "", string? recordingDir = null, string fsync = "never")
     {
         var fleet = $$"""
             fleet: test-fleet
             recording:
               dir: {{recordingDir ?? Path.Combine(root, "rec")}}
               chunk: {{chunk}}
-              fsync: never
+              fsync: {{fsync}}
             {{recording}}
             ingest: { socket: {{Path.Combine(root, "ingest.sock")}}, queue: 64MiB{{ingestExtra}} }
             control_socket: {{Path.Combine(root, "control.sock")}}
@@ -74,13 +74,16 @@ public sealed class DaemonProcess : IDisposable
         File.WriteAllText(Path.Combine(root, "fleet.yaml"), fleet);
     }
 
-    /// <summary>Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the control socket.</summary>
+    /// <summary>
+    /// Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the
+    /// control socket (unless <paramref name="waitUntilReady"/> is false: a test that kills it while it starts).
+    /// </summary>
     public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false,
         string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "",
-        IReadOnlyDictionary<string, string>? environment = null, string? root = null, string? recordingDir = null)
+        IReadOnlyDictionary<string, string>? environment = null, string? root = null, string? recordingDir = null, string fsync = "never", bool waitUntilReady = true)
     {
         root ??= Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
-        WriteFleet(root, fleetExtra, recording, chunk, ingestExtra, recordingDir);
+        WriteFleet(root, fleetExtra, recording, chunk, ingestExtra, recordingDir, fsync);
         File.WriteAllText(Path.Combine(root, "device.yaml"), """
             device_id: test-0001
             device_version: rev-t
@@ -91,7 +94,7 @@ public sealed class DaemonProcess : IDisposable
         string[] args = ["run", "--config", Path.Combine(root, "fleet.yaml"), "--device", Path.Combine(root, "device.yaml")];
         if (demo) args = [.. args, "--demo"];
         var daemon = new DaemonProcess(root, args, environment);
-        daemon.WaitFor(() => File.Exists(daemon.ControlSocket), TimeSpan.FromSeconds(30), "the control socket");
+        if (waitUntilReady) daemon.WaitFor(() => File.Exists(daemon.ControlSocket), TimeSpan.FromSeconds(30), "the control socket");
         return daemon;
     }
 
