@@ -3,7 +3,7 @@ using Recorder.Config;
 namespace Recorder.Cli;
 
 /// <summary>
-/// `recorder config check [--config FLEET.yaml] [--device DEVICE.yaml] [--effective] [--quiet]`:
+/// `recorder config check [--config FLEET.yaml] [--device DEVICE.yaml] [--unit UNIT] [--effective] [--quiet | --errors-only]`:
 /// loads the configuration the daemon would run with (see <see cref="ConfigFiles"/> for which
 /// files), checks it against this machine too, and prints every error and every warning on
 /// stderr, one per line as <c>file:line:column: message</c> (warnings as
@@ -19,11 +19,13 @@ public static class ConfigCommand
         if (args.Positionals.Count > 1) throw new UsageException($"config check takes no file arguments; use --config FLEET.yaml --device DEVICE.yaml, not '{args.Positionals[1]}'");
 
         var result = ConfigFiles.Load(args, checkHost: true);
-        foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
-        foreach (var warning in result.Warnings) stderr.WriteLine(Warning(warning));
+        foreach (var error in result.Errors) Problems.Error(stderr, error.ToString());
+        // --errors-only: the service's ExecStartPre=, where `recorder run` reports the warnings itself (once per start).
+        if (!args.Has("--errors-only"))
+            foreach (var warning in result.Warnings) Problems.Warning(stderr, Warning(warning));
         if (!result.Succeeded) return CommandLine.ExitError;
         if (args.Has("--effective")) stdout.Write(EffectiveConfig.ToYaml(result));
-        else if (!args.Has("--quiet")) WriteSummary(result.Settings!, stdout);
+        else if (!args.Has("--quiet") && !args.Has("--errors-only")) WriteSummary(result.Settings!, stdout);
         return CommandLine.ExitOk;
     }
 
