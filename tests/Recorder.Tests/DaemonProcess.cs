@@ -71,6 +71,9 @@ public sealed class DaemonProcess : IDisposable
         return info;
     }
 
+    /// <summary>The command line that runs `recorder`: the native binary, or `dotnet recorder.dll`.</summary>
+    public static string[] RecorderInvocation => NativeBinary is { } native ? [native] : ["dotnet", Path.Combine(AppContext.BaseDirectory, "recorder.dll")];
+
     /// <summary>Runs a `recorder` command (a CLI verb, not the daemon) to its end as its own process: exit code, stdout, stderr.</summary>
     public static (int Code, string Out, string Err) RunCli(string root, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
@@ -110,10 +113,11 @@ public sealed class DaemonProcess : IDisposable
     /// <summary>Starts `recorder run` with a fleet file whose `extra` YAML is appended, and waits for the control socket.</summary>
     public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false,
         string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "",
-        IReadOnlyDictionary<string, string>? environment = null, string? root = null, string? umask = null)
+        IReadOnlyDictionary<string, string>? environment = null, string? root = null, string? umask = null, string? fleetText = null)
     {
         root ??= Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
-        WriteFleet(root, fleetExtra, recording, chunk, ingestExtra);
+        if (fleetText is null) WriteFleet(root, fleetExtra, recording, chunk, ingestExtra);
+        else File.WriteAllText(Path.Combine(root, "fleet.yaml"), fleetText);
         File.WriteAllText(Path.Combine(root, "device.yaml"), """
             device_id: test-0001
             device_version: rev-t

@@ -42,6 +42,12 @@ public sealed class ControlServer : IAsyncDisposable
     /// <summary>The topic inputs (FIFOs and per-topic sockets) running now, for `status`.</summary>
     public Func<IReadOnlyList<TopicInputOptions>>? Inputs { get; init; }
 
+    /// <summary>The ingest's own selection and drop-policy functions, for `status` (they follow reloads).</summary>
+    public IngestOptions? IngestOptions { get; init; }
+
+    /// <summary>The topics the configuration in force names, for `status`.</summary>
+    public Func<IEnumerable<string>>? ConfiguredTopics { get; init; }
+
     /// <summary>
     /// TEST ONLY: with RECORDER_TEST_HOOKS=1 in the daemon's environment the hidden `test-stall`
     /// command (field `seconds`) blocks the writer thread, as a hung disk would, to prove the
@@ -302,14 +308,21 @@ public sealed class ControlServer : IAsyncDisposable
             topics.Add(input.Topic);
         }
         w.WriteEndArray();
-        // Configured channel metadata (frame_id, tags) of the topics seen or configured as inputs, as the next file will get it.
-        w.WriteStartObject("channel_metadata");
+        // Per topic seen or configured: whether the ingest selects it, its drop policy, and the
+        // configured channel metadata (frame_id, tags) the next file gives it.
+        foreach (var topic in ConfiguredTopics?.Invoke() ?? []) topics.Add(topic);
+        w.WriteStartObject("topics");
         foreach (var topic in topics.Order(StringComparer.Ordinal))
         {
-            var metadata = o.ChannelMetadata(topic);
-            if (metadata.Count == 0) continue;
             w.WriteStartObject(topic);
-            foreach (var (key, value) in metadata) w.WriteString(key, value);
+            if (IngestOptions is { } ingest)
+            {
+                w.WriteBoolean("selected", ingest.SelectTopic(topic));
+                w.WriteString("drop", ingest.DropPolicyFor(topic).ToString().ToLowerInvariant());
+            }
+            w.WriteStartObject("metadata");
+            foreach (var (key, value) in o.ChannelMetadata(topic)) w.WriteString(key, value);
+            w.WriteEndObject();
             w.WriteEndObject();
         }
         w.WriteEndObject();

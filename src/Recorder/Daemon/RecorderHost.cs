@@ -244,6 +244,8 @@ public sealed class RecorderHost
             {
                 lock (_reloadLock) return _topicInputs.Keys.ToList();
             },
+            IngestOptions = _ingestOptions,
+            ConfiguredTopics = () => Current.Topics.Select(t => t.Topic),
             Reload = () => Reload("control command"),
         };
         control.Start();
