@@ -137,7 +137,7 @@ public static class Help
             ingest.socket, control_socket, ingest.queue, timestamps, reorder_window, recording.dir
             and device_id are bound at start-up: they are listed as needing `systemctl restart recorder`.
             Exit 1 also when the reload could not be put fully in force (the writer did not take it
-            within 30 s, or the offload stage failed to start with the new settings).
+            within 20 s, or the offload stage failed to start with the new settings).
             kill -HUP PID (or `systemctl kill -s HUP recorder`) reloads the same way, without an answer.
             With a fleet file that does not load, the control verbs use /run/recorder/control.sock
             (with a warning): the daemon answers with the file's errors.

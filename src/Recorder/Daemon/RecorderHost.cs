@@ -344,8 +344,12 @@ public sealed class RecorderHost
             $"{p.State}: {p.MessagesTotal} messages, {p.FilesFinished} files finished, queue {p.QueueBytes * 100 / Math.Max(1, p.QueueCapacityBytes)}%");
     }
 
-    /// <summary>How long a reload waits for the writer to take the new recording options before it reports them as not applied (a stalled disk).</summary>
-    public static readonly TimeSpan ReloadApplyTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a reload waits for the writer to take the new recording options before it reports
+    /// them as not applied (a stalled disk). With the offload stage's stop (at most 30 s) it stays
+    /// within the unit's TimeoutStartSec=60s, which bounds ExecReload=.
+    /// </summary>
+    public static readonly TimeSpan ReloadApplyTimeout = TimeSpan.FromSeconds(20);
 
     /// <summary>
     /// Reloads the configuration: validates the new files first (and against this machine); on
@@ -413,9 +417,10 @@ public sealed class RecorderHost
             foreach (var (key, value) in ConfiguredIdentity(next))
                 if (key != "device_id" && (!before.TryGetValue(key, out var was) || was != value)) _queue.EnqueueCommand(new SetMetadataCommand(key, value));
 
-            // 5. The offload stage: its options are fixed when it starts, so a change restarts it.
+            // 5. The offload stage: its options are fixed when it starts, so a change restarts it
+            //    (and a stage that could not start, say for a missing certificate, is tried again).
             var failures = new List<string>();
-            if (applied.Any(k => k.StartsWith("offload.", StringComparison.Ordinal)))
+            if (applied.Any(k => k.StartsWith("offload.", StringComparison.Ordinal)) || (next.Offload is { Enabled: true } && Volatile.Read(ref _offload) is null))
             {
                 StopOffloadAsync().GetAwaiter().GetResult();
                 if (StartOffloadAsync(next).GetAwaiter().GetResult() is { } why) failures.Add($"offload cannot start with the new settings: {why}; recording goes on without it");
