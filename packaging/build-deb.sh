@@ -78,7 +78,7 @@ chmod 644 "$root/usr/share/doc/recorder/changelog.Debian.gz"
 for script in postinst prerm postrm; do install -m 755 "packaging/debian/$script" "$root/DEBIAN/$script"; done
 printf '/etc/recorder/fleet.yaml\n/etc/recorder/device.yaml\n' > "$root/DEBIAN/conffiles"
 
-# procps: /bin/kill for the unit's ExecReload=.
+# procps: /bin/kill for `kill -HUP` (the unit's ExecReload= is `recorder reload`).
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: recorder

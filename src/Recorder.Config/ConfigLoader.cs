@@ -35,12 +35,19 @@ public static class ConfigLoader
     /// the recordings directory inside a read-only path is an error, a quota larger than the
     /// volume a warning. <c>recorder run</c>, <c>config check</c> and a reload pass <see cref="SystemHostProbe"/>.
     /// </summary>
-    public static ConfigLoadResult Load(string? fleetPath, string? devicePath, IHostProbe? host)
+    /// <param name="fleetPath">The fleet file, or null for its embedded defaults.</param>
+    /// <param name="devicePath">The device file, or null for its embedded defaults.</param>
+    /// <param name="host">The machine to check against, or null to skip those checks.</param>
+    /// <param name="unit">
+    /// With <paramref name="host"/>: the service unit the daemon runs under (`config check` as root
+    /// on an installed package, or <c>--unit</c>); a path it may not write is an error naming the fix.
+    /// </param>
+    public static ConfigLoadResult Load(string? fleetPath, string? devicePath, IHostProbe? host, ServiceUnit? unit = null)
     {
         var errors = new List<ConfigError>();
         var fleet = fleetPath is null ? null : Read(fleetPath, errors);
         var device = devicePath is null ? null : Read(devicePath, errors);
-        return Build(fleetPath, fleet, devicePath, device, errors, host);
+        return Build(fleetPath, fleet, devicePath, device, errors, host, unit);
     }
 
     /// <summary>
@@ -52,8 +59,10 @@ public static class ConfigLoader
     /// <param name="fleetFile">The name errors give the fleet file.</param>
     /// <param name="deviceFile">The name errors give the device file.</param>
     /// <param name="host">The machine to check against, or null to skip those checks.</param>
-    public static ConfigLoadResult LoadFromText(string? fleetYaml, string? deviceYaml, string fleetFile = "fleet.yaml", string deviceFile = "device.yaml", IHostProbe? host = null) =>
-        Build(fleetYaml is null ? null : fleetFile, fleetYaml, deviceYaml is null ? null : deviceFile, deviceYaml, [], host);
+    /// <param name="unit">The service unit to check write paths against (with <paramref name="host"/>), or null.</param>
+    public static ConfigLoadResult LoadFromText(string? fleetYaml, string? deviceYaml, string fleetFile = "fleet.yaml", string deviceFile = "device.yaml", IHostProbe? host = null,
+        ServiceUnit? unit = null) =>
+        Build(fleetYaml is null ? null : fleetFile, fleetYaml, deviceYaml is null ? null : deviceFile, deviceYaml, [], host, unit);
 
     private static string? Read(string path, List<ConfigError> errors)
     {
@@ -72,7 +81,8 @@ public static class ConfigLoader
         return null;
     }
 
-    private static ConfigLoadResult Build(string? fleetFile, string? fleetText, string? deviceFile, string? deviceText, List<ConfigError> errors, IHostProbe? host)
+    private static ConfigLoadResult Build(string? fleetFile, string? fleetText, string? deviceFile, string? deviceText, List<ConfigError> errors, IHostProbe? host,
+        ServiceUnit? unit)
     {
         var map = new SourceMap();
         var warnings = new List<ConfigError>();
@@ -98,7 +108,7 @@ public static class ConfigLoader
         // One pass over everything. Values of a file that could not be read or parsed count as
         // failed, so no cross-check judges the defaults standing in for them.
         new ConfigValidator(settings, map, errors).Run();
-        if (host is not null) new HostChecks(settings, map, host, errors, warnings).Run();
+        if (host is not null) new HostChecks(settings, map, host, errors, warnings, unit).Run();
 
         var ordered = Order(errors, fleetFile, deviceFile);
         return new ConfigLoadResult(ordered.Count == 0 ? settings : null, ordered)

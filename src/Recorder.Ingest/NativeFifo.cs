@@ -30,6 +30,9 @@ internal static unsafe partial class NativeFifo
     [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MkFifo(string path, uint mode);
 
+    [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
+    private static partial int FChmod(int fd, uint mode);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 
@@ -45,7 +48,14 @@ internal static unsafe partial class NativeFifo
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
 
-    /// <summary>Creates the FIFO when nothing is at the path. Returns an error text, or null when a FIFO is there.</summary>
+    /// <summary>
+    /// Creates the FIFO when nothing is at the path, and gives it exactly <paramref name="mode"/>.
+    /// mkfifo's mode is filtered by the umask (the service runs with UMask=0027, which would take
+    /// the group's write bit and lock out producers in the recorder group), so the mode is set
+    /// again with chmod, as the sockets' is after bind. A FIFO kept from an earlier run
+    /// (RuntimeDirectoryPreserve=restart) is given the mode too, when it is ours to change.
+    /// Returns an error text, or null when a FIFO is there.
+    /// </summary>
     public static string? Ensure(string path, UnixFileMode mode)
     {
         if (Directory.Exists(path)) return $"{path} is a directory, not a FIFO";
@@ -54,14 +64,29 @@ internal static unsafe partial class NativeFifo
             var dir = Path.GetDirectoryName(Path.GetFullPath(path));
             if (dir is not null) Directory.CreateDirectory(dir);
             if (MkFifo(path, (uint)mode) != 0) return $"mkfifo {path} failed (errno {Marshal.GetLastPInvokeError()})";
+            if (SetMode(path, mode) is { } error) return error;
             return null;
         }
         // Only pipes answer F_GETPIPE_SZ: a regular file at the path is refused, not read.
         var fd = Open(path, ONonBlock);
         if (fd < 0) return $"cannot open {path} (errno {Marshal.GetLastPInvokeError()})";
         var isPipe = Fcntl(fd, FGetPipeSize, 0) > 0;
+        if (isPipe) FChmod(fd, (uint)mode); // EPERM when another user made it: then its mode is theirs to choose
         Close(fd);
         return isPipe ? null : $"{path} exists and is not a FIFO";
+    }
+
+    private static string? SetMode(string path, UnixFileMode mode)
+    {
+        try
+        {
+            File.SetUnixFileMode(path, mode);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"chmod {path} failed: {e.Message}";
+        }
     }
 
     public static int OpenNonBlocking(string path) => Open(path, ONonBlock); // O_RDONLY is 0

@@ -38,16 +38,21 @@ public sealed partial class RecordingWriter
     /// file. <see cref="RecordingOptions.ReorderWindow"/> and <see cref="RecordingOptions.UsesProducerTime"/>
     /// are fixed when the writer is built (the host treats them as restart-only).
     /// </summary>
-    private void Reconfigure(RecordingOptions next)
+    /// <summary>The recording options in force (the last reload's once the writer has reached it); for status.</summary>
+    public RecordingOptions Options => Volatile.Read(ref _options);
+
+    private void Reconfigure(ReconfigureCommand command)
     {
+        var next = command.Options;
         foreach (var slot in _slots)
         {
             if (slot is null) continue;
             slot.Latched = next.LatchedTopics.Contains(slot.Channel.Topic);
             if (!slot.Latched) slot.LatchedData = null; // no longer repeated in new files
         }
-        _options = next;
+        Volatile.Write(ref _options, next);
         RecordingLog.Reconfigured(_logger, next.Directory, next.ChunkSize, next.SplitSize, next.LatchedTopics.Count);
+        command.Applied.TrySetResult();
     }
 
     /// <summary>Test hook (`test-stall` control command, only with RECORDER_TEST_HOOKS=1): the writer thread blocks as on a hung disk.</summary>
@@ -79,7 +84,11 @@ public readonly record struct WriterProgress(long Operations, long BusySince, bo
 }
 
 /// <summary>New recording options from a reload; they travel in the queue to keep their place among the messages.</summary>
-public sealed record ReconfigureCommand(RecordingOptions Options) : RecorderCommand;
+public sealed record ReconfigureCommand(RecordingOptions Options) : RecorderCommand
+{
+    /// <summary>Completed on the writer thread once <see cref="Options"/> are in force: a reload waits for it before it says "applied".</summary>
+    public TaskCompletionSource Applied { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
 
 /// <summary>Test-only: block the writer thread for <paramref name="Duration"/>, as a hung disk would.</summary>
 public sealed record StallWriterCommand(TimeSpan Duration) : RecorderCommand;

@@ -747,7 +747,7 @@ public sealed partial class RecordingWriter : IDisposable
                 if (_writer is not null) WriteDiagnostics(Math.Max(time, _lastLogTime), epoch);
                 break;
             case ReconfigureCommand reconfigure:
-                Reconfigure(reconfigure.Options);
+                Reconfigure(reconfigure);
                 break;
             case StallWriterCommand stall:
                 Stall(stall.Duration);

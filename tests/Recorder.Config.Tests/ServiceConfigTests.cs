@@ -154,6 +154,72 @@ public sealed class ServiceConfigTests
         Assert.Equal(errors.Length == 0, result.Succeeded);
     }
 
+    private static ServiceUnit PackagedUnit(string? dropIn = null)
+    {
+        var dir = Directory.CreateTempSubdirectory("recorder-unit-").FullName;
+        var unit = Path.Combine(dir, "recorder.service");
+        File.Copy(Path.Combine(RepoPaths.Root, "recorder.service"), unit);
+        if (dropIn is not null)
+        {
+            Directory.CreateDirectory(unit + ".d");
+            File.WriteAllText(Path.Combine(unit + ".d", "override.conf"), dropIn);
+        }
+        return ServiceUnit.Load(unit);
+    }
+
+    private const string PackagedWritable = "ReadWritePaths=/data/recordings; also /run/recorder, /var/lib/recorder, /tmp, /var/tmp";
+
+    public static TheoryData<string, string, string?, string[]> UnitCases => new()
+    {
+        { "the packaged files fit the packaged unit", "recording: { dir: /data/recordings }\ningest: { socket: /run/recorder/ingest.sock }", null, [] },
+        {
+            "a recordings directory outside ReadWritePaths names the unit's writable paths and the fix",
+            "recording: { dir: /srv/rec }\ningest: { socket: /run/recorder/ingest.sock }",
+            null,
+            [$"fleet.yaml:1:19: recording.dir '/srv/rec' is outside the paths recorder.service may write ({PackagedWritable}); the service cannot create it there. Fix: `systemctl edit recorder` and add [Service] ReadWritePaths=/srv/rec"]
+        },
+        {
+            "the fix applied as a drop-in",
+            "recording: { dir: /srv/rec }\ningest: { socket: /run/recorder/ingest.sock }",
+            "[Service]\nReadWritePaths=/srv/rec\n",
+            []
+        },
+        {
+            "an empty assignment in a drop-in resets the list",
+            "recording: { dir: /data/recordings }\ningest: { socket: /run/recorder/ingest.sock }",
+            "[Service]\nReadWritePaths=\nReadWritePaths=-/srv/rec /srv/other\n",
+            ["fleet.yaml:1:19: recording.dir '/data/recordings' is outside the paths recorder.service may write (ReadWritePaths=/srv/rec /srv/other; also /run/recorder, /var/lib/recorder, /tmp, /var/tmp); the service cannot create it there. Fix: `systemctl edit recorder` and add [Service] ReadWritePaths=/data/recordings"]
+        },
+        {
+            "sockets and FIFOs: their directory must be writable; /run/recorder and the state directory are",
+            "recording: { dir: /data/recordings }\ningest: { socket: /run/recorder/ingest.sock }\ncontrol_socket: /var/lib/recorder/control.sock\n" +
+                "topics:\n  - { topic: /a, fifo: /srv/fifos/a.jsonl, format: jsonl }\n  - { topic: /b, socket: /run/recorder/b.sock, format: h264 }",
+            null,
+            [$"fleet.yaml:5:24: topics[0].fifo '/srv/fifos/a.jsonl' is outside the paths recorder.service may write ({PackagedWritable}); the service cannot create it there. Fix: `systemctl edit recorder` and add [Service] ReadWritePaths=/srv/fifos"]
+        },
+        {
+            "outside the unit and read-only as well: one error, the one with the fix",
+            "recording: { dir: /etc/recorder/rec }\ningest: { socket: /run/recorder/ingest.sock }",
+            null,
+            [$"fleet.yaml:1:19: recording.dir '/etc/recorder/rec' is outside the paths recorder.service may write ({PackagedWritable}); the service cannot create it there. Fix: `systemctl edit recorder` and add [Service] ReadWritePaths=/etc/recorder/rec"]
+        },
+        {
+            "without ProtectSystem=strict the unit restricts nothing",
+            "recording: { dir: /srv/rec }\ningest: { socket: /run/recorder/ingest.sock }",
+            "[Service]\nProtectSystem=full\n",
+            []
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnitCases))]
+    public void A_path_the_service_unit_may_not_write_is_an_error_with_the_systemctl_edit_fix(string name, string fleet, string? dropIn, string[] errors)
+    {
+        var result = ConfigLoader.LoadFromText(fleet, "device_id: rt-1", host: new FakeHost(), unit: PackagedUnit(dropIn));
+        var actual = result.Errors.Select(e => e.ToString()).ToArray();
+        Assert.True(errors.SequenceEqual(actual), $"{name}\nexpected:\n  {string.Join("\n  ", errors)}\nactual:\n  {string.Join("\n  ", actual)}");
+    }
+
     [Fact]
     public void Without_a_machine_to_check_against_only_the_files_are_judged()
     {

@@ -114,6 +114,30 @@ public sealed class ConfigCommandTests : IDisposable
     }
 
     [Fact]
+    public void Check_with_a_unit_reports_a_recording_directory_the_service_may_not_write_and_passes_once_a_drop_in_allows_it()
+    {
+        var fleet = Write("fleet.yaml", "recording: { dir: /srv/rec }\ningest: { socket: /run/recorder/ingest.sock }\n");
+        var device = Write("device.yaml", "device_id: rt-1\n");
+        var unit = Path.Combine(_dir, "recorder.service");
+        File.Copy(Path.Combine(Recorder.Mcap.Tests.RepoPaths.Root, "recorder.service"), unit);
+
+        var (code, output, err) = Run("config", "check", "--config", fleet, "--device", device, "--unit", unit);
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.StartsWith($"{fleet}:1:19: recording.dir '/srv/rec' is outside the paths recorder.service may write (ReadWritePaths=/data/recordings; ", err);
+        Assert.EndsWith("Fix: `systemctl edit recorder` and add [Service] ReadWritePaths=/srv/rec" + Environment.NewLine, err);
+
+        Directory.CreateDirectory(unit + ".d");
+        File.WriteAllText(Path.Combine(unit + ".d", "override.conf"), "[Service]\nReadWritePaths=/srv/rec\n");
+        (code, output, err) = Run("config", "check", "--config", fleet, "--device", device, "--unit", unit, "--quiet");
+        Assert.True(code == 0, err);
+
+        (code, _, err) = Run("config", "check", "--config", fleet, "--unit", Path.Combine(_dir, "none.service"));
+        Assert.Equal(1, code);
+        Assert.Contains("--unit " + Path.Combine(_dir, "none.service") + ": no such file", err);
+    }
+
+    [Fact]
     public void Check_effective_prints_the_merged_configuration_with_the_source_of_each_value()
     {
         var fleet = Write("fleet.yaml", "fleet: west\nrecording: { dir: /data/r, chunk: { size: 2MiB } }\n");

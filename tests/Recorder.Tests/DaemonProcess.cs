@@ -28,29 +28,65 @@ public sealed class DaemonProcess : IDisposable
     /// </summary>
     public static string? NativeBinary => Environment.GetEnvironmentVariable("RECORDER_BINARY") is { Length: > 0 } path ? Path.GetFullPath(path) : null;
 
-    private DaemonProcess(string root, string[] args, IReadOnlyDictionary<string, string>? environment = null)
+    private DaemonProcess(string root, string[] args, IReadOnlyDictionary<string, string>? environment = null, string? umask = null)
     {
         Root = root;
-        var info = new ProcessStartInfo(NativeBinary ?? "dotnet")
-        {
-            WorkingDirectory = root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (NativeBinary is null) info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "recorder.dll"));
-        foreach (var a in args) info.ArgumentList.Add(a);
-        // Never the machine's /etc/recorder files: only what a test passes.
-        info.Environment["RECORDER_CONFIG_DIR"] = Path.Combine(root, "no-etc-recorder");
-        foreach (var name in new[] { "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM", "RECORDER_TEST_HOOKS" }) info.Environment.Remove(name);
-        if (environment is not null)
-            foreach (var (name, value) in environment) info.Environment[name] = value;
+        var info = StartInfo(root, args, environment, umask);
         _process = new Process { StartInfo = info };
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
         _process.Start();
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+    }
+
+    /// <summary>
+    /// `recorder ARGS` as a child process in <paramref name="root"/>, with the test's environment
+    /// (never the machine's /etc/recorder) and, when given, a umask set by the shell first, as
+    /// systemd's UMask= sets it.
+    /// </summary>
+    private static ProcessStartInfo StartInfo(string root, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, string? umask)
+    {
+        var info = new ProcessStartInfo(umask is null ? NativeBinary ?? "dotnet" : "/bin/sh")
+        {
+            WorkingDirectory = root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (umask is not null)
+        {
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add($"umask {umask} && exec \"$@\"");
+            info.ArgumentList.Add("sh");
+            info.ArgumentList.Add(NativeBinary ?? "dotnet");
+        }
+        if (NativeBinary is null) info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "recorder.dll"));
+        foreach (var a in args) info.ArgumentList.Add(a);
+        // Never the machine's /etc/recorder files: only what a test passes.
+        info.Environment["RECORDER_CONFIG_DIR"] = Path.Combine(root, "no-etc-recorder");
+        foreach (var name in new[] { "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM", "RECORDER_TEST_HOOKS", "RECORDER_RUNTIME_DIR" }) info.Environment.Remove(name);
+        if (environment is not null)
+            foreach (var (name, value) in environment) info.Environment[name] = value;
+        return info;
+    }
+
+    /// <summary>The command line that runs `recorder`: the native binary, or `dotnet recorder.dll`.</summary>
+    public static string[] RecorderInvocation => NativeBinary is { } native ? [native] : ["dotnet", Path.Combine(AppContext.BaseDirectory, "recorder.dll")];
+
+    /// <summary>Runs a `recorder` command (a CLI verb, not the daemon) to its end as its own process: exit code, stdout, stderr.</summary>
+    public static (int Code, string Out, string Err) RunCli(string root, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        using var process = Process.Start(StartInfo(root, args, environment, umask: null))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(120)))
+        {
+            process.Kill();
+            throw new TimeoutException($"recorder {string.Join(' ', args)} did not finish");
+        }
+        process.WaitForExit();
+        return (process.ExitCode, stdout, stderr.GetAwaiter().GetResult());
     }
 
     /// <summary>The fleet file the daemon was started with; <see cref="WriteFleet"/> rewrites it for a reload.</summary>
@@ -80,10 +116,12 @@ public sealed class DaemonProcess : IDisposable
     /// </summary>
     public static DaemonProcess Start(string fleetExtra = "", string recording = "", bool demo = false,
         string chunk = "{ size: 64KiB, max_age: 100ms, compression: lz4 }", string ingestExtra = "",
-        IReadOnlyDictionary<string, string>? environment = null, string? root = null, string? recordingDir = null, string fsync = "never", bool waitUntilReady = true)
+        IReadOnlyDictionary<string, string>? environment = null, string? root = null, string? recordingDir = null, string fsync = "never",
+        bool waitUntilReady = true, string? umask = null, string? fleetText = null)
     {
         root ??= Directory.CreateTempSubdirectory("recorder-daemon-").FullName;
-        WriteFleet(root, fleetExtra, recording, chunk, ingestExtra, recordingDir, fsync);
+        if (fleetText is null) WriteFleet(root, fleetExtra, recording, chunk, ingestExtra, recordingDir, fsync);
+        else File.WriteAllText(Path.Combine(root, "fleet.yaml"), fleetText);
         File.WriteAllText(Path.Combine(root, "device.yaml"), """
             device_id: test-0001
             device_version: rev-t
@@ -93,7 +131,7 @@ public sealed class DaemonProcess : IDisposable
             """);
         string[] args = ["run", "--config", Path.Combine(root, "fleet.yaml"), "--device", Path.Combine(root, "device.yaml")];
         if (demo) args = [.. args, "--demo"];
-        var daemon = new DaemonProcess(root, args, environment);
+        var daemon = new DaemonProcess(root, args, environment, umask);
         if (waitUntilReady) daemon.WaitFor(() => File.Exists(daemon.ControlSocket), TimeSpan.FromSeconds(30), "the control socket");
         return daemon;
     }

@@ -114,6 +114,59 @@ public sealed class ReloadTests
         Assert.Equal("2", perFile[1].Channels["/a"]["rev"]);
     }
 
+    /// <summary>The unit's ExecReload= command line, with the packaged paths replaced by the test's.</summary>
+    internal static string[] UnitCommand(string directive, DaemonProcess d)
+    {
+        var line = File.ReadLines(Path.Combine(Recorder.Mcap.Tests.RepoPaths.Root, "recorder.service")).Single(l => l.StartsWith(directive + "=", StringComparison.Ordinal));
+        var words = line[(directive.Length + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("/usr/bin/recorder", words[0]);
+        return words.Skip(1).Select(w => w switch
+        {
+            "/etc/recorder/fleet.yaml" => d.FleetFile,
+            "/etc/recorder/device.yaml" => Path.Combine(d.Root, "device.yaml"),
+            _ => w,
+        }).ToArray();
+    }
+
+    [Fact]
+    public void The_units_reload_command_returns_once_the_new_configuration_is_in_force_and_fails_with_the_errors_when_it_is_rejected()
+    {
+        using var d = DaemonProcess.Start(fleetExtra: Before);
+        var reload = UnitCommand("ExecReload", d);
+        // The machine's packaged control socket is the daemon's: where `recorder reload` looks when the new file is broken.
+        var machine = new Dictionary<string, string> { ["RECORDER_RUNTIME_DIR"] = d.Root };
+        Assert.Equal("reload", reload[0]);
+
+        // A good file: exit 0, and when the command returns the writer and the inputs already run with it (no waiting here).
+        DaemonProcess.WriteFleet(d.Root, After(d.Root), chunk: "{ size: 256KiB, max_age: 200ms, compression: zstd }");
+        var (code, stdout, stderr) = DaemonProcess.RunCli(d.Root, machine, reload);
+        Assert.True(code == 0, stderr);
+        Assert.StartsWith("reloaded: 2 topics, 1 FIFO inputs added, 0 removed\napplied: ", stdout.Replace("\r", "", StringComparison.Ordinal));
+        Assert.Contains("recording.chunk.size", stdout);
+        var settings = d.Control("status").GetProperty("result").GetProperty("settings");
+        Assert.Equal(256 * 1024, settings.GetProperty("chunk_size").GetInt32());
+        Assert.Equal("zstd", settings.GetProperty("compression").GetString());
+        Assert.Equal(["/a"], settings.GetProperty("latched").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(Path.Combine(d.Root, "new.jsonl"), settings.GetProperty("inputs").EnumerateArray().Single().GetProperty("path").GetString());
+        Assert.True(File.Exists(Path.Combine(d.Root, "new.jsonl")));
+
+        // A broken file: exit 1 with the error on stderr; the configuration in force stays.
+        File.AppendAllText(d.FleetFile, "\nstorage: { max_bytes: lots }\n");
+        var line = File.ReadAllLines(d.FleetFile).Length;
+        (code, stdout, stderr) = DaemonProcess.RunCli(d.Root, machine, reload);
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Contains($"recorder: {d.FleetFile}:{line}:23: storage.max_bytes: expected a size like 512MiB or 2GiB, got 'lots'", stderr);
+        Assert.Equal(256 * 1024, d.Control("status").GetProperty("result").GetProperty("settings").GetProperty("chunk_size").GetInt32());
+
+        // SIGHUP still reloads (without an answer).
+        DaemonProcess.WriteFleet(d.Root, After(d.Root), chunk: "{ size: 128KiB, max_age: 200ms, compression: zstd }");
+        d.Signal("HUP");
+        d.WaitFor(() => d.Control("status").GetProperty("result").GetProperty("settings").GetProperty("chunk_size").GetInt32() == 128 * 1024,
+            TimeSpan.FromSeconds(10), "the SIGHUP reload");
+        Assert.Equal(0, d.Stop());
+    }
+
     private static (List<(string Topic, uint Sequence)> Messages, Dictionary<string, IReadOnlyDictionary<string, string>> Channels) Read(string file)
     {
         using var reader = McapIndexedReader.Open(file);

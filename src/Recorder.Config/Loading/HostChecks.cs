@@ -11,7 +11,8 @@ namespace Recorder.Config.Loading;
 /// different disks; <c>storage.min_free_bytes</c> still guards the disk). Values that already
 /// failed are skipped. Errors are placed like the validator's.
 /// </summary>
-internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHostProbe host, List<ConfigError> errors, List<ConfigError> warnings)
+internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHostProbe host, List<ConfigError> errors, List<ConfigError> warnings,
+    ServiceUnit? unit = null)
 {
     private readonly RecorderSettings _s = settings;
 
@@ -30,7 +31,21 @@ internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHost
         void Check(string label, string path, string where)
         {
             if (path.Length == 0 || map.Failed(where)) return;
-            var dir = label == "recording.dir" ? path : Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/";
+            var isDirectory = label is "recording.dir" or "offload.state_dir";
+            var dir = isDirectory ? path : Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/";
+            // The unit's sandbox first: its message carries the fix (the read-only mount is the same fact seen from inside).
+            if (unit is not null)
+            {
+                var servicePath = ServicePath(path);
+                var serviceDir = isDirectory ? servicePath : Path.GetDirectoryName(servicePath) ?? "/";
+                if (!unit.MayWrite(serviceDir))
+                {
+                    if (reported.Add(label + "\0" + where))
+                        Error($"{label} '{path}' is outside the paths {unit.Name}.service may write ({unit.Describe()}); the service cannot create it there. " +
+                            $"Fix: `systemctl edit {unit.Name}` and add [Service] ReadWritePaths={serviceDir}", where);
+                    return;
+                }
+            }
             if (host.VolumeOf(dir) is not { ReadOnly: true } volume) return;
             if (!reported.Add(label + "\0" + where)) return;
             Error($"{label} '{path}' is inside a read-only path ({volume.MountPoint} is mounted read-only); the recorder cannot create it there", where);
@@ -51,7 +66,11 @@ internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHost
         }
         if (_s.Metrics.Textfile is { Length: > 0 } textfile)
             Check("metrics.textfile", textfile, "metrics.textfile");
+        if (_s.Offload is { Enabled: true, StateDir: { } stateDir }) Check("offload.state_dir", stateDir, "offload.state_dir");
     }
+
+    /// <summary>A path as the service sees it: relative paths start at its working directory, / for a system service.</summary>
+    private static string ServicePath(string path) => Path.GetFullPath(path, "/").TrimEnd('/') is { Length: > 0 } full ? full : "/";
 
     private void Quota()
     {

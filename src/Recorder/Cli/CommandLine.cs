@@ -48,7 +48,7 @@ public static class CommandLine
                 "mark" => Control("mark", ["text"], rest, flags: [], stdout, stderr),
                 "operator" => Control("operator", ["name"], rest, flags: [], stdout, stderr),
                 "reload" => Control("reload", [], rest, flags: [], stdout, stderr),
-                "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: ["--effective", "--quiet"], values: ["--config", "--device"]), stdout, stderr),
+                "config" => ConfigCommand.Run(Arguments.Parse(rest, flags: ["--effective", "--quiet", "--errors-only"], values: ["--config", "--device", "--unit"]), stdout, stderr),
                 "loadgen" => LoadgenCommand.Run(Arguments.Parse(rest, flags: ["--json"], values: ["--socket", "--producers", "--size", "--rate", "--duration", "--video"]), stdout),
                 "offload" => OffloadCommand.Run(rest, stdout, stderr),
                 "frames" => FramesCommand.Run(Arguments.Parse(rest, flags: ["--json", "--rebuild"], values: ["--topic"]), stdout, stderr),
@@ -59,28 +59,28 @@ public static class CommandLine
         }
         catch (UsageException e)
         {
-            stderr.WriteLine($"recorder: {e.Message}");
+            Problems.Error(stderr, $"recorder: {e.Message}");
             stderr.Write(Usage);
             return ExitUsage;
         }
         catch (InvalidDataException e)
         {
-            stderr.WriteLine($"recorder: {e.Message}");
+            Problems.Error(stderr, $"recorder: {e.Message}");
             return ExitError;
         }
         catch (McapException e)
         {
-            stderr.WriteLine($"recorder: {e.Message}");
+            Problems.Error(stderr, $"recorder: {e.Message}");
             return ExitError;
         }
         catch (IOException e)
         {
-            stderr.WriteLine($"recorder: {e.Message}");
+            Problems.Error(stderr, $"recorder: {e.Message}");
             return ExitError;
         }
         catch (UnauthorizedAccessException e)
         {
-            stderr.WriteLine($"recorder: {e.Message}");
+            Problems.Error(stderr, $"recorder: {e.Message}");
             return ExitError;
         }
     }

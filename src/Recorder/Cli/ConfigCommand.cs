@@ -3,7 +3,7 @@ using Recorder.Config;
 namespace Recorder.Cli;
 
 /// <summary>
-/// `recorder config check [--config FLEET.yaml] [--device DEVICE.yaml] [--effective] [--quiet]`:
+/// `recorder config check [--config FLEET.yaml] [--device DEVICE.yaml] [--unit UNIT] [--effective] [--quiet | --errors-only]`:
 /// loads the configuration the daemon would run with (see <see cref="ConfigFiles"/> for which
 /// files), checks it against this machine too, and prints every error and every warning on
 /// stderr, one per line as <c>file:line:column: message</c> (warnings as
@@ -18,13 +18,29 @@ public static class ConfigCommand
         if (args.Positionals[0] != "check") throw new UsageException($"unknown config command '{args.Positionals[0]}' (expected check)");
         if (args.Positionals.Count > 1) throw new UsageException($"config check takes no file arguments; use --config FLEET.yaml --device DEVICE.yaml, not '{args.Positionals[1]}'");
 
-        var result = ConfigFiles.Load(args, checkHost: true);
-        foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
-        foreach (var warning in result.Warnings) stderr.WriteLine(Warning(warning));
+        var (fleet, device) = ConfigFiles.Resolve(args);
+        var result = ConfigLoader.Load(fleet, device, new SystemHostProbe(), UnitFor(args, fleet));
+        foreach (var error in result.Errors) Problems.Error(stderr, error.ToString());
+        // --errors-only: the service's ExecStartPre=, where `recorder run` reports the warnings itself (once per start).
+        if (!args.Has("--errors-only"))
+            foreach (var warning in result.Warnings) Problems.Warning(stderr, Warning(warning));
         if (!result.Succeeded) return CommandLine.ExitError;
         if (args.Has("--effective")) stdout.Write(EffectiveConfig.ToYaml(result));
-        else if (!args.Has("--quiet")) WriteSummary(result.Settings!, stdout);
+        else if (!args.Has("--quiet") && !args.Has("--errors-only")) WriteSummary(result.Settings!, stdout);
         return CommandLine.ExitOk;
+    }
+
+    /// <summary>
+    /// The service unit whose sandbox the paths are checked against: --unit PATH (drop-ins in
+    /// PATH.d/), else, when the files checked are the packaged service's (/etc/recorder), the
+    /// installed recorder.service with its drop-ins; else none (a development checkout).
+    /// </summary>
+    private static ServiceUnit? UnitFor(Arguments args, string? fleet)
+    {
+        if (args.Value("--unit") is { } path)
+            return File.Exists(path) ? ServiceUnit.Load(path) : throw new FileNotFoundException($"--unit {path}: no such file");
+        var packaged = fleet is not null && Path.GetFullPath(fleet).StartsWith(ConfigFiles.DefaultDirectory + "/", StringComparison.Ordinal);
+        return packaged ? ServiceUnit.Installed() : null;
     }
 
     /// <summary><c>file:line:column: warning: message</c>.</summary>

@@ -15,6 +15,16 @@ public static class ConfigFiles
 
     public static string Directory => Environment.GetEnvironmentVariable("RECORDER_CONFIG_DIR") is { Length: > 0 } dir ? dir : DefaultDirectory;
 
+    /// <summary>The packaged service's runtime directory (RuntimeDirectory=recorder); <c>RECORDER_RUNTIME_DIR</c> replaces it (tests).</summary>
+    public const string DefaultRuntimeDirectory = "/run/recorder";
+
+    /// <summary>
+    /// The control socket of the packaged configuration, where the control verbs look when the
+    /// configuration cannot be read: <c>/run/recorder/control.sock</c>.
+    /// </summary>
+    public static string PackagedControlSocket => Path.Combine(
+        Environment.GetEnvironmentVariable("RECORDER_RUNTIME_DIR") is { Length: > 0 } dir ? dir : DefaultRuntimeDirectory, "control.sock");
+
     public static (string? Fleet, string? Device) Resolve(Arguments args) => Resolve(args, Directory);
 
     /// <summary>As <see cref="Resolve(Arguments)"/> with <paramref name="directory"/> in place of /etc/recorder.</summary>

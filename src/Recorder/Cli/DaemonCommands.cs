@@ -16,7 +16,7 @@ public static class DaemonCommands
     {
         var result = ConfigFiles.Load(args, checkHost: false);
         if (result.Errors.Count == 0) return result.Settings;
-        foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
+        foreach (var error in result.Errors) Problems.Error(stderr, error.ToString());
         return null;
     }
 
@@ -51,8 +51,8 @@ public static class DaemonCommands
     {
         // The same checks as `config check`, against this machine: a daemon that cannot create its sockets does not start.
         var result = ConfigFiles.Load(args, checkHost: true);
-        foreach (var error in result.Errors) stderr.WriteLine(error.ToString());
-        foreach (var warning in result.Warnings) stderr.WriteLine(ConfigCommand.Warning(warning));
+        foreach (var error in result.Errors) Problems.Error(stderr, error.ToString());
+        foreach (var warning in result.Warnings) Problems.Warning(stderr, ConfigCommand.Warning(warning));
         if (!result.Succeeded) return CommandLine.ExitError;
         using var loggers = Loggers(args.Has("--verbose") ? LogLevel.Debug : LogLevel.Information);
         return new RecorderHost(result.Settings!, loggers, args.Has("--demo")).RunAsync().GetAwaiter().GetResult();
@@ -62,8 +62,23 @@ public static class DaemonCommands
     private static string? IngestSocket(Arguments args, TextWriter stderr) =>
         args.Value("--socket") ?? LoadSettings(args, stderr)?.Ingest.Socket;
 
-    private static string? ControlSocket(Arguments args, TextWriter stderr) =>
-        args.Value("--socket") ?? LoadSettings(args, stderr)?.ControlSocket;
+    /// <summary>
+    /// The control socket: --socket, else the configuration's. When the configuration has errors
+    /// (a broken fleet file is exactly when an operator runs `recorder reload` to see them), the
+    /// packaged default (<see cref="ConfigFiles.PackagedControlSocket"/>) with a warning naming the
+    /// broken file; the daemon keeps the configuration it was started with, and its socket.
+    /// </summary>
+    private static string ControlSocket(Arguments args, TextWriter stderr)
+    {
+        if (args.Value("--socket") is { } given) return given;
+        var result = ConfigFiles.Load(args, checkHost: false);
+        if (result.Succeeded) return result.Settings!.ControlSocket;
+        var broken = string.Join(" and ", result.Errors.Select(e => e.File).Distinct(StringComparer.Ordinal));
+        var fallback = ConfigFiles.PackagedControlSocket;
+        Problems.Warning(stderr, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"recorder: warning: {broken} has {result.Errors.Count} error(s) (first: {result.Errors[0]}); using the packaged control socket {fallback}"));
+        return fallback;
+    }
 
     public static int Demo(Arguments args, TextWriter stderr)
     {
@@ -120,7 +135,6 @@ public static class DaemonCommands
     public static int Control(string command, (string, string)[] fields, Arguments args, TextWriter stdout, TextWriter stderr, bool json = false)
     {
         var path = ControlSocket(args, stderr);
-        if (path is null) return CommandLine.ExitError;
         string response;
         try
         {
@@ -133,14 +147,14 @@ public static class DaemonCommands
         }
         catch (SocketException e)
         {
-            stderr.WriteLine($"recorder: cannot reach the daemon at {path}: {e.Message}");
+            Problems.Error(stderr, $"recorder: cannot reach the daemon at {path}: {e.Message}");
             return CommandLine.ExitError;
         }
         using var doc = JsonDocument.Parse(response);
         var root = doc.RootElement;
         if (!root.GetProperty("ok").GetBoolean())
         {
-            stderr.WriteLine($"recorder: {root.GetProperty("error").GetString()}");
+            Problems.Error(stderr, $"recorder: {root.GetProperty("error").GetString()}");
             return CommandLine.ExitError;
         }
         var result = root.GetProperty("result");

@@ -44,7 +44,8 @@ public static class Help
           version                            print the version
 
         Configuration:
-          config check [--config FLEET.yaml] [--device DEVICE.yaml] [--effective] [--quiet]
+          config check [--config FLEET.yaml] [--device DEVICE.yaml] [--unit UNIT] [--effective]
+                       [--quiet | --errors-only]
                                              every error and warning as file:line:column: message (exit 1 on
                                              errors), else a summary, or with --effective the merged config
 
@@ -77,7 +78,8 @@ public static class Help
             sockets under ./run (a development checkout: `recorder run --demo`).
             """,
         ["config"] = """
-            recorder config check [--config FLEET.yaml] [--device DEVICE.yaml] [--effective] [--quiet]
+            recorder config check [--config FLEET.yaml] [--device DEVICE.yaml] [--unit UNIT] [--effective]
+                                  [--quiet | --errors-only]
 
             Loads the configuration exactly as `recorder run` would and prints every problem, one per
             line on stderr: errors as FILE:LINE:COLUMN: MESSAGE, warnings as
@@ -96,27 +98,49 @@ public static class Help
             Beyond the files it checks the machine, as the user it runs as (under systemd:
             ExecStartPre= runs it in the service's sandbox): a socket, a FIFO or recording.dir inside a
             read-only path is an error; storage.max_bytes larger than the volume of recording.dir is
-            a warning.
+            a warning. Checked as root, outside the sandbox, a path is writable that the service may
+            not write: so, when the service unit is known, every path the daemon writes
+            (recording.dir, the sockets' and FIFOs' directories, offload.state_dir) must be inside
+            what the unit lets it write under ProtectSystem=strict (ReadWritePaths=, /run/recorder,
+            /var/lib/recorder, its private /tmp), else it is an error with the fix:
+              systemctl edit recorder   →   [Service]  ReadWritePaths=/srv/rec
+            The unit is --unit UNIT (with its drop-ins in UNIT.d/), or, when the files checked are the
+            packaged ones in /etc/recorder, the installed recorder.service with its drop-ins.
+            Under systemd (JOURNAL_STREAM) errors carry the journal priority <3> and warnings <4>.
 
+              --unit UNIT   check the paths against this unit file (and UNIT.d/*.conf)
               --effective   print the merged configuration as YAML, each value marked with the file,
                             line and column it came from (or `default`); the output is itself a
                             valid device file
               --quiet       print nothing but the problems
+              --errors-only print the errors only (the unit's ExecStartPre=: `recorder run` prints
+                            the warnings itself, once per start)
             """,
         ["reload"] = """
             recorder reload [--socket PATH | --config F]     (or: systemctl reload recorder, kill -HUP PID)
 
-            Re-reads the same configuration files. The new configuration is checked first; with any
-            error the daemon keeps the configuration in force and logs every error (`recorder reload`
-            prints them and exits 1). Otherwise, without dropping a message or restarting the open file:
+            Asks the daemon to re-read its configuration files and waits for the outcome; this is the
+            unit's ExecReload=, so `systemctl reload recorder` is synchronous and truthful. The new
+            configuration is checked first; with any error the daemon keeps the configuration in
+            force, logs every error, and `recorder reload` prints them and exits 1. Otherwise it
+            returns once the new configuration is in force (the writer has taken it) and prints
+            every changed key, as "applied: ..." or "changed but only applied by a restart: ...".
+            Without dropping a message or restarting the open file:
               - topics: ingest.include/exclude apply to connected producers at once; FIFO inputs added
                 start, removed ones stop, unchanged ones keep running; the latched set changes;
                 tags and frame_id reach the Channel records of the next file;
               - recording: chunk size and age, split size and duration, fsync from the next message;
-                compression and recording.dir from the next file; storage settings at once;
-              - device metadata that changed is written as a new recorder.device record.
-            ingest.socket, control_socket, ingest.queue, timestamps, reorder_window and device_id are
-            bound at start-up: a change is logged as needing `systemctl restart recorder`.
+                compression from the next file; storage settings at once;
+              - device metadata that changed is written as a new recorder.device record;
+              - offload.*: the offload stage restarts with the new settings (uploads resume from
+                the depot's offset).
+            ingest.socket, control_socket, ingest.queue, timestamps, reorder_window, recording.dir
+            and device_id are bound at start-up: they are listed as needing `systemctl restart recorder`.
+            Exit 1 also when the reload could not be put fully in force (the writer did not take it
+            within 20 s, or the offload stage failed to start with the new settings).
+            kill -HUP PID (or `systemctl kill -s HUP recorder`) reloads the same way, without an answer.
+            With a fleet file that does not load, the control verbs use /run/recorder/control.sock
+            (with a warning): the daemon answers with the file's errors.
             """,
         ["watchdog"] = """
             The systemd watchdog (WatchdogSec= in recorder.service; WATCHDOG_USEC in the environment).
@@ -138,10 +162,12 @@ public static class Help
               recorder status                  the daemon's own view: file, rates per topic, queue, disk
 
             It runs as the system user `recorder` (sysusers.d). Producers and operators that use the
-            sockets must be in the `recorder` group. Start fails when `recorder config check` finds an
+            sockets must be in the `recorder` group: the daemon gives its sockets and FIFOs mode 0660
+            whatever the umask (UMask=0027). Start fails when `recorder config check` finds an
             error (ExecStartPre=). Stopping waits up to TimeoutStopSec= for the open file to finish.
             Recording elsewhere than /data/recordings needs a drop-in with ReadWritePaths=:
               systemctl edit recorder   →   [Service]  ReadWritePaths=/mnt/ssd/recordings
+            `recorder config check` (as root) says so when a path is outside the unit's writable paths.
             """,
         ["files"] = """
             /usr/bin/recorder                        this program (daemon and CLI)
@@ -157,10 +183,13 @@ public static class Help
             """,
         ["environment"] = """
             RECORDER_CONFIG_DIR   where the default fleet.yaml and device.yaml are looked for (/etc/recorder)
+            RECORDER_RUNTIME_DIR  where the control verbs look for control.sock when the configuration
+                                  does not load (/run/recorder)
             NOTIFY_SOCKET         set by systemd: READY=1, RELOADING=1, STOPPING=1, STATUS=, WATCHDOG=1 go there
             WATCHDOG_USEC         set by systemd with WatchdogSec=: the watchdog interval
             WATCHDOG_PID          set by systemd: the watchdog applies only when it is this process
-            JOURNAL_STREAM        set by systemd: logs use the journal's <N> priority prefixes
+            JOURNAL_STREAM        set by systemd: logs, and errors and warnings on stderr, use the
+                                  journal's <N> priority prefixes
             RECORDER_TEST_HOOKS   TEST ONLY. =1 enables the hidden `test-stall` control command that
                                   blocks the writer thread (the watchdog test uses it). Never set it on a vehicle.
             """,
@@ -187,14 +216,17 @@ public static class Help
                 recorder status [--json|--prometheus] | split | mark TEXT | operator NAME | reload     [--socket PATH | --config F]
 
                 Requests to the running daemon over its control socket (the fleet file's control_socket;
-                default /run/recorder/control.sock under systemd). The socket is mode 0660: use root or a
+                default /run/recorder/control.sock under systemd, also used, with a warning naming the
+                file, when the configuration does not load). The socket is mode 0660: use root or a
                 member of the `recorder` group.
-                  status     state, open file, messages, per-topic rates, queue, free disk (--json: raw;
-                             --prometheus: Prometheus text format, as metrics.textfile writes it)
+                  status     state, open file, messages, per-topic rates, queue, free disk (--json: raw,
+                             with the settings in force; --prometheus: Prometheus text format, as
+                             metrics.textfile writes it)
                   split      finish the open file and start the next
                   mark TEXT  an event on /recorder/events and a recorder.mark metadata record
                   operator N sets operator in recorder.device (a new record in the open file)
-                  reload     reload the configuration and print the outcome (`recorder help reload`)
+                  reload     reload the configuration, wait until it is in force and print the outcome;
+                             exit 1 when it is rejected (`recorder help reload`)
                 Protocol: /usr/share/doc/recorder/control.md.
                 """ + "\n";
         }

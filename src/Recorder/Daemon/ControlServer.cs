@@ -19,15 +19,16 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly BatchQueue _queue;
     private readonly UnixSocketIngest? _ingest;
     private readonly ILogger _logger;
-    private readonly OffloadService? _offload;
+    private readonly Func<OffloadService?> _offload;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _clients = new();
     private Socket? _listener;
     private Task? _loop;
 
-    public ControlServer(string path, RecordingWriter writer, BatchQueue queue, UnixSocketIngest? ingest, ILogger logger, OffloadService? offload = null)
+    /// <param name="offload">The offload stage in force (a reload may replace it), or null without one.</param>
+    public ControlServer(string path, RecordingWriter writer, BatchQueue queue, UnixSocketIngest? ingest, ILogger logger, Func<OffloadService?>? offload = null)
     {
-        _offload = offload;
+        _offload = offload ?? (() => null);
         _path = path;
         _writer = writer;
         _queue = queue;
@@ -40,6 +41,15 @@ public sealed class ControlServer : IAsyncDisposable
 
     /// <summary>Runs a reload for the `reload` command; null: the command is refused.</summary>
     public Func<ReloadOutcome>? Reload { get; init; }
+
+    /// <summary>The topic inputs (FIFOs and per-topic sockets) running now, for `status`.</summary>
+    public Func<IReadOnlyList<TopicInputOptions>>? Inputs { get; init; }
+
+    /// <summary>The ingest's own selection and drop-policy functions, for `status` (they follow reloads).</summary>
+    public IngestOptions? IngestOptions { get; init; }
+
+    /// <summary>The topics the configuration in force names, for `status`.</summary>
+    public Func<IEnumerable<string>>? ConfiguredTopics { get; init; }
 
     /// <summary>
     /// TEST ONLY: with RECORDER_TEST_HOOKS=1 in the daemon's environment the hidden `test-stall`
@@ -171,26 +181,27 @@ public sealed class ControlServer : IAsyncDisposable
 
     private byte[] Offload(string? action)
     {
-        if (_offload is null) return ControlProtocol.Error("offload is not configured (no offload: section in the fleet file, or offload.enabled: false, or it failed to start: see the log)");
+        var offload = _offload();
+        if (offload is null) return ControlProtocol.Error("offload is not configured (no offload: section in the fleet file, or offload.enabled: false, or it failed to start: see the log)");
         switch (action)
         {
             case "now":
-                _offload.Now();
+                offload.Now();
                 return ControlProtocol.Ok(w => w.WriteStringValue("offload session started"));
             case "pause":
-                _offload.Pause();
+                offload.Pause();
                 return ControlProtocol.Ok(w => w.WriteStringValue("offload paused"));
             case "resume":
-                _offload.Resume();
+                offload.Resume();
                 return ControlProtocol.Ok(w => w.WriteStringValue("offload resumed"));
             case "status":
-                return ControlProtocol.Ok(w => WriteOffloadStatus(w, _offload.Status()));
+                return ControlProtocol.Ok(w => WriteOffloadStatus(w, offload.Status(), offload.Options));
             default:
                 return ControlProtocol.Error("offload needs 'action': now, pause, resume or status");
         }
     }
 
-    internal static void WriteOffloadStatus(Utf8JsonWriter w, OffloadStatus s)
+    internal static void WriteOffloadStatus(Utf8JsonWriter w, OffloadStatus s, OffloadOptions? options = null)
     {
         w.WriteStartObject();
         w.WriteString("state", s.State);
@@ -232,6 +243,92 @@ public sealed class ControlServer : IAsyncDisposable
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        if (options is not null) WriteOffloadSettings(w, options);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The options the offload stage runs with (after reloads): file paths, never their contents.</summary>
+    private static void WriteOffloadSettings(Utf8JsonWriter w, OffloadOptions o)
+    {
+        w.WriteStartObject("settings");
+        w.WriteString("endpoint", o.Endpoint.GetLeftPart(UriPartial.Path));
+        w.WriteString("presence", OffloadService.Name(o.Presence));
+        w.WriteNumber("probe_interval_s", o.ProbeInterval.TotalSeconds);
+        w.WriteNumber("probe_timeout_s", o.ProbeTimeout.TotalSeconds);
+        w.WriteNumber("enter_after", o.EnterAfter);
+        w.WriteNumber("leave_after", o.LeaveAfter);
+        w.WriteStartArray("ssids");
+        foreach (var ssid in o.Ssids) w.WriteStringValue(ssid);
+        w.WriteEndArray();
+        w.WriteNumber("parallel", o.Parallel);
+        w.WriteNumber("bandwidth", o.Bandwidth);
+        w.WriteNumber("chunk_size", o.ChunkSize);
+        w.WriteNumber("inactivity_timeout_s", o.InactivityTimeout.TotalSeconds);
+        w.WriteNumber("retry_min_s", o.RetryMin.TotalSeconds);
+        w.WriteNumber("retry_max_s", o.RetryMax.TotalSeconds);
+        w.WriteBoolean("delete_after_upload", o.DeleteAfterUpload);
+        w.WriteNumber("rescan_interval_s", o.RescanInterval.TotalSeconds);
+        w.WriteString("state_dir", o.StateDirectory);
+        w.WriteString("token_file", o.TokenFile);
+        w.WriteString("client_certificate", o.ClientCertificateFile);
+        w.WriteString("client_key", o.ClientKeyFile);
+        w.WriteString("ca", o.CaFile);
+        w.WriteBoolean("insecure", o.Insecure);
+        w.WriteEndObject();
+    }
+
+    /// <summary>What the writer and the inputs run with now (after reloads): the writer's own options, not the host's copy.</summary>
+    private void WriteSettings(Utf8JsonWriter w, IEnumerable<string> seenTopics)
+    {
+        var topics = new HashSet<string>(seenTopics, StringComparer.Ordinal);
+        var o = _writer.Options;
+        w.WriteStartObject("settings");
+        w.WriteString("dir", o.Directory);
+        w.WriteNumber("chunk_size", o.ChunkSize);
+        w.WriteNumber("chunk_max_age_s", o.ChunkMaxAge.TotalSeconds);
+        w.WriteString("compression", o.Compression.ToString().ToLowerInvariant());
+        w.WriteNumber("split_size", o.SplitSize);
+        w.WriteNumber("split_duration_s", o.SplitDuration.TotalSeconds);
+        w.WriteNumber("keyframe_wait_s", o.KeyframeWait.TotalSeconds);
+        w.WriteString("fsync", o.Fsync.ToString().ToLowerInvariant());
+        w.WriteNumber("max_bytes", o.MaxBytes);
+        w.WriteNumber("min_free_bytes", o.MinFreeBytes);
+        w.WriteBoolean("delete_oldest_when_full", o.DeleteOldestWhenFull);
+        w.WriteStartArray("latched");
+        foreach (var topic in o.LatchedTopics.Order(StringComparer.Ordinal)) w.WriteStringValue(topic);
+        w.WriteEndArray();
+        w.WriteStartArray("inputs");
+        foreach (var input in (Inputs?.Invoke() ?? []).OrderBy(i => i.Path, StringComparer.Ordinal))
+        {
+            w.WriteStartObject();
+            w.WriteString("path", input.Path);
+            w.WriteString("topic", input.Topic);
+            w.WriteString("transport", input.Transport.ToString().ToLowerInvariant());
+            w.WriteString("format", input.Format.ToString().ToLowerInvariant());
+            w.WriteString("store", input.Store.ToString().ToLowerInvariant());
+            w.WriteString("json_schema", input.JsonSchema);
+            w.WriteEndObject();
+            topics.Add(input.Topic);
+        }
+        w.WriteEndArray();
+        // Per topic seen or configured: whether the ingest selects it, its drop policy, and the
+        // configured channel metadata (frame_id, tags) the next file gives it.
+        foreach (var topic in ConfiguredTopics?.Invoke() ?? []) topics.Add(topic);
+        w.WriteStartObject("topics");
+        foreach (var topic in topics.Order(StringComparer.Ordinal))
+        {
+            w.WriteStartObject(topic);
+            if (IngestOptions is { } ingest)
+            {
+                w.WriteBoolean("selected", ingest.SelectTopic(topic));
+                w.WriteString("drop", ingest.DropPolicyFor(topic).ToString().ToLowerInvariant());
+            }
+            w.WriteStartObject("metadata");
+            foreach (var (key, value) in o.ChannelMetadata(topic)) w.WriteString(key, value);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 
@@ -268,7 +365,7 @@ public sealed class ControlServer : IAsyncDisposable
         w.WriteNumber("video_frames", s.VideoFrames);
         w.WriteNumber("keyframe_waits_expired", s.KeyframeWaitsExpired);
         w.WriteBoolean("stalled", _writer.IsStalled);
-        w.WriteString("offload", _offload?.Status().State);
+        w.WriteString("offload", _offload()?.Status().State);
         WriteWatchdogAndLatency(w, Watchdog, s.WriteLatency);
         w.WriteStartArray("topics");
         foreach (var t in s.Topics)
@@ -284,6 +381,7 @@ public sealed class ControlServer : IAsyncDisposable
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        WriteSettings(w, s.Topics.Select(t => t.Topic));
         w.WriteEndObject();
     }
 

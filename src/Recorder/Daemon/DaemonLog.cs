@@ -61,4 +61,10 @@ internal static partial class DaemonLog
 
     [LoggerMessage(317, LogLevel.Error, "Offload is configured but cannot start: {Reason}; recording without it")]
     public static partial void OffloadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(318, LogLevel.Information, "Offload {What} (an offload key changed in the reload)")]
+    public static partial void OffloadRestarted(ILogger logger, string what);
+
+    [LoggerMessage(319, LogLevel.Error, "Reload not fully in force: {Reason}")]
+    public static partial void ReloadNotApplied(ILogger logger, string reason);
 }

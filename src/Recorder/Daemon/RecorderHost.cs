@@ -30,7 +30,8 @@ public sealed class RecorderHost
     private BatchQueue? _queue;
     private ChannelRegistry? _registry;
     private IngestOptions? _ingestOptions;
-    private OffloadService? _offload; // for the writer's storage-limit hook; set once the service runs
+    private OffloadService? _offload; // for the writer's storage-limit hook and the control server; replaced by a reload that changes offload.*
+    private RecordingWriter? _writer;
     private bool _running; // under _reloadLock: from READY until the shutdown begins
 
     public RecorderHost(RecorderSettings settings, ILoggerFactory loggers, bool demo)
@@ -220,7 +221,7 @@ public sealed class RecorderHost
         var queue = _queue = new BatchQueue(settings.Ingest.QueueBytes, clock);
         var identity = IdentityFrom(settings);
         _initialRecording = WithOffloadCheck(RecordingOptionsFrom(settings), () => Volatile.Read(ref _offload));
-        using var writer = new RecordingWriter(_initialRecording, queue, _registry, identity, _loggers.CreateLogger("recorder.recording"));
+        using var writer = _writer = new RecordingWriter(_initialRecording, queue, _registry, identity, _loggers.CreateLogger("recorder.recording"));
         writer.Start();
         DaemonLog.Started(_logger, Cli.BuildInfo.Version, identity.DeviceId, Path.GetFullPath(settings.Recording.Dir));
 
@@ -238,28 +239,15 @@ public sealed class RecorderHost
         var socket = new UnixSocketIngest(_ingestOptions, queue, _registry, ingestLogger);
         socket.Start();
         lock (_reloadLock) ApplyTopicInputs(TopicInputsFrom(settings));
-        OffloadService? offload = null;
-        if (OffloadOptionsFrom(settings) is { } offloadOptions)
+        await StartOffloadAsync(settings).ConfigureAwait(false);
+        var control = new ControlServer(settings.ControlSocket, writer, queue, socket, _loggers.CreateLogger("recorder.control"), () => Volatile.Read(ref _offload))
         {
-            try
+            Inputs = () =>
             {
-                offload = new OffloadService(offloadOptions, _loggers.CreateLogger("recorder.offload"));
-                writer.FileFinished += offload.NotifyFinished;
-                offload.Start();
-                Volatile.Write(ref _offload, offload);
-            }
-            catch (Exception e) when (e is OffloadJournalException or IOException or UnauthorizedAccessException or ArgumentException
-                or System.Security.Cryptography.CryptographicException)
-            {
-                // Recording goes on without offload; the status says why.
-                DaemonLog.OffloadFailed(_logger, e.Message);
-                Volatile.Write(ref _offload, null);
-                if (offload is not null) await offload.DisposeAsync().ConfigureAwait(false);
-                offload = null;
-            }
-        }
-        var control = new ControlServer(settings.ControlSocket, writer, queue, socket, _loggers.CreateLogger("recorder.control"), offload)
-        {
+                lock (_reloadLock) return _topicInputs.Keys.ToList();
+            },
+            IngestOptions = _ingestOptions,
+            ConfiguredTopics = () => Current.Topics.Select(t => t.Topic),
             Reload = () => Reload("control command"),
         };
         control.Start();
@@ -313,10 +301,49 @@ public sealed class RecorderHost
             DaemonLog.WriterFailed(_logger, e);
             exitCode = 1;
         }
-        Volatile.Write(ref _offload, null);
-        if (offload is not null) await offload.DisposeAsync().ConfigureAwait(false);
+        await StopOffloadAsync().ConfigureAwait(false);
         if (exitCode == 0) DaemonLog.Stopped(_logger);
         return exitCode;
+    }
+
+    /// <summary>
+    /// Starts the offload stage for <paramref name="settings"/> (nothing when it has no enabled
+    /// offload section). Returns why it could not start, or null; recording goes on without it.
+    /// </summary>
+    private async Task<string?> StartOffloadAsync(RecorderSettings settings)
+    {
+        if (OffloadOptionsFrom(settings) is not { } options) return null;
+        OffloadService? offload = null;
+        try
+        {
+            offload = new OffloadService(options, _loggers.CreateLogger("recorder.offload"));
+            _writer!.FileFinished += offload.NotifyFinished;
+            offload.Start();
+            Volatile.Write(ref _offload, offload);
+            return null;
+        }
+        catch (Exception e) when (e is OffloadJournalException or IOException or UnauthorizedAccessException or ArgumentException
+            or System.Security.Cryptography.CryptographicException)
+        {
+            // Recording goes on without offload; the status says why.
+            DaemonLog.OffloadFailed(_logger, e.Message);
+            Volatile.Write(ref _offload, null);
+            if (offload is not null)
+            {
+                _writer!.FileFinished -= offload.NotifyFinished;
+                await offload.DisposeAsync().ConfigureAwait(false);
+            }
+            return e.Message;
+        }
+    }
+
+    /// <summary>Stops the offload stage; in-flight uploads resume from the depot's offset when it starts again.</summary>
+    private async Task StopOffloadAsync()
+    {
+        var offload = Interlocked.Exchange(ref _offload, null);
+        if (offload is null) return;
+        _writer!.FileFinished -= offload.NotifyFinished;
+        await offload.DisposeAsync().ConfigureAwait(false);
     }
 
     private static string StatusLine(RecordingWriter writer)
@@ -327,14 +354,24 @@ public sealed class RecorderHost
     }
 
     /// <summary>
+    /// How long a reload waits for the writer to take the new recording options before it reports
+    /// them as not applied (a stalled disk). With the offload stage's stop (at most 30 s) it stays
+    /// within the unit's TimeoutStartSec=60s, which bounds ExecReload=.
+    /// </summary>
+    public static readonly TimeSpan ReloadApplyTimeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// Reloads the configuration: validates the new files first (and against this machine); on
     /// failure logs every error and keeps the settings in force. On success applies, without
     /// dropping a message or restarting the open file: the recording options (chunking, splits,
-    /// fsync, directory, compression and channel tags for the next file, the latched set) in queue
+    /// fsync, compression and channel tags for the next file, the latched set, storage limits) in queue
     /// order, then the topic selection for connected producers, then the topic inputs, FIFOs and sockets (new ones
-    /// start, removed ones stop, unchanged ones keep running), then changed device metadata.
-    /// Settings bound at start-up (the sockets, the queue, timestamps) keep their old values and a
-    /// warning says they need a restart. Serialised; safe from any thread.
+    /// start, removed ones stop, unchanged ones keep running), then changed device metadata, then
+    /// the offload stage (restarted with the new options when an offload key changed; uploads
+    /// resume from the depot's offset). Settings bound at start-up (the sockets, the queue,
+    /// timestamps, recording.dir, device_id) keep their old values and are listed as needing a restart.
+    /// Returns once everything is in force (the writer has taken the new options), naming every
+    /// changed key as applied or as needing a restart. Serialised; safe from any thread.
     /// </summary>
     public ReloadOutcome Reload(string trigger)
     {
@@ -364,6 +401,7 @@ public sealed class RecorderHost
 
             var old = Current;
             var (next, restartOnly) = KeepStartupSettings(old, result.Settings!);
+            var applied = SettingsKeys.Changed(old, next).Where(k => !restartOnly.Contains(SettingsKeys.Generic(k))).ToList();
             // Video is stamped at its first byte through the reorder window, which is set up at start:
             // a video input added without one records, stamped when each frame is complete (a frame late).
             if (_initialRecording!.ReorderWindow < VideoReorderWindow && next.Topics.Any(IsRawVideo) && !old.Topics.Any(IsRawVideo))
@@ -376,7 +414,8 @@ public sealed class RecorderHost
             }
 
             // 1. The writer's options, in queue order: what came before is written under the old ones.
-            _queue!.EnqueueCommand(new ReconfigureCommand(RecordingOptionsFor(next)));
+            var reconfigure = new ReconfigureCommand(RecordingOptionsFor(next));
+            _queue!.EnqueueCommand(reconfigure);
             // 2. Topic selection; connected producers re-select at their next read.
             Volatile.Write(ref _current, next);
             Interlocked.Increment(ref _selectionVersion);
@@ -387,8 +426,31 @@ public sealed class RecorderHost
             foreach (var (key, value) in ConfiguredIdentity(next))
                 if (key != "device_id" && (!before.TryGetValue(key, out var was) || was != value)) _queue.EnqueueCommand(new SetMetadataCommand(key, value));
 
+            // 5. The offload stage: its options are fixed when it starts, so a change restarts it
+            //    (and a stage that could not start, say for a missing certificate, is tried again).
+            var failures = new List<string>();
+            if (applied.Any(k => k.StartsWith("offload.", StringComparison.Ordinal)) || (next.Offload is { Enabled: true } && Volatile.Read(ref _offload) is null))
+            {
+                StopOffloadAsync().GetAwaiter().GetResult();
+                if (StartOffloadAsync(next).GetAwaiter().GetResult() is { } why) failures.Add($"offload cannot start with the new settings: {why}; recording goes on without it");
+                else DaemonLog.OffloadRestarted(_logger, next.Offload is { Enabled: true } ? "restarted with the new settings" : "stopped (no enabled offload section)");
+            }
+
+            // The reply says "applied" only once the writer has taken the options.
+            if (!reconfigure.Applied.Task.Wait(ReloadApplyTimeout))
+                failures.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"the writer has not taken the new recording settings within {ReloadApplyTimeout.TotalSeconds} s (stalled?); they apply when it resumes"));
+
             DaemonLog.Reloaded(_logger, next.Topics.Count, added, removed);
             messages.Insert(0, string.Create(CultureInfo.InvariantCulture, $"reloaded: {next.Topics.Count} topics, {added} FIFO inputs added, {removed} removed"));
+            messages.Insert(1, applied.Count == 0 ? "applied: nothing changed" : "applied: " + string.Join(", ", applied));
+            if (failures.Count > 0)
+            {
+                foreach (var failure in failures) DaemonLog.ReloadNotApplied(_logger, failure);
+                messages.InsertRange(0, failures);
+                SystemdNotifier.Notify("READY=1\nSTATUS=configuration reloaded, not all of it in force: " + failures[0]);
+                return new ReloadOutcome(false, messages);
+            }
             SystemdNotifier.Notify("READY=1\nSTATUS=configuration reloaded");
             return new ReloadOutcome(true, messages);
         }
@@ -405,6 +467,9 @@ public sealed class RecorderHost
         if (next.Ingest.ReorderWindow != old.Ingest.ReorderWindow) keys.Add("ingest.reorder_window");
         if (!ProducerTimeTopics(old).SetEquals(ProducerTimeTopics(next))) keys.Add("topics[].timestamps");
         if (next.Device.DeviceId != old.Device.DeviceId) keys.Add("device_id");
+        // The writer's directory (leftover recovery, the storage quota's file list) and the offload
+        // stage's scan are bound to it: moving them live would split the recordings in two.
+        if (next.Recording.Dir != old.Recording.Dir) keys.Add("recording.dir");
         var kept = next with
         {
             ControlSocket = old.ControlSocket,
@@ -416,6 +481,7 @@ public sealed class RecorderHost
                 ReorderWindow = old.Ingest.ReorderWindow,
             },
             Device = next.Device with { DeviceId = old.Device.DeviceId },
+            Recording = next.Recording with { Dir = old.Recording.Dir },
         };
         return (kept, keys);
 
