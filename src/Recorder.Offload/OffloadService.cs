@@ -35,6 +35,9 @@ public sealed class OffloadService : IAsyncDisposable
     private readonly Random _random = new();
     private CancellationTokenSource _session = new();
     private TusServerInfo? _serverInfo;
+    // The OPTIONS answer that decides, once per session, whether the depot verifies (X-Ingest-Verify).
+    private Task<TusServerInfo>? _sessionDepot;
+    private bool? _depotVerifies;
     private bool _paused;
     private bool _manualSession;
     private bool _started;
@@ -56,6 +59,8 @@ public sealed class OffloadService : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _wifi = options.Presence == PresenceMode.NetworkManager ? wifi ?? new NetworkManagerWifi() : null;
+        // A change NetworkManager announces wakes the probe at once; the probe interval is only the backstop.
+        if (_wifi is not null) _wifi.Changed += WakePresence;
         _presence = new Hysteresis(options.EnterAfter, options.LeaveAfter);
         _depot = new DepotConnection(options, configureHandler);
         _client = new TusClient(_depot.Handler, options.Endpoint, _depot.Token, options.InactivityTimeout, new BandwidthLimiter(options.Bandwidth, _time), _time);
@@ -95,6 +100,7 @@ public sealed class OffloadService : IAsyncDisposable
                 Url = entry.Url is null ? null : new Uri(entry.Url),
                 Offset = entry.Offset,
                 Verified = entry.Verified,
+                UploadedUnverified = entry.UploadedUnverified,
             };
         }
         OffloadLog.Started(_logger, _options.Endpoint.GetLeftPart(UriPartial.Path), Name(_options.Presence), _options.Parallel, _journal.Path, _items.Count, JournalInfo.DiscardedBytes);
@@ -259,14 +265,34 @@ public sealed class OffloadService : IAsyncDisposable
                 if (_stop.IsCancellationRequested) break;
                 Observe(ok, ok ? "probe succeeded" : reason);
             }
+            // Until the probe interval passes on the injected clock, or something wakes the probe earlier.
+            using var interval = new CancellationTokenSource(_options.ProbeInterval, _time);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(interval.Token, _stop.Token);
             try
             {
-                await _wakePresence.WaitAsync(_options.ProbeInterval, _stop.Token).ConfigureAwait(false);
+                await _wakePresence.WaitAsync(wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+            {
+                // The interval passed: probe again.
             }
             catch (OperationCanceledException)
             {
                 break;
             }
+        }
+    }
+
+    private void WakePresence()
+    {
+        if (Volatile.Read(ref _disposed) != 0) return;
+        try
+        {
+            _wakePresence.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // A signal raced the shutdown.
         }
     }
 
@@ -346,6 +372,7 @@ public sealed class OffloadService : IAsyncDisposable
         if (_paused || !_session.IsCancellationRequested) return;
         _session.Dispose();
         _session = new CancellationTokenSource();
+        _sessionDepot = null; // asked again: the depot behind the endpoint may have changed since the last session
         _wakeDispatcher.Release();
     }
 
@@ -384,14 +411,14 @@ public sealed class OffloadService : IAsyncDisposable
         }
     }
 
-    private bool HasWorkLocked() => _items.Values.Any(i => !i.Verified && !i.Parked);
+    private bool HasWorkLocked() => _items.Values.Any(i => i.NeedsUpload);
 
     /// <summary>The next recording to upload: marks first, then oldest; its .mcap first, then its .vidx, then its streams.</summary>
     private List<Item>? NextGroupLocked()
     {
         var groups = _items.Values
             .GroupBy(i => i.File.GroupKey, StringComparer.Ordinal)
-            .Where(g => !_busyGroups.Contains(g.Key) && g.Any(i => !i.Verified && !i.Parked))
+            .Where(g => !_busyGroups.Contains(g.Key) && g.Any(i => i.NeedsUpload))
             .Select(g => g.OrderBy(i => i.File.Kind).ThenBy(i => i.File.Key, StringComparer.Ordinal).ToList())
             .ToList();
         if (groups.Count == 0) return null;
@@ -419,7 +446,7 @@ public sealed class OffloadService : IAsyncDisposable
         {
             foreach (var item in group)
             {
-                if (item.Verified || item.Parked) continue;
+                if (!item.NeedsUpload) continue;
                 await UploadAsync(item, token).ConfigureAwait(false);
             }
             ApplyRetention(group);
@@ -484,6 +511,7 @@ public sealed class OffloadService : IAsyncDisposable
             string? failure = null;
             try
             {
+                var depot = await SessionDepotAsync(token).ConfigureAwait(false);
                 long offset;
                 string? verified = null;
                 if (item.Url is null)
@@ -543,6 +571,12 @@ public sealed class OffloadService : IAsyncDisposable
                 if (verified == sha)
                 {
                     MarkVerified(item, sha);
+                    return;
+                }
+                if (verified is null && !depot.Verifies)
+                {
+                    // A stock tus server: complete is all it can say. Once is enough; the file stays.
+                    MarkUploadedUnverified(item);
                     return;
                 }
                 failure = verified is null
@@ -632,6 +666,55 @@ public sealed class OffloadService : IAsyncDisposable
         OffloadLog.Parked(_logger, item.File.Key, reason);
         lock (_lock) _lastError = $"{item.File.Key}: {reason}";
         item.Park(reason);
+    }
+
+    /// <summary>
+    /// The session's depot description: the first OPTIONS answer of the session decides whether the
+    /// depot verifies (<c>X-Ingest-Verify: sha256</c>); every worker of the session shares it. A
+    /// failed OPTIONS is not kept, so the next attempt asks again.
+    /// </summary>
+    private async Task<TusServerInfo> SessionDepotAsync(CancellationToken token)
+    {
+        Task<TusServerInfo> ask;
+        lock (_lock) ask = _sessionDepot ??= AskDepotAsync();
+        try
+        {
+            return await ask.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (TusException)
+        {
+            lock (_lock)
+                if (ReferenceEquals(_sessionDepot, ask)) _sessionDepot = null;
+            throw;
+        }
+    }
+
+    private async Task<TusServerInfo> AskDepotAsync()
+    {
+        var info = await _client.OptionsAsync(_options.ProbeTimeout, _stop.Token).ConfigureAwait(false);
+        bool changed;
+        lock (_lock)
+        {
+            _serverInfo = info;
+            changed = _depotVerifies != info.Verifies;
+            _depotVerifies = info.Verifies;
+        }
+        if (changed) OffloadLog.DepotVerification(_logger, info.Verifies ? "verifies uploads" : $"does not verify uploads (no {TusClient.VerifyHeader}: {TusClient.VerifyAlgorithm}): each file is uploaded once and kept locally");
+        return info;
+    }
+
+    /// <summary>Complete on a depot that does not verify: uploaded once, never deleted on that basis (durable, so a restart does not upload it again).</summary>
+    private void MarkUploadedUnverified(Item item)
+    {
+        _journal.Append(new UploadedRecord(item.File.Key, item.Sha256!), durable: true);
+        lock (_lock)
+        {
+            item.UploadedUnverified = true;
+            item.Offset = item.File.Size;
+            item.State = UploadedUnverifiedState;
+            item.Error = null;
+        }
+        OffloadLog.UploadedUnverified(_logger, item.File.Key, item.File.Size);
     }
 
     private void MarkVerified(Item item, string sha)
@@ -811,11 +894,17 @@ public sealed class OffloadService : IAsyncDisposable
             var files = new List<OffloadFileStatus>();
             double rate = 0;
             long pendingBytes = 0;
-            int pending = 0, active = 0, verified = 0, failed = 0;
+            int pending = 0, active = 0, verified = 0, failed = 0, unverified = 0;
+            long bytesUnverified = 0;
             var resumable = false; // an active file has an upload on the depot (its URL is known)
             foreach (var item in _items.Values.OrderBy(i => i.Busy ? 0 : 1).ThenBy(i => i.File, Comparer<RecordingFile>.Create(Compare)))
             {
                 if (item.Verified) verified++;
+                else if (item.UploadedUnverified)
+                {
+                    unverified++;
+                    bytesUnverified += item.File.Size;
+                }
                 else if (item.Parked) failed++;
                 else if (item.Busy)
                 {
@@ -823,11 +912,11 @@ public sealed class OffloadService : IAsyncDisposable
                     resumable |= item.Url is not null;
                 }
                 else pending++;
-                if (!item.Verified && !item.Parked) pendingBytes += item.File.Size - item.Offset;
+                if (item.NeedsUpload) pendingBytes += item.File.Size - item.Offset;
                 var itemRate = item.Busy ? item.RateBytesPerSecond : 0;
                 rate += itemRate;
                 double? eta = itemRate > 0 ? (item.File.Size - item.Offset) / itemRate : null;
-                var state = item.Verified ? "verified" : item.Parked ? "failed" : item.Busy ? item.State : "queued";
+                var state = item.Verified ? "verified" : item.UploadedUnverified ? UploadedUnverifiedState : item.Parked ? "failed" : item.Busy ? item.State : "queued";
                 if (files.Count < 200)
                     files.Add(new OffloadFileStatus(item.File.Key, FileKinds.Name(item.File.Kind), item.File.Size, item.Offset, state,
                         Math.Round(itemRate, 1), eta is null ? null : Math.Round(eta.Value, 1), item.File.Marks, item.Error));
@@ -840,9 +929,13 @@ public sealed class OffloadService : IAsyncDisposable
                 : "out_of_range";
             return new OffloadStatus(stateName, Name(_options.Presence), _presence.InRange, _paused, _manualSession,
                 _presence.Successes, _presence.Failures, _lastProbe, _lastProbeError, pending, active, verified, _deleted, failed, pendingBytes,
-                _client.BytesSent, Interlocked.Read(ref _bytesVerified), Math.Round(rate, 1), rate > 0 ? Math.Round(pendingBytes / rate, 1) : null, _lastError, files);
+                _client.BytesSent, Interlocked.Read(ref _bytesVerified), Math.Round(rate, 1), rate > 0 ? Math.Round(pendingBytes / rate, 1) : null, _lastError, files,
+                unverified, bytesUnverified, _depotVerifies);
         }
     }
+
+    /// <summary>A file's state once a depot that does not verify holds all of it.</summary>
+    public const string UploadedUnverifiedState = "uploaded_unverified";
 
     public static string Name(PresenceMode mode) => mode switch
     {
@@ -869,6 +962,7 @@ public sealed class OffloadService : IAsyncDisposable
         _journal.Dispose();
         _client.Dispose();
         _depot.Dispose();
+        if (_wifi is not null) _wifi.Changed -= WakePresence;
         (_wifi as IDisposable)?.Dispose();
         _session.Dispose();
         _stop.Dispose();
@@ -888,6 +982,11 @@ public sealed class OffloadService : IAsyncDisposable
         public Uri? Url { get; set; }
         public long Offset { get; set; }
         public bool Verified { get; set; }
+
+        /// <summary>A depot that does not verify holds all of it: not uploaded again, never deleted on that basis.</summary>
+        public bool UploadedUnverified { get; set; }
+
+        public bool NeedsUpload => !Verified && !UploadedUnverified && !Parked;
         public volatile bool Busy;
         public string State { get; set; } = "queued";
         public string? Error { get; set; }
@@ -909,7 +1008,7 @@ public sealed class OffloadService : IAsyncDisposable
             Parked = false;
             VerificationFailures = 0;
             Suspicions = 0;
-            if (!Verified)
+            if (!Verified && !UploadedUnverified)
             {
                 State = "queued";
                 Error = null;

@@ -6,8 +6,13 @@ using System.Text;
 
 namespace Recorder.Offload;
 
-/// <summary>What OPTIONS told us about the depot.</summary>
-public sealed record TusServerInfo(IReadOnlySet<string> Extensions, long? MaxSize)
+/// <summary>
+/// What OPTIONS told us about the depot. <paramref name="Verifies"/>: it advertised
+/// <c>X-Ingest-Verify: sha256</c> (proto/offload_depot.md), so a complete upload without
+/// <c>X-Ingest-Sha256</c> is a verification failure; a depot without it (a stock tus server) never
+/// verifies, and its uploads are kept locally as "uploaded, unverified".
+/// </summary>
+public sealed record TusServerInfo(IReadOnlySet<string> Extensions, long? MaxSize, bool Verifies = false)
 {
     public bool Supports(string extension) => Extensions.Contains(extension);
 }
@@ -33,6 +38,10 @@ public sealed class TusClient : IDisposable
 {
     public const string TusVersion = "1.0.0";
     public const string VerifiedHeader = "X-Ingest-Sha256";
+
+    /// <summary>The OPTIONS header by which a depot says it verifies uploads, and the one value that means it (proto/offload_depot.md).</summary>
+    public const string VerifyHeader = "X-Ingest-Verify";
+    public const string VerifyAlgorithm = "sha256";
     private const int BlockSize = 64 * 1024;
 
     private readonly HttpClient _http;
@@ -70,7 +79,10 @@ public sealed class TusClient : IDisposable
         var extensions = (Header(response, "Tus-Extension") ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .ToHashSet(StringComparer.Ordinal);
         long? max = long.TryParse(Header(response, "Tus-Max-Size"), NumberStyles.None, CultureInfo.InvariantCulture, out var m) ? m : null;
-        return new TusServerInfo(extensions, max);
+        // A list is allowed (a depot may one day offer more algorithms); only the exact token sha256 counts.
+        var verifies = (Header(response, VerifyHeader) ?? "").Split(',', StringSplitOptions.TrimEntries)
+            .Contains(VerifyAlgorithm, StringComparer.Ordinal);
+        return new TusServerInfo(extensions, max, verifies);
     }
 
     /// <summary>POST: a new upload of <paramref name="length"/> bytes with <paramref name="metadata"/>; 201 and a same-origin Location.</summary>

@@ -215,6 +215,10 @@ public sealed class ResilienceTests : IDisposable
         public volatile string[] Ssids = [];
         public volatile bool Unavailable;
 
+        public event Action? Changed;
+
+        public void Announce() => Changed?.Invoke();
+
         public Task<IReadOnlyList<string>> ActiveSsidsAsync(CancellationToken cancellationToken) =>
             Unavailable ? throw new InvalidOperationException("no bus") : Task.FromResult<IReadOnlyList<string>>(Ssids);
     }
