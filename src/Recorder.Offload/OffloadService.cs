@@ -84,6 +84,9 @@ public sealed class OffloadService : IAsyncDisposable
     /// <summary>Upload body bytes handed to the network by this service (re-sent bytes included).</summary>
     public long BytesSent => _client.BytesSent;
 
+    /// <summary>PATCH requests that failed (see <see cref="TusClient.FailedPatches"/>): each re-sends at most its own body.</summary>
+    public long FailedPatches => _client.FailedPatches;
+
     public OffloadOptions Options => _options;
 
     public void Start()

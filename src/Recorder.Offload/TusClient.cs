@@ -51,6 +51,7 @@ public sealed class TusClient : IDisposable
     private readonly BandwidthLimiter _limiter;
     private readonly TimeProvider _time;
     private long _bytesSent;
+    private long _failedPatches;
 
     public TusClient(HttpMessageHandler handler, Uri endpoint, Func<string?> token, TimeSpan inactivityTimeout, BandwidthLimiter? limiter = null,
         TimeProvider? time = null, bool disposeHandler = false)
@@ -65,6 +66,13 @@ public sealed class TusClient : IDisposable
 
     /// <summary>Upload body bytes handed to the network so far (including those a cut connection lost).</summary>
     public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>
+    /// PATCH requests that did not end in a 2xx answer (cut, timed out, refused, cancelled). Each
+    /// costs at most its own body in re-sent bytes: after it the uploader HEADs and goes on from the
+    /// depot's offset, which never lies below where that PATCH started.
+    /// </summary>
+    public long FailedPatches => Interlocked.Read(ref _failedPatches);
 
     /// <summary>OPTIONS on the endpoint, authenticated: the presence probe and the feature discovery.</summary>
     public async Task<TusServerInfo> OptionsAsync(TimeSpan timeout, CancellationToken cancellationToken)
@@ -122,9 +130,22 @@ public sealed class TusClient : IDisposable
         using var request = Request(HttpMethod.Patch, upload, tus: true);
         request.Headers.Add("Upload-Offset", offset.ToString(CultureInfo.InvariantCulture));
         request.Content = new FileRangeContent(path, offset, count, this, watchdog, progress);
-        using var response = await SendAsync(request, watchdog, cancellationToken).ConfigureAwait(false);
+        HttpResponseMessage response;
+        try
+        {
+            response = await SendAsync(request, watchdog, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Interlocked.Increment(ref _failedPatches);
+            throw;
+        }
+        using var answered = response;
         if (response.StatusCode != HttpStatusCode.NoContent && response.StatusCode != HttpStatusCode.OK)
+        {
+            Interlocked.Increment(ref _failedPatches);
             throw await StatusError("PATCH", response).ConfigureAwait(false);
+        }
         var newOffset = Number(response, "Upload-Offset") ?? throw new TusException(TusErrorKind.Protocol, "PATCH answered without Upload-Offset");
         return new TusPatchResult(newOffset, Sha256Header(response), Expires(response));
     }
