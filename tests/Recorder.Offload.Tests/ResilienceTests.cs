@@ -252,6 +252,39 @@ public sealed class ResilienceTests : IDisposable
     }
 
     [Fact]
+    public async Task The_presence_backstop_probes_on_the_injected_clock_and_a_change_announcement_probes_at_once()
+    {
+        using var depot = DepotProcess.Start();
+        Samples.Recording(_recordings, "clock", 10_000, 1);
+        var wifi = new FakeWifi { Ssids = ["CoffeeShop"] };
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(57));
+        await using var service = new OffloadService(Samples.Options(_recordings, depot.Url, _state) with
+        {
+            Presence = PresenceMode.NetworkManager,
+            Ssids = ["depot-a"],
+            ProbeInterval = TimeSpan.FromMinutes(1),
+            EnterAfter = 1,
+            LeaveAfter = 1,
+        }, time: time, wifi: wifi);
+        service.Start();
+        await Samples.WaitFor(() => service.Status().ProbeFailures == 1, TimeSpan.FromSeconds(10), () => "the first probe");
+
+        // Associated with the depot, but nobody says so: only the interval, on the injected clock, probes again.
+        wifi.Ssids = ["depot-a"];
+        await Samples.WaitFor(() =>
+        {
+            time.Advance(TimeSpan.FromMinutes(1)); // again each round: the loop may arm its timer after an advance
+            return service.Status().InRange;
+        }, TimeSpan.FromSeconds(10), () => $"a probe after a minute of fake time: {FaultInjectionTests.Describe(service.Status())}");
+        await Samples.WaitFor(() => service.Status().Verified == 1, TimeSpan.FromSeconds(10), () => "the upload");
+
+        // A change announced (NetworkManager's PropertiesChanged) probes at once, without the clock moving.
+        wifi.Ssids = ["CoffeeShop"];
+        wifi.Announce();
+        await Samples.WaitFor(() => !service.Status().InRange, TimeSpan.FromSeconds(10), () => $"leaving range: {FaultInjectionTests.Describe(service.Status())}");
+    }
+
+    [Fact]
     public void Hysteresis_needs_k_successes_to_enter_and_m_failures_to_leave()
     {
         var h = new Hysteresis(enterAfter: 3, leaveAfter: 2);
