@@ -32,7 +32,6 @@ public sealed class OffloadService : IAsyncDisposable
     private readonly SemaphoreSlim _wakeDispatcher = new(0);
     private readonly SemaphoreSlim _wakePresence = new(0);
     private readonly SemaphoreSlim _wakeScanner = new(0);
-    private readonly Random _random = new();
     private CancellationTokenSource _session = new();
     private TusServerInfo? _serverInfo;
     // The OPTIONS answer that decides, once per session, whether the depot verifies (X-Ingest-Verify).
@@ -563,14 +562,8 @@ public sealed class OffloadService : IAsyncDisposable
                 }
 
                 // Complete on the depot. Delete-worthy only with the depot's word that the bytes hash to ours.
-                if (verified is null)
-                {
-                    // The final answer may have been lost: HEAD carries the verification too.
-                    var head = await _client.HeadAsync(item.Url, token).ConfigureAwait(false);
-                    if (head.Offset != file.Size || head.Length != file.Size)
-                        throw new TusException(TusErrorKind.Protocol, $"the depot acknowledged all {file.Size} bytes but HEAD says {head.Offset} of {head.Length}");
-                    verified = head.VerifiedSha256;
-                }
+                // The final answer may have been lost: HEAD carries the verification too.
+                verified ??= await VerificationOfCompleteUploadAsync(item, depot, token).ConfigureAwait(false);
                 if (verified == sha)
                 {
                     MarkVerified(item, sha);
@@ -632,9 +625,33 @@ public sealed class OffloadService : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// HEAD of an upload the depot holds completely: its verification, if any. A verifying depot may
+    /// still be hashing: @tus/server releases the upload's lock before its finish hook runs, so for a
+    /// moment HEAD shows the upload complete and not yet verified (a PATCH that timed out on our side
+    /// while the depot finished it lands exactly there). So HEAD is asked again, with backoff, for up
+    /// to the inactivity timeout before "complete but not verified" counts as a verification failure,
+    /// which would cost a whole new upload.
+    /// </summary>
+    private async Task<string?> VerificationOfCompleteUploadAsync(Item item, TusServerInfo depot, CancellationToken token)
+    {
+        var file = item.File;
+        var started = _time.GetTimestamp();
+        for (var attempt = 1; ; attempt++)
+        {
+            var head = await _client.HeadAsync(item.Url!, token).ConfigureAwait(false);
+            if (head.Offset != file.Size || head.Length != file.Size)
+                throw new TusException(TusErrorKind.Protocol, $"the depot acknowledged all {file.Size} bytes but HEAD says {head.Offset} of {head.Length}");
+            if (head.VerifiedSha256 is not null || !depot.Verifies || _time.GetElapsedTime(started) >= _options.InactivityTimeout) return head.VerifiedSha256;
+            item.State = "verifying";
+            await Task.Delay(Backoff.Delay(attempt, _options.RetryMin, _options.RetryMax, Random.Shared), _time, token).ConfigureAwait(false);
+        }
+    }
+
     private async Task DelayAsync(Item item, int attempt, string reason, CancellationToken token)
     {
-        var delay = Backoff.Delay(attempt, _options.RetryMin, _options.RetryMax, _random);
+        // Random.Shared: the workers back off in parallel, and a shared Random instance is not thread-safe.
+        var delay = Backoff.Delay(attempt, _options.RetryMin, _options.RetryMax, Random.Shared);
         item.State = "retrying";
         item.Error = reason;
         OffloadLog.Retrying(_logger, item.File.Key, item.Offset, reason, (long)delay.TotalMilliseconds);

@@ -107,6 +107,8 @@ public sealed class FaultInjectionTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"data {total} B in 50 files; client body bytes sent {sent} ({(double)sent / total:0.0000}x); through the proxy {proxy.BytesFromClient} B");
         output.WriteLine($"PATCHes {proxy.Patches}, failed (client) {failed}; cuts {proxy.Cuts}, stalls {proxy.Stalls}, injected 503s {proxy.Injected503}; {watch.Elapsed.TotalSeconds:0.0} s");
         output.WriteLine($"re-sent {resent} B = {(double)resent / Math.Max(failed, 1):0} B per failed PATCH (bound {chunk}); faulted bodies {proxy.FaultedBodyBytes} B");
+        // An upload started over (a new POST) re-sends the whole file: the depot's events say whether and why.
+        output.WriteLine($"uploads created {depot.Events("create").Count} for 50 files, hash mismatches {depot.Events("mismatch").Count}; last error {service.Status().LastError}");
 
         // The schedule struck exactly as built: the run is the same every time.
         Assert.True(proxy.Patches >= schedule.LastOrdinal, $"only {proxy.Patches} PATCHes: the faults after it never struck");

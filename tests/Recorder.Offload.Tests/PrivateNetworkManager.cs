@@ -43,7 +43,7 @@ public sealed class PrivateNetworkManager : IDisposable
             _mock.BeginOutputReadLine();
             _mock.BeginErrorReadLine();
             // Blocks (bounded) until the name is owned on the bus: no sleep.
-            Gdbus(["wait", "--system", "--timeout", "10", "org.freedesktop.NetworkManager"]);
+            Gdbus(["wait", "--system", "--timeout", "60", "org.freedesktop.NetworkManager"]);
         }
         catch
         {
@@ -95,7 +95,7 @@ public sealed class PrivateNetworkManager : IDisposable
         using var process = Process.Start(info) ?? throw new InvalidOperationException("gdbus did not start");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(20)))
+        if (!process.WaitForExit(TimeSpan.FromSeconds(90)))
         {
             process.Kill();
             throw new TimeoutException($"gdbus {string.Join(' ', args)} did not finish");

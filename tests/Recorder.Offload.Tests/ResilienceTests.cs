@@ -69,6 +69,30 @@ public sealed class ResilienceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_final_answer_lost_while_the_depot_is_still_verifying_is_waited_for_not_uploaded_again()
+    {
+        // The depot's hash check takes 4 s; the client gives up on the final PATCH's answer after 3 s of
+        // silence. HEAD then shows the upload complete and not yet verified (@tus/server unlocks before
+        // its finish hook): the recorder asks again instead of starting a new upload.
+        using var depot = DepotProcess.Start(verifyDelayMs: 4000);
+        var path = Samples.Recording(_recordings, "slow", 100_000, 1);
+        var deletions = 0;
+        await using var service = new OffloadService(Samples.Options(_recordings, depot.Url, _state) with
+        {
+            InactivityTimeout = TimeSpan.FromSeconds(3),
+            DeleteAfterUpload = true,
+        });
+        service.Deleting += (_, _) => Interlocked.Increment(ref deletions);
+        service.Start();
+        service.Now();
+        await Samples.WaitFor(() => !File.Exists(path), TimeSpan.FromSeconds(30), () => $"the verified delete: {FaultInjectionTests.Describe(service.Status())}");
+        Assert.Equal(1, service.FailedPatches); // the final PATCH, whose answer came too late
+        Assert.Equal(1, depot.Creates("slow.mcap"));
+        Assert.Single(depot.Events("verified"));
+        Assert.Equal(1, deletions);
+    }
+
+    [Fact]
     public async Task When_the_depot_goes_away_and_comes_back_offload_stops_and_starts_with_the_hysteresis()
     {
         using var depot = DepotProcess.Start();

@@ -5,6 +5,7 @@
 //                  [--tls-cert C --tls-key K --tls-ca CA]   (HTTPS; requestCert: the device must present a cert from CA)
 //                  [--lie hash|offset|location]              (a depot that lies, for the tests)
 //                  [--standard]                              (a stock tus server: no verification, no X-Ingest-Verify)
+//                  [--verify-delay-ms N]                     (the finish hook waits N ms before hashing: a slow verification)
 //
 // It prints one JSON line {"event":"listening","url":...} and then one JSON line per event
 // (create, verified, mismatch). The finish hook hashes the stored bytes: when they match the
@@ -34,6 +35,7 @@ if (!dir) {
 const token = opt('--token');
 const lie = opt('--lie');
 const standard = args.includes('--standard');
+const verifyDelayMs = Number(opt('--verify-delay-ms') ?? 0);
 const tls = opt('--tls-cert') !== undefined;
 const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
@@ -77,6 +79,8 @@ const tus = standard ? standardTus() : new Server({
     return {};
   },
   onUploadFinish: async (req, upload) => {
+    // @tus/server has already unlocked the upload: during this wait HEAD shows it complete, not verified.
+    if (verifyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, verifyDelayMs));
     const expected = upload.metadata?.sha256;
     const actual = await sha256File(upload.storage.path);
     if (actual !== expected) {
