@@ -8,6 +8,13 @@ public interface IWifiState
 {
     /// <summary>The SSIDs of the active, activated Wi-Fi connections. Throws when the source is unavailable.</summary>
     Task<IReadOnlyList<string>> ActiveSsidsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Raised (on any thread) when the source announces that the answer may have changed, so the
+    /// caller asks again at once instead of at its next interval. Only a hint: it may be raised
+    /// when nothing relevant changed, and a source without notifications never raises it.
+    /// </summary>
+    event Action? Changed;
 }
 
 /// <summary>Matching the active SSIDs against <c>offload.ssids</c>: exact, case-sensitive (SSIDs are bytes; non-UTF-8 ones never match).</summary>
@@ -44,7 +51,9 @@ public static class SsidMatch
 /// <c>Type</c> (<c>802-11-wireless</c>), <c>State</c> (2 = activated) and <c>SpecificObject</c>
 /// (the AccessPoint), and the AccessPoint's <c>Ssid</c>. Connects lazily and again after the bus
 /// or NetworkManager restarts. Connectivity is deliberately not consulted: a depot LAN without
-/// internet reports LIMITED.
+/// internet reports LIMITED. NetworkManager's <c>PropertiesChanged</c> on its root object
+/// (<c>ActiveConnections</c>, <c>PrimaryConnection</c>, <c>State</c>) raises <see cref="Changed"/>
+/// once the first call has connected.
 /// </summary>
 public sealed class NetworkManagerWifi : IWifiState, IDisposable
 {
@@ -55,7 +64,11 @@ public sealed class NetworkManagerWifi : IWifiState, IDisposable
     private const uint Activated = 2;
 
     private readonly string? _address;
+    private readonly object _lock = new();
     private DBusConnection? _connection;
+    private IDisposable? _watch;
+
+    public event Action? Changed;
 
     /// <param name="address">A D-Bus address; null is the system bus.</param>
     public NetworkManagerWifi(string? address = null) => _address = address;
@@ -85,28 +98,49 @@ public sealed class NetworkManagerWifi : IWifiState, IDisposable
         catch (Exception e) when (e is DBusConnectionException or ObjectDisposedException)
         {
             // The bus or NetworkManager went away: reconnect on the next call.
-            _connection?.Dispose();
-            _connection = null;
+            Disconnect(connection);
             throw;
         }
     }
 
     private async Task<DBusConnection> ConnectAsync()
     {
-        if (_connection is not null) return _connection;
+        lock (_lock)
+            if (_connection is not null) return _connection;
         var address = _address ?? DBusAddress.System ?? throw new DBusConnectionException("no system bus address");
         var connection = new DBusConnection(address);
+        IDisposable watch;
         try
         {
             await connection.ConnectAsync().ConfigureAwait(false);
+            // Any sender: a spoofed signal only costs one extra look; the answer always comes from NetworkManager's properties.
+            watch = await connection.WatchSignalAsync(sender: null, path: RootPath, @interface: "org.freedesktop.DBus.Properties", signal: "PropertiesChanged",
+                handler: static n => { if (!n.IsCompletion) ((NetworkManagerWifi)n.State!).Changed?.Invoke(); },
+                flags: ObserverFlags.None, emitOnCapturedContext: false, state: this).ConfigureAwait(false);
         }
         catch
         {
             connection.Dispose();
             throw;
         }
-        _connection = connection;
+        lock (_lock)
+        {
+            _connection = connection;
+            _watch = watch;
+        }
         return connection;
+    }
+
+    private void Disconnect(DBusConnection? which = null)
+    {
+        lock (_lock)
+        {
+            if (which is not null && !ReferenceEquals(which, _connection)) return;
+            _watch?.Dispose();
+            _watch = null;
+            _connection?.Dispose();
+            _connection = null;
+        }
     }
 
     private static Task<VariantValue> GetAsync(DBusConnection connection, string path, string @interface, string property) =>
@@ -121,9 +155,5 @@ public sealed class NetworkManagerWifi : IWifiState, IDisposable
         return writer.CreateMessage();
     }
 
-    public void Dispose()
-    {
-        _connection?.Dispose();
-        _connection = null;
-    }
+    public void Dispose() => Disconnect();
 }

@@ -56,10 +56,16 @@ public sealed record DroppedRecord(string Key, string Reason) : JournalRecord(Ke
 /// <summary>Forget the file entirely (it vanished before it was verified, or was replaced).</summary>
 public sealed record ForgottenRecord(string Key) : JournalRecord(Key);
 
-/// <summary>What the journal knows about one file after replay.</summary>
+/// <summary>
+/// The depot holds the complete upload but does not verify (its OPTIONS lacks <c>X-Ingest-Verify: sha256</c>):
+/// the file is not uploaded again, and this is never a ground for deleting it.
+/// </summary>
+public sealed record UploadedRecord(string Key, byte[] Sha256) : JournalRecord(Key);
+
+/// <summary>What the journal knows about one file after replay. <paramref name="UploadedUnverified"/>: see <see cref="UploadedRecord"/>.</summary>
 public sealed record JournalEntry(
     string Key, long Size, long MtimeNs, byte[] Sha256, FileKind Kind, string Recording, ulong StartNs, ulong EndNs, bool Marks,
-    string? Url = null, long ExpiresUnixMs = 0, long Offset = 0, bool Verified = false, bool Deleted = false);
+    string? Url = null, long ExpiresUnixMs = 0, long Offset = 0, bool Verified = false, bool Deleted = false, bool UploadedUnverified = false);
 
 /// <summary>What opening the journal found. <paramref name="UpgradedFrom"/>: the older version the file was rewritten from (0: none).</summary>
 public readonly record struct JournalOpenInfo(int Records, long ValidBytes, long DiscardedBytes, bool Created, int UpgradedFrom = 0);
@@ -89,8 +95,11 @@ public sealed class OffloadJournalException : Exception
 /// </summary>
 public sealed class OffloadJournal : IDisposable
 {
-    /// <summary>The version written. 2 added the file kind 2 (sidecar stream); version 1 journals are read and rewritten as 2.</summary>
-    public const int Version = 2;
+    /// <summary>
+    /// The version written. 2 added the file kind 2 (sidecar stream); 3 added the record
+    /// <c>uploaded</c> (type 8). Older journals are read and rewritten as the current version.
+    /// </summary>
+    public const int Version = 3;
 
     /// <summary>The oldest version read (and upgraded on open).</summary>
     public const int OldestReadableVersion = 1;
@@ -302,6 +311,7 @@ public sealed class OffloadJournal : IDisposable
         if (e.Url is not null) yield return new CreatedRecord(e.Key, e.Url, e.ExpiresUnixMs);
         if (e.Offset > 0) yield return new OffsetRecord(e.Key, e.Offset);
         if (e.Verified) yield return new VerifiedRecord(e.Key, e.Sha256);
+        if (e.UploadedUnverified) yield return new UploadedRecord(e.Key, e.Sha256);
     }
 
     private void Apply(JournalRecord record)
@@ -319,14 +329,17 @@ public sealed class OffloadJournal : IDisposable
                 _entries[o.Key] = e with { Offset = o.Offset };
                 break;
             case VerifiedRecord v when e is not null:
-                _entries[v.Key] = e with { Verified = true, Offset = e.Size };
+                _entries[v.Key] = e with { Verified = true, UploadedUnverified = false, Offset = e.Size };
+                break;
+            case UploadedRecord u when e is not null:
+                _entries[u.Key] = e with { UploadedUnverified = true, Offset = e.Size };
                 break;
             case DeletedRecord:
                 // Gone from the disk for good: the entry has nothing left to say.
                 _entries.Remove(record.Key);
                 break;
             case DroppedRecord d when e is not null:
-                _entries[d.Key] = e with { Url = null, ExpiresUnixMs = 0, Offset = 0 };
+                _entries[d.Key] = e with { Url = null, ExpiresUnixMs = 0, Offset = 0, UploadedUnverified = false };
                 break;
             case ForgottenRecord:
                 _entries.Remove(record.Key);
@@ -383,6 +396,12 @@ public sealed class OffloadJournal : IDisposable
                 type = 7;
                 Str(body, f.Key);
                 break;
+            case UploadedRecord u:
+                type = 8;
+                Str(body, u.Key);
+                if (u.Sha256.Length != 32) throw new ArgumentException("sha256 must be 32 bytes");
+                body.AddRange(u.Sha256);
+                break;
             default:
                 throw new ArgumentException($"unknown record {record.GetType().Name}");
         }
@@ -409,6 +428,7 @@ public sealed class OffloadJournal : IDisposable
             5 => new DeletedRecord(key),
             6 => new DroppedRecord(key, ReadStr(p, ref at)),
             7 => new ForgottenRecord(key),
+            8 => new UploadedRecord(key, ReadBytes(p, ref at, 32)),
             _ => throw new ArgumentException($"unknown record type {type}"),
         };
         if (at != p.Length) throw new ArgumentException("trailing bytes in a record");

@@ -59,6 +59,12 @@ internal static partial class OffloadLog
     [LoggerMessage(516, LogLevel.Warning, "Disk pressure: {FreeBytes} bytes free, below {MinFreeBytes}; deleting verified {File}")]
     public static partial void DiskPressure(ILogger logger, long freeBytes, long minFreeBytes, string file);
 
+    [LoggerMessage(518, LogLevel.Information, "The depot {Verification}")]
+    public static partial void DepotVerification(ILogger logger, string verification);
+
+    [LoggerMessage(519, LogLevel.Warning, "Uploaded {File} ({Size} bytes) to a depot that does not verify: kept locally, not uploaded again")]
+    public static partial void UploadedUnverified(ILogger logger, string file, long size);
+
     [LoggerMessage(517, LogLevel.Error, "Offload loop failed: {Reason}")]
     public static partial void LoopFailed(ILogger logger, string reason, Exception exception);
 }

@@ -32,9 +32,11 @@ public sealed class OffloadService : IAsyncDisposable
     private readonly SemaphoreSlim _wakeDispatcher = new(0);
     private readonly SemaphoreSlim _wakePresence = new(0);
     private readonly SemaphoreSlim _wakeScanner = new(0);
-    private readonly Random _random = new();
     private CancellationTokenSource _session = new();
     private TusServerInfo? _serverInfo;
+    // The OPTIONS answer that decides, once per session, whether the depot verifies (X-Ingest-Verify).
+    private Task<TusServerInfo>? _sessionDepot;
+    private bool? _depotVerifies;
     private bool _paused;
     private bool _manualSession;
     private bool _started;
@@ -56,6 +58,8 @@ public sealed class OffloadService : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _wifi = options.Presence == PresenceMode.NetworkManager ? wifi ?? new NetworkManagerWifi() : null;
+        // A change NetworkManager announces wakes the probe at once; the probe interval is only the backstop.
+        if (_wifi is not null) _wifi.Changed += WakePresence;
         _presence = new Hysteresis(options.EnterAfter, options.LeaveAfter);
         _depot = new DepotConnection(options, configureHandler);
         _client = new TusClient(_depot.Handler, options.Endpoint, _depot.Token, options.InactivityTimeout, new BandwidthLimiter(options.Bandwidth, _time), _time);
@@ -79,6 +83,9 @@ public sealed class OffloadService : IAsyncDisposable
     /// <summary>Upload body bytes handed to the network by this service (re-sent bytes included).</summary>
     public long BytesSent => _client.BytesSent;
 
+    /// <summary>PATCH requests that failed (see <see cref="TusClient.FailedPatches"/>): each re-sends at most its own body.</summary>
+    public long FailedPatches => _client.FailedPatches;
+
     public OffloadOptions Options => _options;
 
     public void Start()
@@ -95,6 +102,7 @@ public sealed class OffloadService : IAsyncDisposable
                 Url = entry.Url is null ? null : new Uri(entry.Url),
                 Offset = entry.Offset,
                 Verified = entry.Verified,
+                UploadedUnverified = entry.UploadedUnverified,
             };
         }
         OffloadLog.Started(_logger, _options.Endpoint.GetLeftPart(UriPartial.Path), Name(_options.Presence), _options.Parallel, _journal.Path, _items.Count, JournalInfo.DiscardedBytes);
@@ -259,14 +267,34 @@ public sealed class OffloadService : IAsyncDisposable
                 if (_stop.IsCancellationRequested) break;
                 Observe(ok, ok ? "probe succeeded" : reason);
             }
+            // Until the probe interval passes on the injected clock, or something wakes the probe earlier.
+            using var interval = new CancellationTokenSource(_options.ProbeInterval, _time);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(interval.Token, _stop.Token);
             try
             {
-                await _wakePresence.WaitAsync(_options.ProbeInterval, _stop.Token).ConfigureAwait(false);
+                await _wakePresence.WaitAsync(wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+            {
+                // The interval passed: probe again.
             }
             catch (OperationCanceledException)
             {
                 break;
             }
+        }
+    }
+
+    private void WakePresence()
+    {
+        if (Volatile.Read(ref _disposed) != 0) return;
+        try
+        {
+            _wakePresence.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // A signal raced the shutdown.
         }
     }
 
@@ -346,6 +374,7 @@ public sealed class OffloadService : IAsyncDisposable
         if (_paused || !_session.IsCancellationRequested) return;
         _session.Dispose();
         _session = new CancellationTokenSource();
+        _sessionDepot = null; // asked again: the depot behind the endpoint may have changed since the last session
         _wakeDispatcher.Release();
     }
 
@@ -384,14 +413,14 @@ public sealed class OffloadService : IAsyncDisposable
         }
     }
 
-    private bool HasWorkLocked() => _items.Values.Any(i => !i.Verified && !i.Parked);
+    private bool HasWorkLocked() => _items.Values.Any(i => i.NeedsUpload);
 
     /// <summary>The next recording to upload: marks first, then oldest; its .mcap first, then its .vidx, then its streams.</summary>
     private List<Item>? NextGroupLocked()
     {
         var groups = _items.Values
             .GroupBy(i => i.File.GroupKey, StringComparer.Ordinal)
-            .Where(g => !_busyGroups.Contains(g.Key) && g.Any(i => !i.Verified && !i.Parked))
+            .Where(g => !_busyGroups.Contains(g.Key) && g.Any(i => i.NeedsUpload))
             .Select(g => g.OrderBy(i => i.File.Kind).ThenBy(i => i.File.Key, StringComparer.Ordinal).ToList())
             .ToList();
         if (groups.Count == 0) return null;
@@ -419,7 +448,7 @@ public sealed class OffloadService : IAsyncDisposable
         {
             foreach (var item in group)
             {
-                if (item.Verified || item.Parked) continue;
+                if (!item.NeedsUpload) continue;
                 await UploadAsync(item, token).ConfigureAwait(false);
             }
             ApplyRetention(group);
@@ -484,6 +513,7 @@ public sealed class OffloadService : IAsyncDisposable
             string? failure = null;
             try
             {
+                var depot = await SessionDepotAsync(token).ConfigureAwait(false);
                 long offset;
                 string? verified = null;
                 if (item.Url is null)
@@ -532,17 +562,17 @@ public sealed class OffloadService : IAsyncDisposable
                 }
 
                 // Complete on the depot. Delete-worthy only with the depot's word that the bytes hash to ours.
-                if (verified is null)
-                {
-                    // The final answer may have been lost: HEAD carries the verification too.
-                    var head = await _client.HeadAsync(item.Url, token).ConfigureAwait(false);
-                    if (head.Offset != file.Size || head.Length != file.Size)
-                        throw new TusException(TusErrorKind.Protocol, $"the depot acknowledged all {file.Size} bytes but HEAD says {head.Offset} of {head.Length}");
-                    verified = head.VerifiedSha256;
-                }
+                // The final answer may have been lost: HEAD carries the verification too.
+                verified ??= await VerificationOfCompleteUploadAsync(item, depot, token).ConfigureAwait(false);
                 if (verified == sha)
                 {
                     MarkVerified(item, sha);
+                    return;
+                }
+                if (verified is null && !depot.Verifies)
+                {
+                    // A stock tus server: complete is all it can say. Once is enough; the file stays.
+                    MarkUploadedUnverified(item);
                     return;
                 }
                 failure = verified is null
@@ -595,9 +625,33 @@ public sealed class OffloadService : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// HEAD of an upload the depot holds completely: its verification, if any. A verifying depot may
+    /// still be hashing: @tus/server releases the upload's lock before its finish hook runs, so for a
+    /// moment HEAD shows the upload complete and not yet verified (a PATCH that timed out on our side
+    /// while the depot finished it lands exactly there). So HEAD is asked again, with backoff, for up
+    /// to the inactivity timeout before "complete but not verified" counts as a verification failure,
+    /// which would cost a whole new upload.
+    /// </summary>
+    private async Task<string?> VerificationOfCompleteUploadAsync(Item item, TusServerInfo depot, CancellationToken token)
+    {
+        var file = item.File;
+        var started = _time.GetTimestamp();
+        for (var attempt = 1; ; attempt++)
+        {
+            var head = await _client.HeadAsync(item.Url!, token).ConfigureAwait(false);
+            if (head.Offset != file.Size || head.Length != file.Size)
+                throw new TusException(TusErrorKind.Protocol, $"the depot acknowledged all {file.Size} bytes but HEAD says {head.Offset} of {head.Length}");
+            if (head.VerifiedSha256 is not null || !depot.Verifies || _time.GetElapsedTime(started) >= _options.InactivityTimeout) return head.VerifiedSha256;
+            item.State = "verifying";
+            await Task.Delay(Backoff.Delay(attempt, _options.RetryMin, _options.RetryMax, Random.Shared), _time, token).ConfigureAwait(false);
+        }
+    }
+
     private async Task DelayAsync(Item item, int attempt, string reason, CancellationToken token)
     {
-        var delay = Backoff.Delay(attempt, _options.RetryMin, _options.RetryMax, _random);
+        // Random.Shared: the workers back off in parallel, and a shared Random instance is not thread-safe.
+        var delay = Backoff.Delay(attempt, _options.RetryMin, _options.RetryMax, Random.Shared);
         item.State = "retrying";
         item.Error = reason;
         OffloadLog.Retrying(_logger, item.File.Key, item.Offset, reason, (long)delay.TotalMilliseconds);
@@ -632,6 +686,55 @@ public sealed class OffloadService : IAsyncDisposable
         OffloadLog.Parked(_logger, item.File.Key, reason);
         lock (_lock) _lastError = $"{item.File.Key}: {reason}";
         item.Park(reason);
+    }
+
+    /// <summary>
+    /// The session's depot description: the first OPTIONS answer of the session decides whether the
+    /// depot verifies (<c>X-Ingest-Verify: sha256</c>); every worker of the session shares it. A
+    /// failed OPTIONS is not kept, so the next attempt asks again.
+    /// </summary>
+    private async Task<TusServerInfo> SessionDepotAsync(CancellationToken token)
+    {
+        Task<TusServerInfo> ask;
+        lock (_lock) ask = _sessionDepot ??= AskDepotAsync();
+        try
+        {
+            return await ask.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (TusException)
+        {
+            lock (_lock)
+                if (ReferenceEquals(_sessionDepot, ask)) _sessionDepot = null;
+            throw;
+        }
+    }
+
+    private async Task<TusServerInfo> AskDepotAsync()
+    {
+        var info = await _client.OptionsAsync(_options.ProbeTimeout, _stop.Token).ConfigureAwait(false);
+        bool changed;
+        lock (_lock)
+        {
+            _serverInfo = info;
+            changed = _depotVerifies != info.Verifies;
+            _depotVerifies = info.Verifies;
+        }
+        if (changed) OffloadLog.DepotVerification(_logger, info.Verifies ? "verifies uploads" : $"does not verify uploads (no {TusClient.VerifyHeader}: {TusClient.VerifyAlgorithm}): each file is uploaded once and kept locally");
+        return info;
+    }
+
+    /// <summary>Complete on a depot that does not verify: uploaded once, never deleted on that basis (durable, so a restart does not upload it again).</summary>
+    private void MarkUploadedUnverified(Item item)
+    {
+        _journal.Append(new UploadedRecord(item.File.Key, item.Sha256!), durable: true);
+        lock (_lock)
+        {
+            item.UploadedUnverified = true;
+            item.Offset = item.File.Size;
+            item.State = UploadedUnverifiedState;
+            item.Error = null;
+        }
+        OffloadLog.UploadedUnverified(_logger, item.File.Key, item.File.Size);
     }
 
     private void MarkVerified(Item item, string sha)
@@ -811,11 +914,17 @@ public sealed class OffloadService : IAsyncDisposable
             var files = new List<OffloadFileStatus>();
             double rate = 0;
             long pendingBytes = 0;
-            int pending = 0, active = 0, verified = 0, failed = 0;
+            int pending = 0, active = 0, verified = 0, failed = 0, unverified = 0;
+            long bytesUnverified = 0;
             var resumable = false; // an active file has an upload on the depot (its URL is known)
             foreach (var item in _items.Values.OrderBy(i => i.Busy ? 0 : 1).ThenBy(i => i.File, Comparer<RecordingFile>.Create(Compare)))
             {
                 if (item.Verified) verified++;
+                else if (item.UploadedUnverified)
+                {
+                    unverified++;
+                    bytesUnverified += item.File.Size;
+                }
                 else if (item.Parked) failed++;
                 else if (item.Busy)
                 {
@@ -823,11 +932,11 @@ public sealed class OffloadService : IAsyncDisposable
                     resumable |= item.Url is not null;
                 }
                 else pending++;
-                if (!item.Verified && !item.Parked) pendingBytes += item.File.Size - item.Offset;
+                if (item.NeedsUpload) pendingBytes += item.File.Size - item.Offset;
                 var itemRate = item.Busy ? item.RateBytesPerSecond : 0;
                 rate += itemRate;
                 double? eta = itemRate > 0 ? (item.File.Size - item.Offset) / itemRate : null;
-                var state = item.Verified ? "verified" : item.Parked ? "failed" : item.Busy ? item.State : "queued";
+                var state = item.Verified ? "verified" : item.UploadedUnverified ? UploadedUnverifiedState : item.Parked ? "failed" : item.Busy ? item.State : "queued";
                 if (files.Count < 200)
                     files.Add(new OffloadFileStatus(item.File.Key, FileKinds.Name(item.File.Kind), item.File.Size, item.Offset, state,
                         Math.Round(itemRate, 1), eta is null ? null : Math.Round(eta.Value, 1), item.File.Marks, item.Error));
@@ -840,9 +949,13 @@ public sealed class OffloadService : IAsyncDisposable
                 : "out_of_range";
             return new OffloadStatus(stateName, Name(_options.Presence), _presence.InRange, _paused, _manualSession,
                 _presence.Successes, _presence.Failures, _lastProbe, _lastProbeError, pending, active, verified, _deleted, failed, pendingBytes,
-                _client.BytesSent, Interlocked.Read(ref _bytesVerified), Math.Round(rate, 1), rate > 0 ? Math.Round(pendingBytes / rate, 1) : null, _lastError, files);
+                _client.BytesSent, Interlocked.Read(ref _bytesVerified), Math.Round(rate, 1), rate > 0 ? Math.Round(pendingBytes / rate, 1) : null, _lastError, files,
+                unverified, bytesUnverified, _depotVerifies);
         }
     }
+
+    /// <summary>A file's state once a depot that does not verify holds all of it.</summary>
+    public const string UploadedUnverifiedState = "uploaded_unverified";
 
     public static string Name(PresenceMode mode) => mode switch
     {
@@ -869,6 +982,7 @@ public sealed class OffloadService : IAsyncDisposable
         _journal.Dispose();
         _client.Dispose();
         _depot.Dispose();
+        if (_wifi is not null) _wifi.Changed -= WakePresence;
         (_wifi as IDisposable)?.Dispose();
         _session.Dispose();
         _stop.Dispose();
@@ -888,6 +1002,11 @@ public sealed class OffloadService : IAsyncDisposable
         public Uri? Url { get; set; }
         public long Offset { get; set; }
         public bool Verified { get; set; }
+
+        /// <summary>A depot that does not verify holds all of it: not uploaded again, never deleted on that basis.</summary>
+        public bool UploadedUnverified { get; set; }
+
+        public bool NeedsUpload => !Verified && !UploadedUnverified && !Parked;
         public volatile bool Busy;
         public string State { get; set; } = "queued";
         public string? Error { get; set; }
@@ -909,7 +1028,7 @@ public sealed class OffloadService : IAsyncDisposable
             Parked = false;
             VerificationFailures = 0;
             Suspicions = 0;
-            if (!Verified)
+            if (!Verified && !UploadedUnverified)
             {
                 State = "queued";
                 Error = null;

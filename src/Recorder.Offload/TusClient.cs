@@ -6,8 +6,13 @@ using System.Text;
 
 namespace Recorder.Offload;
 
-/// <summary>What OPTIONS told us about the depot.</summary>
-public sealed record TusServerInfo(IReadOnlySet<string> Extensions, long? MaxSize)
+/// <summary>
+/// What OPTIONS told us about the depot. <paramref name="Verifies"/>: it advertised
+/// <c>X-Ingest-Verify: sha256</c> (proto/offload_depot.md), so a complete upload without
+/// <c>X-Ingest-Sha256</c> is a verification failure; a depot without it (a stock tus server) never
+/// verifies, and its uploads are kept locally as "uploaded, unverified".
+/// </summary>
+public sealed record TusServerInfo(IReadOnlySet<string> Extensions, long? MaxSize, bool Verifies = false)
 {
     public bool Supports(string extension) => Extensions.Contains(extension);
 }
@@ -33,6 +38,10 @@ public sealed class TusClient : IDisposable
 {
     public const string TusVersion = "1.0.0";
     public const string VerifiedHeader = "X-Ingest-Sha256";
+
+    /// <summary>The OPTIONS header by which a depot says it verifies uploads, and the one value that means it (proto/offload_depot.md).</summary>
+    public const string VerifyHeader = "X-Ingest-Verify";
+    public const string VerifyAlgorithm = "sha256";
     private const int BlockSize = 64 * 1024;
 
     private readonly HttpClient _http;
@@ -42,6 +51,7 @@ public sealed class TusClient : IDisposable
     private readonly BandwidthLimiter _limiter;
     private readonly TimeProvider _time;
     private long _bytesSent;
+    private long _failedPatches;
 
     public TusClient(HttpMessageHandler handler, Uri endpoint, Func<string?> token, TimeSpan inactivityTimeout, BandwidthLimiter? limiter = null,
         TimeProvider? time = null, bool disposeHandler = false)
@@ -57,6 +67,13 @@ public sealed class TusClient : IDisposable
     /// <summary>Upload body bytes handed to the network so far (including those a cut connection lost).</summary>
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
+    /// <summary>
+    /// PATCH requests that did not end in a 2xx answer (cut, timed out, refused, cancelled). Each
+    /// costs at most its own body in re-sent bytes: after it the uploader HEADs and goes on from the
+    /// depot's offset, which never lies below where that PATCH started.
+    /// </summary>
+    public long FailedPatches => Interlocked.Read(ref _failedPatches);
+
     /// <summary>OPTIONS on the endpoint, authenticated: the presence probe and the feature discovery.</summary>
     public async Task<TusServerInfo> OptionsAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -70,7 +87,10 @@ public sealed class TusClient : IDisposable
         var extensions = (Header(response, "Tus-Extension") ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .ToHashSet(StringComparer.Ordinal);
         long? max = long.TryParse(Header(response, "Tus-Max-Size"), NumberStyles.None, CultureInfo.InvariantCulture, out var m) ? m : null;
-        return new TusServerInfo(extensions, max);
+        // A list is allowed (a depot may one day offer more algorithms); only the exact token sha256 counts.
+        var verifies = (Header(response, VerifyHeader) ?? "").Split(',', StringSplitOptions.TrimEntries)
+            .Contains(VerifyAlgorithm, StringComparer.Ordinal);
+        return new TusServerInfo(extensions, max, verifies);
     }
 
     /// <summary>POST: a new upload of <paramref name="length"/> bytes with <paramref name="metadata"/>; 201 and a same-origin Location.</summary>
@@ -110,9 +130,22 @@ public sealed class TusClient : IDisposable
         using var request = Request(HttpMethod.Patch, upload, tus: true);
         request.Headers.Add("Upload-Offset", offset.ToString(CultureInfo.InvariantCulture));
         request.Content = new FileRangeContent(path, offset, count, this, watchdog, progress);
-        using var response = await SendAsync(request, watchdog, cancellationToken).ConfigureAwait(false);
+        HttpResponseMessage response;
+        try
+        {
+            response = await SendAsync(request, watchdog, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Interlocked.Increment(ref _failedPatches);
+            throw;
+        }
+        using var answered = response;
         if (response.StatusCode != HttpStatusCode.NoContent && response.StatusCode != HttpStatusCode.OK)
+        {
+            Interlocked.Increment(ref _failedPatches);
             throw await StatusError("PATCH", response).ConfigureAwait(false);
+        }
         var newOffset = Number(response, "Upload-Offset") ?? throw new TusException(TusErrorKind.Protocol, "PATCH answered without Upload-Offset");
         return new TusPatchResult(newOffset, Sha256Header(response), Expires(response));
     }

@@ -52,14 +52,20 @@ public sealed class DepotProcess : IDisposable
         Url = _listening.Task.Result;
     }
 
-    /// <summary>Starts a depot storing into a fresh directory (or <paramref name="directory"/>), with the bearer token unless <paramref name="token"/> is false.</summary>
-    public static DepotProcess Start(string? directory = null, bool token = true, string? lie = null, int port = 0, string[]? tls = null)
+    /// <summary>
+    /// Starts a depot storing into a fresh directory (or <paramref name="directory"/>), with the bearer token unless <paramref name="token"/> is false.
+    /// <paramref name="standard"/>: stock @tus/server, which neither verifies nor advertises <c>X-Ingest-Verify</c>.
+    /// </summary>
+    public static DepotProcess Start(string? directory = null, bool token = true, string? lie = null, int port = 0, string[]? tls = null, bool standard = false,
+        int verifyDelayMs = 0)
     {
         directory ??= System.IO.Directory.CreateTempSubdirectory("recorder-depot-").FullName;
         var args = new List<string> { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (token) args.AddRange(["--token", Token]);
         if (lie is not null) args.AddRange(["--lie", lie]);
         if (tls is not null) args.AddRange(tls);
+        if (standard) args.Add("--standard");
+        if (verifyDelayMs > 0) args.AddRange(["--verify-delay-ms", verifyDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         return new DepotProcess(directory, args.ToArray());
     }
 

@@ -48,11 +48,15 @@ public sealed class JournalTests : IDisposable
         new VerifiedRecord("dev/c.camera_rear.h265", Hash("dev/c.camera_rear.h265")),
         Queued("dev/c.mcap", 77),
         new VerifiedRecord("dev/c.mcap", Hash("dev/c.mcap")),
+        Queued("dev/d.mcap", 300),
+        new CreatedRecord("dev/d.mcap", "http://127.0.0.1:1/files/ggg", 0),
+        new UploadedRecord("dev/d.mcap", Hash("dev/d.mcap")),
     ];
 
-    /// <summary>The records of <see cref="History"/> a version 1 writer could have written (no stream kind).</summary>
+    /// <summary>The records of <see cref="History"/> a version 1 writer could have written (no stream kind, no <c>uploaded</c>).</summary>
     private static List<JournalRecord> Version1History() =>
-        History().Where(r => !r.Key.EndsWith(".h264", StringComparison.Ordinal) && !r.Key.EndsWith(".h265", StringComparison.Ordinal)).ToList();
+        History().Where(r => !r.Key.EndsWith(".h264", StringComparison.Ordinal) && !r.Key.EndsWith(".h265", StringComparison.Ordinal)
+            && !r.Key.StartsWith("dev/d.", StringComparison.Ordinal)).ToList();
 
     /// <summary>A journal as a version 1 recorder wrote it: the same framing under a version 1 header.</summary>
     private static byte[] Version1Journal(IEnumerable<JournalRecord> records)
@@ -100,7 +104,11 @@ public sealed class JournalTests : IDisposable
         Assert.Equal(History().Count, info.Records);
         Assert.Equal(0, info.DiscardedBytes);
         var e = reopened.Entries;
-        Assert.Equal(["dev/a.mcap", "dev/b-mark.mcap", "dev/c.camera_front.h264", "dev/c.camera_rear.h265", "dev/c.mcap"], e.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["dev/a.mcap", "dev/b-mark.mcap", "dev/c.camera_front.h264", "dev/c.camera_rear.h265", "dev/c.mcap", "dev/d.mcap"], e.Keys.Order(StringComparer.Ordinal));
+        // Uploaded to a depot that does not verify: complete, but never verified.
+        Assert.True(e["dev/d.mcap"].UploadedUnverified);
+        Assert.False(e["dev/d.mcap"].Verified);
+        Assert.Equal(300, e["dev/d.mcap"].Offset);
         Assert.Equal(FileKind.Stream, e["dev/c.camera_front.h264"].Kind);
         Assert.Equal(4500, e["dev/c.camera_front.h264"].Offset);
         Assert.True(e["dev/c.camera_rear.h265"].Verified);
@@ -161,12 +169,13 @@ public sealed class JournalTests : IDisposable
         using (var journal = OffloadJournal.Open(JournalPath, out var info))
         {
             Assert.True(info.DiscardedBytes > 0);
-            Assert.False(journal.Entries["dev/c.mcap"].Verified);
-            journal.Append(new VerifiedRecord("dev/c.mcap", Hash("dev/c.mcap")), durable: true);
+            // The torn record is the last one: dev/d.mcap's "uploaded".
+            Assert.False(journal.Entries["dev/d.mcap"].UploadedUnverified);
+            journal.Append(new UploadedRecord("dev/d.mcap", Hash("dev/d.mcap")), durable: true);
         }
         using var again = OffloadJournal.Open(JournalPath, out var second);
         Assert.Equal(0, second.DiscardedBytes);
-        Assert.True(again.Entries["dev/c.mcap"].Verified);
+        Assert.True(again.Entries["dev/d.mcap"].UploadedUnverified);
     }
 
     [Fact]
@@ -225,7 +234,7 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
-    public void A_version_1_journal_is_read_and_rewritten_as_version_2_before_anything_is_appended()
+    public void A_version_1_journal_is_read_and_rewritten_as_the_current_version_before_anything_is_appended()
     {
         var history = Version1History();
         File.WriteAllBytes(JournalPath, Version1Journal(history));

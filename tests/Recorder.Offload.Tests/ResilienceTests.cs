@@ -69,6 +69,30 @@ public sealed class ResilienceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_final_answer_lost_while_the_depot_is_still_verifying_is_waited_for_not_uploaded_again()
+    {
+        // The depot's hash check takes 4 s; the client gives up on the final PATCH's answer after 3 s of
+        // silence. HEAD then shows the upload complete and not yet verified (@tus/server unlocks before
+        // its finish hook): the recorder asks again instead of starting a new upload.
+        using var depot = DepotProcess.Start(verifyDelayMs: 4000);
+        var path = Samples.Recording(_recordings, "slow", 100_000, 1);
+        var deletions = 0;
+        await using var service = new OffloadService(Samples.Options(_recordings, depot.Url, _state) with
+        {
+            InactivityTimeout = TimeSpan.FromSeconds(3),
+            DeleteAfterUpload = true,
+        });
+        service.Deleting += (_, _) => Interlocked.Increment(ref deletions);
+        service.Start();
+        service.Now();
+        await Samples.WaitFor(() => !File.Exists(path), TimeSpan.FromSeconds(30), () => $"the verified delete: {FaultInjectionTests.Describe(service.Status())}");
+        Assert.Equal(1, service.FailedPatches); // the final PATCH, whose answer came too late
+        Assert.Equal(1, depot.Creates("slow.mcap"));
+        Assert.Single(depot.Events("verified"));
+        Assert.Equal(1, deletions);
+    }
+
+    [Fact]
     public async Task When_the_depot_goes_away_and_comes_back_offload_stops_and_starts_with_the_hysteresis()
     {
         using var depot = DepotProcess.Start();
@@ -215,6 +239,10 @@ public sealed class ResilienceTests : IDisposable
         public volatile string[] Ssids = [];
         public volatile bool Unavailable;
 
+        public event Action? Changed;
+
+        public void Announce() => Changed?.Invoke();
+
         public Task<IReadOnlyList<string>> ActiveSsidsAsync(CancellationToken cancellationToken) =>
             Unavailable ? throw new InvalidOperationException("no bus") : Task.FromResult<IReadOnlyList<string>>(Ssids);
     }
@@ -245,6 +273,39 @@ public sealed class ResilienceTests : IDisposable
         wifi.Unavailable = false;
         wifi.Ssids = ["depot-b"];
         await Samples.WaitFor(() => service.Status().Verified == 1, TimeSpan.FromSeconds(10), () => "upload on the depot SSID");
+    }
+
+    [Fact]
+    public async Task The_presence_backstop_probes_on_the_injected_clock_and_a_change_announcement_probes_at_once()
+    {
+        using var depot = DepotProcess.Start();
+        Samples.Recording(_recordings, "clock", 10_000, 1);
+        var wifi = new FakeWifi { Ssids = ["CoffeeShop"] };
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(57));
+        await using var service = new OffloadService(Samples.Options(_recordings, depot.Url, _state) with
+        {
+            Presence = PresenceMode.NetworkManager,
+            Ssids = ["depot-a"],
+            ProbeInterval = TimeSpan.FromMinutes(1),
+            EnterAfter = 1,
+            LeaveAfter = 1,
+        }, time: time, wifi: wifi);
+        service.Start();
+        await Samples.WaitFor(() => service.Status().ProbeFailures == 1, TimeSpan.FromSeconds(10), () => "the first probe");
+
+        // Associated with the depot, but nobody says so: only the interval, on the injected clock, probes again.
+        wifi.Ssids = ["depot-a"];
+        await Samples.WaitFor(() =>
+        {
+            time.Advance(TimeSpan.FromMinutes(1)); // again each round: the loop may arm its timer after an advance
+            return service.Status().InRange;
+        }, TimeSpan.FromSeconds(10), () => $"a probe after a minute of fake time: {FaultInjectionTests.Describe(service.Status())}");
+        await Samples.WaitFor(() => service.Status().Verified == 1, TimeSpan.FromSeconds(10), () => "the upload");
+
+        // A change announced (NetworkManager's PropertiesChanged) probes at once, without the clock moving.
+        wifi.Ssids = ["CoffeeShop"];
+        wifi.Announce();
+        await Samples.WaitFor(() => !service.Status().InRange, TimeSpan.FromSeconds(10), () => $"leaving range: {FaultInjectionTests.Describe(service.Status())}");
     }
 
     [Fact]

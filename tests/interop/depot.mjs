@@ -4,11 +4,15 @@
 //   node depot.mjs --dir DIR [--port N] [--token TOKEN]
 //                  [--tls-cert C --tls-key K --tls-ca CA]   (HTTPS; requestCert: the device must present a cert from CA)
 //                  [--lie hash|offset|location]              (a depot that lies, for the tests)
+//                  [--standard]                              (a stock tus server: no verification, no X-Ingest-Verify)
+//                  [--verify-delay-ms N]                     (the finish hook waits N ms before hashing: a slow verification)
 //
 // It prints one JSON line {"event":"listening","url":...} and then one JSON line per event
 // (create, verified, mismatch). The finish hook hashes the stored bytes: when they match the
 // sha256 in Upload-Metadata the final PATCH answers X-Ingest-Sha256: <hex> (HEAD repeats it from
-// then on); when they do not, the upload is removed and the PATCH answers 460. POST /raw stores a
+// then on); when they do not, the upload is removed and the PATCH answers 460. OPTIONS advertises
+// it with X-Ingest-Verify: sha256. With --standard it is @tus/server as shipped: no metadata checks,
+// no hash, no X-Ingest-Verify (it still prints create and finish events). POST /raw stores a
 // plain body (the benchmark's raw-upload baseline). Stops on SIGTERM or SIGINT.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,6 +34,8 @@ if (!dir) {
 }
 const token = opt('--token');
 const lie = opt('--lie');
+const standard = args.includes('--standard');
+const verifyDelayMs = Number(opt('--verify-delay-ms') ?? 0);
 const tls = opt('--tls-cert') !== undefined;
 const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
@@ -50,7 +56,13 @@ function peerName(req) {
 }
 
 const datastore = new FileStore({ directory: dir, expirationPeriodInMilliseconds: 24 * 3600 * 1000 });
-const tus = new Server({
+const standardTus = () => {
+  const server = new Server({ path: '/files', datastore, relativeLocation: true });
+  server.on('POST_CREATE', (_req, upload) => emit({ event: 'create', id: upload.id, size: upload.size, metadata: upload.metadata ?? {}, peer: null }));
+  server.on('POST_FINISH', (_req, _res, upload) => emit({ event: 'finish', id: upload.id, filename: upload.metadata?.filename, path: path.join(dir, upload.id) }));
+  return server;
+};
+const tus = standard ? standardTus() : new Server({
   path: '/files',
   datastore,
   relativeLocation: true,
@@ -67,6 +79,8 @@ const tus = new Server({
     return {};
   },
   onUploadFinish: async (req, upload) => {
+    // @tus/server has already unlocked the upload: during this wait HEAD shows it complete, not verified.
+    if (verifyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, verifyDelayMs));
     const expected = upload.metadata?.sha256;
     const actual = await sha256File(upload.storage.path);
     if (actual !== expected) {
@@ -109,6 +123,10 @@ async function handle(req, res) {
     if (!Array.isArray(raw)) return writeHead(status, text, raw);
     const headers = [...raw];
     const at = (name) => headers.findIndex((v, i) => i % 2 === 0 && v.toLowerCase() === name);
+    if (method === 'OPTIONS' && !standard && status < 300) {
+      // The depot contract: this depot verifies (proto/offload_depot.md).
+      headers.push('X-Ingest-Verify', 'sha256');
+    }
     if (method === 'HEAD' && id && status === 200 && existsSync(verifiedPath(id))) {
       headers.push('X-Ingest-Sha256', readFileSync(verifiedPath(id), 'utf8'));
     }

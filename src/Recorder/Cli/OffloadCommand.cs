@@ -48,6 +48,9 @@ public static class OffloadCommand
         o.WriteLine($"probe:     {s.GetProperty("probe_successes").GetInt32()} ok / {s.GetProperty("probe_failures").GetInt32()} failed in a row{(probeError is null ? "" : $"; last: {probeError}")}");
         o.WriteLine($"files:     {s.GetProperty("active").GetInt32()} uploading, {s.GetProperty("pending").GetInt32()} queued, {s.GetProperty("verified").GetInt32()} verified, {s.GetProperty("deleted").GetInt32()} deleted, {s.GetProperty("failed").GetInt32()} failed");
         o.WriteLine($"bytes:     {Bytes("bytes_pending")} to go, {Bytes("bytes_verified")} verified, {Bytes("bytes_sent")} sent; {InfoCommand.Bytes((ulong)rate)}/s, ETA {eta}");
+        // A depot that does not verify (older daemons do not send the field).
+        if (s.TryGetProperty("uploaded_unverified", out var unverified) && unverified.GetInt32() > 0)
+            o.WriteLine($"unverified: {unverified.GetInt32()} uploaded to a depot that does not verify ({Bytes("bytes_uploaded_unverified")}); kept locally");
         if (s.GetProperty("last_error").GetString() is { } error) o.WriteLine($"error:     {error}");
         var files = s.GetProperty("files");
         if (files.GetArrayLength() == 0) return;

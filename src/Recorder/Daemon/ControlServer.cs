@@ -222,6 +222,10 @@ public sealed class ControlServer : IAsyncDisposable
         w.WriteNumber("bytes_pending", s.BytesPending);
         w.WriteNumber("bytes_sent", s.BytesSent);
         w.WriteNumber("bytes_verified", s.BytesVerified);
+        w.WriteNumber("uploaded_unverified", s.UploadedUnverified);
+        w.WriteNumber("bytes_uploaded_unverified", s.BytesUploadedUnverified);
+        if (s.DepotVerifies is { } verifies) w.WriteBoolean("depot_verifies", verifies);
+        else w.WriteNull("depot_verifies");
         w.WriteNumber("rate_bps", s.RateBytesPerSecond);
         if (s.EtaSeconds is { } eta) w.WriteNumber("eta_s", eta);
         else w.WriteNull("eta_s");
