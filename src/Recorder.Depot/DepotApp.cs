@@ -43,7 +43,11 @@ public sealed class DepotApp : IAsyncDisposable
     /// <summary>The tus endpoint's URL.</summary>
     public Uri Endpoint => new(Url, Settings.Tus.Path);
 
-    public static DepotApp Build(DepotSettings settings, TimeProvider? time = null, Action<ILoggingBuilder>? logging = null)
+    /// <param name="settings">The configuration.</param>
+    /// <param name="time">The depot's clock (expiry, last-seen); the system clock when null.</param>
+    /// <param name="logging">Replaces the console logging (tests capture the lines).</param>
+    /// <param name="fallback">Serves requests no depot route takes (404 when null): the benchmark's raw PUT baseline in the same Kestrel process.</param>
+    public static DepotApp Build(DepotSettings settings, TimeProvider? time = null, Action<ILoggingBuilder>? logging = null, RequestDelegate? fallback = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         if (!DepotConfigLoader.TryParseListen(settings.Listen, out var address, out var port, out var why)) throw new ArgumentException(why, nameof(settings));
@@ -96,6 +100,7 @@ public sealed class DepotApp : IAsyncDisposable
             if (path == "/healthz") return Health(context);
             if (path == "/metrics") return Metrics(context, metrics);
             if (tus.Serves(path)) return tus.HandleAsync(context);
+            if (fallback is not null) return fallback(context);
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return Task.CompletedTask;
         });
