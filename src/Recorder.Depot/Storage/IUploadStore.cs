@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Recorder.Depot.Storage;
 
 /// <summary>
@@ -48,8 +50,8 @@ public interface IUploadStore
 /// <summary>Appends an upload's bytes as they arrive.</summary>
 public interface IUploadWriter : IAsyncDisposable
 {
-    /// <summary>Appends <paramref name="bytes"/>; returns once the store has them (not necessarily durably).</summary>
-    ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken);
+    /// <summary>Appends <paramref name="bytes"/> (as the request body reader hands them over); returns once the store has them (not necessarily durably).</summary>
+    ValueTask WriteAsync(ReadOnlySequence<byte> bytes, CancellationToken cancellationToken);
 
     /// <summary>Makes everything appended so far durable.</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken);

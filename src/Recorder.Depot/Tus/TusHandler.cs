@@ -340,20 +340,19 @@ public sealed class TusHandler
                         break;
                     }
                     var buffer = result.Buffer;
-                    foreach (var segment in buffer)
+                    if (buffer.Length > remaining)
                     {
-                        if (segment.Length > remaining)
-                        {
-                            overlong = true;
-                            break;
-                        }
+                        overlong = true;
+                    }
+                    else if (!buffer.IsEmpty)
+                    {
                         // Not cancellable: a write that starts finishes, so the hash and the stored bytes agree.
-                        await writer.WriteAsync(segment, CancellationToken.None).ConfigureAwait(false);
-                        hash.AppendData(segment.Span);
-                        offset += segment.Length;
-                        remaining -= segment.Length;
+                        await writer.WriteAsync(buffer, CancellationToken.None).ConfigureAwait(false);
+                        foreach (var segment in buffer) hash.AppendData(segment.Span);
+                        offset += buffer.Length;
+                        remaining -= buffer.Length;
                         session.HashedUpTo = offset;
-                        _metrics.Received(device, segment.Length);
+                        _metrics.Received(device, buffer.Length);
                     }
                     reader.AdvanceTo(buffer.End);
                     if (result.IsCompleted) break;
@@ -365,7 +364,11 @@ public sealed class TusHandler
                     session.HashedUpTo = -1;
                     offset = start;
                 }
-                await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                // fsync before the verified file is renamed into place, and when a connection was cut.
+                // Not after every PATCH: the offset the depot reports is always what the store holds
+                // (after a power cut, HEAD says less and the client sends it again; the hash is
+                // rebuilt from the stored bytes), and an fsync per 16 MiB costs ~15% of throughput.
+                if (offset == record.Length || cut is not null) await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             }
             catch
             {
