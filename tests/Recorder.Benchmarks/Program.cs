@@ -7,6 +7,7 @@ public static class Program
     public static void Main(string[] args)
     {
         if (args is ["offload-cuts", ..]) OffloadCuts.Run(args[1..]).GetAwaiter().GetResult();
+        else if (args is ["depot-upload", ..]) DepotUploadBenchmark.Run(args[1..]).GetAwaiter().GetResult();
         else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

@@ -1,0 +1,80 @@
+namespace Recorder.Depot.Config;
+
+/// <summary>
+/// Everything the depot is configured with. Each default is declared here once; the YAML file
+/// (<c>config/depot.example.yaml</c>) overrides only what it names. The embedded defaults run a
+/// depot in a checkout: plain HTTP on 127.0.0.1:1080, the tus endpoint at <c>/files/</c>,
+/// recordings under <c>./depot</c>.
+/// </summary>
+public sealed record DepotSettings
+{
+    /// <summary>The file the settings came from, or null for the embedded defaults.</summary>
+    public string? File { get; init; }
+
+    /// <summary>The address and port to listen on: <c>IP:PORT</c>, <c>[IPv6]:PORT</c> or <c>localhost:PORT</c>.</summary>
+    public string Listen { get; init; } = "127.0.0.1:1080";
+
+    /// <summary>Allow plain HTTP on an address other than loopback (bearer tokens then cross the network in clear).</summary>
+    public bool Insecure { get; init; }
+
+    /// <summary>The server certificate and, for mTLS, the fleet CA.</summary>
+    public TlsSettings Tls { get; init; } = new();
+
+    /// <summary>The tus endpoint.</summary>
+    public TusSettings Tus { get; init; } = new();
+
+    /// <summary>Uploads in progress.</summary>
+    public UploadSettings Uploads { get; init; } = new();
+
+    /// <summary>Where verified files are kept.</summary>
+    public StorageSettings Storage { get; init; } = new();
+
+    /// <summary>The depot's own state: the device tokens file.</summary>
+    public string StateDir { get; init; } = "./depot-state";
+
+    /// <summary>The file of device token hashes (<c>recorder-depot token add</c> appends to it).</summary>
+    public string TokensFile => Path.Combine(StateDir, "tokens");
+}
+
+/// <summary>Kestrel HTTPS: a PEM certificate and key; with <see cref="ClientCa"/>, device certificates (mTLS).</summary>
+public sealed record TlsSettings
+{
+    /// <summary>The server certificate (PEM, with its chain), or null for plain HTTP.</summary>
+    public string? Certificate { get; init; }
+
+    /// <summary>The server certificate's private key (PEM).</summary>
+    public string? Key { get; init; }
+
+    /// <summary>The CA (PEM) that signs device certificates; a device's CN or DNS SAN is its device_id. Null: tokens only.</summary>
+    public string? ClientCa { get; init; }
+
+    /// <summary>True when HTTPS is configured.</summary>
+    public bool Enabled => Certificate is not null;
+}
+
+/// <summary>The tus endpoint's shape.</summary>
+public sealed record TusSettings
+{
+    /// <summary>The endpoint's path (creation is a POST to it, uploads live below it).</summary>
+    public string Path { get; init; } = "/files/";
+
+    /// <summary>The largest upload accepted (<c>Tus-Max-Size</c>); larger creations get 413.</summary>
+    public long MaxSize { get; init; } = 1L << 40;
+}
+
+/// <summary>Uploads in progress: how long an abandoned one is kept.</summary>
+public sealed record UploadSettings
+{
+    /// <summary>An upload with no byte for this long is removed (tus expiration; <c>Upload-Expires</c>). 7 days.</summary>
+    public TimeSpan ExpireAfter { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often expired uploads are looked for.</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>Where verified files are kept: a local directory, <c>&lt;dir&gt;/&lt;device_id&gt;/&lt;YYYY-MM-DD&gt;/</c>.</summary>
+public sealed record StorageSettings
+{
+    /// <summary>The root directory; uploads in progress live in its hidden <c>.uploads</c> directory (same file system, so the final rename is atomic).</summary>
+    public string Dir { get; init; } = "./depot";
+}
