@@ -16,7 +16,7 @@ public sealed class Pipeline : IDisposable
     public IngestOptions IngestOptions { get; }
     public ILogger Logger { get; }
 
-    public Pipeline(Func<RecordingOptions, RecordingOptions>? configure = null, IngestOptions? ingest = null, long queueBytes = 64 << 20, ILogger? logger = null)
+    public Pipeline(Func<RecordingOptions, RecordingOptions>? configure = null, IngestOptions? ingest = null, long queueBytes = 64 << 20, ILogger? logger = null, bool startWriter = true)
     {
         Logger = logger ?? NullLogger.Instance;
         Queue = new BatchQueue(queueBytes, new RecordingClock());
@@ -28,7 +28,7 @@ public sealed class Pipeline : IDisposable
             ["operator"] = "ana",
         }), Logger);
         IngestOptions = ingest ?? new IngestOptions { SocketPath = null };
-        Writer.Start();
+        if (startWriter) Writer.Start(); // otherwise the test starts it: until then nothing drains the queue
     }
 
     /// <summary>Runs one MCAP producer session over the given bytes.</summary>
