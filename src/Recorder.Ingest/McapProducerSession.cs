@@ -165,6 +165,7 @@ public sealed class McapProducerSession
         McapErrorKind.RecordTooLarge => $"oversized record at byte {e.Offset}: {e.Reason}",
         McapErrorKind.CrcMismatch => $"CRC mismatch in {e.Opcode} at byte {e.Offset}: {e.Reason}",
         McapErrorKind.InvalidUtf8 => $"invalid UTF-8 in {e.Opcode} at byte {e.Offset}: {e.Reason}",
+        McapErrorKind.DecompressionFailed => $"bad compressed chunk at byte {e.Offset}: {e.Reason}",
         _ => $"{e.Kind} in {e.Opcode?.ToString() ?? "stream"} at byte {e.Offset}: {e.Reason}",
     };
 

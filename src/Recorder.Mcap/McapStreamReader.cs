@@ -293,8 +293,8 @@ public sealed class McapStreamReader : IDisposable
         }
         else
         {
-            var span = buffer.Resize((int)chunk.UncompressedSize);
-            codec.Decompress(chunk.Compression, chunk.Records, span, offset);
+            // Into memory that grows with the real output: the declared size is only an upper bound.
+            codec.Decompress(chunk.Compression, chunk.Records, buffer, (int)chunk.UncompressedSize, offset);
             records = buffer.WrittenMemory;
         }
         if (options.ValidateCrcs && chunk.UncompressedCrc != 0)

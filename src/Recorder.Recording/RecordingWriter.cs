@@ -912,11 +912,11 @@ public sealed partial class RecordingWriter : IDisposable
         }
         _cutOffPath = null;
         var was = _health;
-        _health = WriterHealth.Ok;
         var seconds = Stopwatch.GetElapsedTime(_failedSinceTicks).TotalSeconds;
         _previousEndReason = was == WriterHealth.DiskFull ? "disk_full" : "write_failed";
         _device["previous_gap"] = string.Create(CultureInfo.InvariantCulture, $"{was}: {_unwrittenSinceFailure} messages not written over {seconds:0.0} s ({_lastError})");
-        RecordingLog.Resumed(_logger, was.ToString(), _unwrittenSinceFailure, seconds);
+        // The gap is queued before the health says Ok: whoever sees Ok (a producer, a stop) comes
+        // after it in the queue, so the event opens the next file instead of being lost or late.
         _queue.EnqueueCommand(new EventCommand("write_gap", new Dictionary<string, string>
         {
             ["cause"] = was.ToString(),
@@ -925,6 +925,8 @@ public sealed partial class RecordingWriter : IDisposable
             ["seconds"] = seconds.ToString("0.000", CultureInfo.InvariantCulture),
             ["error"] = _lastError ?? "",
         }));
+        _health = WriterHealth.Ok;
+        RecordingLog.Resumed(_logger, was.ToString(), _unwrittenSinceFailure, seconds);
         _unwrittenSinceFailure = 0;
     }
 

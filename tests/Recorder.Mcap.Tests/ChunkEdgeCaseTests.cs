@@ -6,12 +6,12 @@ namespace Recorder.Mcap.Tests;
 /// <summary>Chunks that valid writers produce but ours does not: the reader must accept them.</summary>
 public class ChunkEdgeCaseTests
 {
-    private static byte[] FileWithChunk(byte[] compressedRecords, string compression, byte[] uncompressedRecords)
+    private static byte[] FileWithChunk(byte[] compressedRecords, string compression, byte[] uncompressedRecords, ulong? declaredSize = null)
     {
         var output = new ArrayBufferWriter<byte>();
         output.Write(McapConstants.Magic);
         McapRecordSerializer.WriteHeader(output, new Header("", "handmade"));
-        McapRecordSerializer.WriteChunkHeader(output, 5, 6, (ulong)uncompressedRecords.Length, Crc32.HashToUInt32(uncompressedRecords), compression, compressedRecords.Length);
+        McapRecordSerializer.WriteChunkHeader(output, 5, 6, declaredSize ?? (ulong)uncompressedRecords.Length, Crc32.HashToUInt32(uncompressedRecords), compression, compressedRecords.Length);
         output.Write(compressedRecords);
         McapRecordSerializer.WriteDataEnd(output, new DataEnd(0));
         McapRecordSerializer.WriteFooter(output, new Footer(0, 0, 0));
@@ -49,6 +49,30 @@ public class ChunkEdgeCaseTests
         var settings = new K4os.Compression.LZ4.Streams.LZ4EncoderSettings { ChainBlocks = false, ContentChecksum = true, BlockSize = 64 * 1024 };
         var frame = K4os.Compression.LZ4.Streams.LZ4Frame.Encode(records.AsSpan(), new ArrayBufferWriter<byte>(), settings).WrittenSpan.ToArray();
         Assert.Equal(2, SampleFiles.ReadAllStreamed(FileWithChunk(frame, "lz4", records)).Count);
+    }
+
+    [Theory]
+    [InlineData("zstd")]
+    [InlineData("lz4")]
+    public void A_chunk_claiming_a_huge_uncompressed_size_is_refused_without_allocating_what_it_claims(string compression)
+    {
+        var records = TwoMessages();
+        using var zstd = new ZstdSharp.Compressor(3);
+        var compressed = compression == "zstd"
+            ? zstd.Wrap(records).ToArray()
+            : K4os.Compression.LZ4.Streams.LZ4Frame.Encode(records.AsSpan(), new ArrayBufferWriter<byte>(), new K4os.Compression.LZ4.Streams.LZ4EncoderSettings()).WrittenSpan.ToArray();
+        const ulong claimed = 200UL << 20; // within the ingest limit (256 MiB), 50 000 times what the chunk holds
+        var bytes = FileWithChunk(compressed, compression, records, declaredSize: claimed);
+        var options = new McapReaderOptions { MaxUncompressedChunkSize = 256L << 20 };
+
+        // The reader runs on this thread: what it allocates is counted here, whatever else the process does.
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<McapException>(() => McapStreamReader.ReadRecords(new MemoryStream(bytes), options).ToList());
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(McapErrorKind.DecompressionFailed, e.Kind);
+        Assert.Contains($"decompressed to {records.Length} bytes but declares {claimed}", e.Message, StringComparison.Ordinal);
+        Assert.True(allocated < 2 << 20, $"{allocated} bytes allocated to refuse a chunk of {records.Length} bytes that claims {claimed}");
     }
 
     [Fact]

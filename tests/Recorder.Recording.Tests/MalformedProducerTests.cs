@@ -51,8 +51,25 @@ public class MalformedProducerTests
         return bytes;
     }
 
+    /// <summary>A zstd chunk of one small message that declares 200 MiB uncompressed (within the default 256 MiB limit).</summary>
+    private static byte[] ChunkClaimingMoreThanItHolds()
+    {
+        var records = new ArrayBufferWriter<byte>();
+        McapRecordSerializer.WriteChannel(records, new Channel(1, 0, "/x", "json", Channel.NoMetadata));
+        McapRecordSerializer.WriteMessage(records, 1, 0, 1, 1, "{}"u8);
+        using var zstd = new ZstdSharp.Compressor(3);
+        var compressed = zstd.Wrap(records.WrittenSpan).ToArray();
+        var w = new ArrayBufferWriter<byte>();
+        w.Write(McapConstants.Magic);
+        McapRecordSerializer.WriteHeader(w, new Header("", "liar"));
+        McapRecordSerializer.WriteChunkHeader(w, 1, 1, 200UL << 20, 0, "zstd", compressed.Length);
+        w.Write(compressed);
+        return w.WrittenSpan.ToArray();
+    }
+
     public static TheoryData<string, string> Cases => new()
     {
+        { "chunk_claiming_more", "bad compressed chunk at byte 29: zstd chunk decompressed to " },
         { "bad_magic", "not an MCAP stream" },
         { "truncated", "stream ended mid-record" },
         { "oversized", "oversized record" },
@@ -73,6 +90,7 @@ public class MalformedProducerTests
             "oversized" => Oversized(),
             "unknown_channel" => UnknownChannel(),
             "non_utf8_topic" => NonUtf8Topic(),
+            "chunk_claiming_more" => ChunkClaimingMoreThanItHolds(),
             _ => BadCrc(),
         };
         var good = p.Feed(ProducerStreams.Json("/good", 1000), "good", segment: 512);

@@ -16,10 +16,12 @@ public sealed class Pipeline : IDisposable
     public IngestOptions IngestOptions { get; }
     public ILogger Logger { get; }
 
-    public Pipeline(Func<RecordingOptions, RecordingOptions>? configure = null, IngestOptions? ingest = null, long queueBytes = 64 << 20, ILogger? logger = null, bool startWriter = true)
+    /// <param name="receiveTime">The receive clock (log times, the reorder watermark); a fake one makes time-window tests independent of the machine's speed.</param>
+    public Pipeline(Func<RecordingOptions, RecordingOptions>? configure = null, IngestOptions? ingest = null, long queueBytes = 64 << 20, ILogger? logger = null,
+        TimeProvider? receiveTime = null, bool startWriter = true)
     {
         Logger = logger ?? NullLogger.Instance;
-        Queue = new BatchQueue(queueBytes, new RecordingClock());
+        Queue = new BatchQueue(queueBytes, new RecordingClock(receiveTime));
         var options = new RecordingOptions { Directory = Directory, Fsync = FsyncPolicy.Never };
         if (configure is not null) options = configure(options);
         Writer = new RecordingWriter(options, Queue, Registry, new DeviceIdentity("dev-1", new Dictionary<string, string>

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using Recorder.Mcap;
 
 namespace Recorder.Recording.Tests;
@@ -178,24 +179,46 @@ public class ProducerTimestampTests
         return stream.ToArray();
     }
 
-    private static ulong NowNs() => (ulong)(DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+    private static ulong NowNs(TimeProvider time) => (ulong)(time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+
+    /// <summary>
+    /// The receive clock of these tests stands still until a test advances it: what is inside or
+    /// past the reorder window is decided by the test, not by how fast this machine feeds the pipeline.
+    /// </summary>
+    private static FakeTimeProvider ReceiveClock() => new(new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero));
+
+    private static async Task WaitFor(Func<bool> condition, string what)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (watch.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException($"not reached: {what}");
+            await Task.Delay(10);
+        }
+    }
+
+    private static ulong Written(Pipeline p, string topic) => p.Writer.Status().Topics.FirstOrDefault(t => t.Topic == topic)?.Messages ?? 0;
 
     [Fact]
     public async Task Producer_times_within_the_window_are_kept_and_written_in_order()
     {
+        var clock = ReceiveClock();
         using var p = new Pipeline(o => new RecordingOptions
         {
             Directory = o.Directory,
             Fsync = FsyncPolicy.Never,
             UsesProducerTime = topic => topic == "/lidar",
             ReorderWindow = TimeSpan.FromMilliseconds(300),
-        });
-        var now = NowNs();
+        }, receiveTime: clock);
+        var now = NowNs(clock);
         // Out of order by up to 50 ms, all recent.
         var times = Enumerable.Range(0, 200).Select(i => now - 100_000_000UL + (ulong)(i * 1_000_000) - (ulong)(i % 3 * 20_000_000)).ToList();
         var lidar = p.Feed(StreamWithTimes("/lidar", times), "lidar", segment: 256, paced: true);
         var other = p.Feed(ProducerStreams.Json("/imu", 300), "imu", segment: 256, paced: true);
         await Task.WhenAll(lidar, other);
+        Assert.Equal(0UL, Written(p, "/lidar")); // all inside the window: held
+        clock.Advance(TimeSpan.FromSeconds(1)); // the watermark passes them all: released by time, not by the stop
+        await WaitFor(() => Written(p, "/lidar") == 200 && Written(p, "/imu") == 300, "every message released by the watermark");
         var files = await p.StopAsync();
 
         var messages = Files.Messages(files);
@@ -209,46 +232,47 @@ public class ProducerTimestampTests
     [Fact]
     public async Task The_reorder_window_holds_at_most_its_byte_cap_and_loses_nothing()
     {
+        const int size = 10_000, cap = 64 * 1024, count = 100;
         using var p = new Pipeline(o => new RecordingOptions
         {
             Directory = o.Directory,
             Fsync = FsyncPolicy.Never,
             ChunkMaxAge = TimeSpan.FromMilliseconds(20),
             UsesProducerTime = topic => topic == "/big",
-            ReorderWindow = TimeSpan.FromSeconds(30), // nothing would leave by time before the test ends
-            ReorderMaxBytes = 64 * 1024,
-        });
-        var now = NowNs();
+            ReorderWindow = TimeSpan.FromSeconds(30),
+            ReorderMaxBytes = cap,
+        }, receiveTime: ReceiveClock()); // the clock stands still: nothing leaves the window by time
+        var clock = p.Queue.Clock;
+        var now = clock.Now();
         var stream = new MemoryStream();
         using (var writer = new McapWriter(stream, new McapWriterOptions { UseChunks = false, EnableSummary = false }, leaveOpen: true))
         {
             var channel = writer.AddChannel("/big", "raw");
-            for (var i = 0; i < 100; i++) writer.WriteMessage(channel, (uint)i, now + (ulong)i, now + (ulong)i, new byte[10_000]);
+            for (var i = 0; i < count; i++) writer.WriteMessage(channel, (uint)i, now + (ulong)i, now + (ulong)i, new byte[size]);
         }
         await p.Feed(stream.ToArray(), "big");
-        // 1 MB went in; the window may keep only 64 KiB of it: the rest is written already.
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while ((p.Writer.Status().Topics.FirstOrDefault(t => t.Topic == "/big")?.Messages ?? 0) < 90 && DateTime.UtcNow < deadline) await Task.Delay(20);
-        var written = p.Writer.Status().Topics.Single(t => t.Topic == "/big").Messages;
-        Assert.InRange(written, 100UL - 7, 100UL);
+        // 1 MB went in; the window may keep only 64 KiB of it (6 messages): the rest must be written already.
+        await WaitFor(() => Written(p, "/big") >= count - cap / size, "at most 64 KiB held in the window");
         var files = await p.StopAsync();
         var kept = Files.Messages(files).Where(m => m.Topic == "/big").Select(m => m.Sequence).ToList();
-        Assert.Equal(Enumerable.Range(0, 100).Select(i => (uint)i), kept); // all of them, in order
+        Assert.Equal(Enumerable.Range(0, count).Select(i => (uint)i), kept); // all of them, in order
     }
 
     [Fact]
     public async Task A_message_older_than_the_window_is_kept_at_the_edge_and_counted_late()
     {
+        var clock = ReceiveClock();
         using var p = new Pipeline(o => new RecordingOptions
         {
             Directory = o.Directory,
             Fsync = FsyncPolicy.Never,
             UsesProducerTime = topic => topic == "/late",
             ReorderWindow = TimeSpan.FromMilliseconds(50),
-        });
+        }, receiveTime: clock);
         await p.Feed(ProducerStreams.Json("/imu", 50));
-        await Task.Delay(500); // the watermark moves past everything so far, and it is written
-        var ancient = NowNs() - 10_000_000_000UL;
+        clock.Advance(TimeSpan.FromSeconds(1)); // the watermark moves past everything so far
+        await WaitFor(() => Written(p, "/imu") == 50, "the first messages written");
+        var ancient = NowNs(clock) - 10_000_000_000UL;
         await p.Feed(StreamWithTimes("/late", [ancient]), "late");
         var files = await p.StopAsync();
         var file = Assert.Single(files);

@@ -118,15 +118,20 @@ public class RobustnessTests
     [Fact]
     public async Task Diagnostics_are_written_once_per_interval_with_queue_and_disk_numbers()
     {
-        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, DiagnosticsInterval = TimeSpan.FromMilliseconds(100) });
+        var interval = TimeSpan.FromMilliseconds(100);
+        var running = System.Diagnostics.Stopwatch.StartNew(); // bounds the writer's lifetime from outside
+        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, DiagnosticsInterval = interval });
         for (var i = 0; i < 6; i++)
         {
             await p.Feed(ProducerStreams.Json("/a", 10, startSequence: i * 10), $"a{i}");
-            await Task.Delay(100);
+            await Task.Delay(interval); // the recording spans several intervals
         }
         var files = await p.StopAsync();
+        running.Stop();
         var diagnostics = Diagnostics(files);
-        Assert.InRange(diagnostics.Count, 3, 12);
+        // At least one per interval the writer saw pass, at most one per interval it lived (however slow this
+        // machine made it), plus the final one at shutdown.
+        Assert.InRange(diagnostics.Count, 3, (int)(running.Elapsed / interval) + 2);
         var last = diagnostics[^1];
         Assert.Equal("recording", last.GetProperty("state").GetString());
         Assert.True(last.GetProperty("disk_free_bytes").GetInt64() > 0);
@@ -168,8 +173,55 @@ public class RobustnessTests
         Assert.Equal("disk_full", Files.DeviceMetadata(files[1]).Values["previous_file_end_reason"]);
         Assert.Contains("50 messages not written", Files.DeviceMetadata(files[1]).Values["previous_gap"]);
         var events = Files.Messages(files).Where(m => m.Topic == RecordingWriter.EventsTopic).Select(m => (Path.GetFileName(m.File), Encoding.UTF8.GetString(m.Data))).ToList();
-        Assert.True(events.Any(e => e.Item1 == Path.GetFileName(files[1]) && e.Item2.Contains("write_gap")), string.Join("\n", events));
+        Assert.True(events.Any(e => e.Item1 == Path.GetFileName(files[1]) && e.Item2.Contains("write_gap")), $"no write_gap event in {files[1]}; events: [{string.Join("\n", events)}]");
+        // The gap is recorded ahead of everything written after it.
+        var second = Files.Messages([files[1]]);
+        Assert.True(second.FindIndex(m => m.Topic == RecordingWriter.EventsTopic && Encoding.UTF8.GetString(m.Data).Contains("write_gap")) < second.FindIndex(m => m.Topic == "/a"));
         Assert.Equal(50UL, TopicStat(files[1], "/a", "drops"));
+    }
+
+    [Fact]
+    public async Task The_write_gap_is_recorded_even_when_the_recorder_stops_the_moment_writing_resumes()
+    {
+        var full = false;
+        Pipeline? pipeline = null;
+        // Stops the recorder from the writer's own "writing again" log line: the earliest instant anyone can see it resumed.
+        var stopAtResume = new CallbackLogger(id =>
+        {
+            if (id != 109) return;
+            Assert.Equal(WriterHealth.Ok, pipeline!.Writer.Health);
+            _ = pipeline.Writer.StopAsync();
+        });
+        using var p = pipeline = new Pipeline(o => new RecordingOptions
+        {
+            Directory = o.Directory,
+            Fsync = FsyncPolicy.Never,
+            MinFreeBytes = 100 * 1024 * 1024,
+            FreeBytes = _ => Volatile.Read(ref full) ? 1024 : 10L * 1024 * 1024 * 1024,
+        }, logger: stopAtResume);
+        await p.Feed(ProducerStreams.Json("/a", 10), "before");
+        await WaitFor(() => p.Writer.Status().MessagesTotal >= 10);
+        Volatile.Write(ref full, true);
+        await WaitFor(() => p.Writer.Health == WriterHealth.DiskFull);
+        await p.Feed(ProducerStreams.Json("/a", 5, startSequence: 10), "during");
+        await WaitFor(() => p.Queue.DroppedTotal == 5);
+        Volatile.Write(ref full, false);
+        await p.Writer.Stopped.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var files = p.Writer.FinishedFiles;
+        var gaps = Files.Messages(files).Where(m => m.Topic == RecordingWriter.EventsTopic).Select(m => JsonDocument.Parse(m.Data).RootElement.Clone())
+            .Where(e => e.GetProperty("type").GetString() == "write_gap").ToList();
+        var gap = Assert.Single(gaps);
+        Assert.Equal("5", gap.GetProperty("messages_not_written").GetString());
+        Assert.Equal(2, files.Count);
+    }
+
+    /// <summary>Calls back with each log entry's event id, on the thread that logs it.</summary>
+    private sealed class CallbackLogger(Action<int> onLog) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) => onLog(eventId.Id);
     }
 
     [Fact]

@@ -132,8 +132,29 @@ public sealed class DaemonProcess : IDisposable
         string[] args = ["run", "--config", Path.Combine(root, "fleet.yaml"), "--device", Path.Combine(root, "device.yaml")];
         if (demo) args = [.. args, "--demo"];
         var daemon = new DaemonProcess(root, args, environment, umask);
-        if (waitUntilReady) daemon.WaitFor(() => File.Exists(daemon.ControlSocket), TimeSpan.FromSeconds(30), "the control socket");
+        if (waitUntilReady) daemon.WaitFor(() => Accepts(daemon.ControlSocket), TimeSpan.FromSeconds(30), "the control socket to accept");
         return daemon;
+    }
+
+    /// <summary>
+    /// The daemon is ready when its control socket accepts a connection. The socket's file alone
+    /// does not say so: it appears at bind(), before listen(), and a client connecting in between
+    /// is refused (seen under load). The control socket is opened last, after the ingest sockets,
+    /// the topic inputs and offload.
+    /// </summary>
+    public static bool Accepts(string socketPath)
+    {
+        if (!File.Exists(socketPath)) return false;
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(socketPath));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     public int Pid => _process.Id;
@@ -146,7 +167,7 @@ public sealed class DaemonProcess : IDisposable
     public static DaemonProcess StartWithDefaults(string workingDirectory, bool demo)
     {
         var daemon = new DaemonProcess(workingDirectory, demo ? ["run", "--demo"] : ["run"]);
-        daemon.WaitFor(() => File.Exists(Path.Combine(workingDirectory, "run", "control.sock")), TimeSpan.FromSeconds(30), "the control socket");
+        daemon.WaitFor(() => Accepts(Path.Combine(workingDirectory, "run", "control.sock")), TimeSpan.FromSeconds(30), "the control socket to accept");
         return daemon;
     }
 
@@ -278,6 +299,29 @@ public static class SocketProducer
         catch (SocketException)
         {
             // The daemon may close first.
+        }
+    }
+}
+
+public class DaemonProcessTests
+{
+    [Fact]
+    public void A_socket_file_that_exists_is_not_ready_until_it_listens()
+    {
+        var dir = Directory.CreateTempSubdirectory("recorder-ready-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "control.sock");
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            socket.Bind(new UnixDomainSocketEndPoint(path)); // what a daemon between bind() and listen() shows
+            Assert.True(File.Exists(path));
+            Assert.False(DaemonProcess.Accepts(path));
+            socket.Listen(1);
+            Assert.True(DaemonProcess.Accepts(path));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
         }
     }
 }

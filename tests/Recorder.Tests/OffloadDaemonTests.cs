@@ -100,8 +100,9 @@ public class OffloadDaemonTests
             using (var writer = new McapWriter(File.Create(path), new McapWriterOptions { Compression = McapCompression.None }))
             {
                 var channel = writer.AddChannel("/blob", "application/octet-stream");
+                // 16 MiB at 1 MB/s: the kill after 1.5 MB comes mid-upload even if this thread is starved for seconds.
                 var payload = new byte[64 * 1024];
-                for (uint i = 0; i < 64; i++)
+                for (uint i = 0; i < 256; i++)
                 {
                     random.NextBytes(payload);
                     writer.WriteMessage(channel, i, 1_000_000_000UL + i, 1_000_000_000UL + i, payload);

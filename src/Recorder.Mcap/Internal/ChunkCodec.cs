@@ -52,24 +52,28 @@ internal sealed class ChunkCodec : IDisposable
     }
 
     /// <summary>
-    /// Decompresses exactly <paramref name="destination"/>.Length bytes. Trailing compressed bytes
-    /// that produce no output are tolerated (zstd writers may leave them); a short result is an error.
+    /// Decompresses <paramref name="source"/> into <paramref name="destination"/> (cleared first),
+    /// which must come to exactly <paramref name="declared"/> bytes. The buffer grows with what the
+    /// data really decompresses to, never ahead of it: a chunk that only claims a large size costs
+    /// what it holds, not what it claims. Trailing compressed bytes that produce no output are
+    /// tolerated (zstd writers may leave them); a short result is an error.
     /// </summary>
-    public void Decompress(string compression, ReadOnlyMemory<byte> source, Span<byte> destination, long offset)
+    public void Decompress(string compression, ReadOnlyMemory<byte> source, PooledBuffer destination, int declared, long offset)
     {
+        destination.Clear();
         switch (compression)
         {
             case McapConstants.CompressionNone:
-                if (source.Length != destination.Length)
+                if (source.Length != declared)
                     ThrowHelper.Throw(McapErrorKind.DecompressionFailed,
-                        $"uncompressed chunk holds {source.Length} bytes but declares {destination.Length}", offset, McapOpcode.Chunk);
-                source.Span.CopyTo(destination);
+                        $"uncompressed chunk holds {source.Length} bytes but declares {declared}", offset, McapOpcode.Chunk);
+                destination.Write(source.Span);
                 return;
             case McapConstants.CompressionLz4:
-                DecompressLz4(source, destination, offset);
+                DecompressLz4(source, destination, declared, offset);
                 return;
             case McapConstants.CompressionZstd:
-                DecompressZstd(source.Span, destination, offset);
+                DecompressZstd(source.Span, destination, declared, offset);
                 return;
             default:
                 ThrowHelper.Throw(McapErrorKind.UnsupportedCompression, $"unsupported chunk compression '{compression}'", offset, McapOpcode.Chunk);
@@ -77,41 +81,52 @@ internal sealed class ChunkCodec : IDisposable
         }
     }
 
-    private static void DecompressLz4(ReadOnlyMemory<byte> source, Span<byte> destination, long offset)
+    /// <summary>The first room given to a chunk's output; it then doubles with the output, up to the declared size.</summary>
+    internal const int FirstOutputBytes = 64 * 1024;
+
+    /// <summary>Room for the next output: what the buffer already has, else twice what was written (at least 64 KiB), never past the declared size.</summary>
+    private static Span<byte> NextOutput(PooledBuffer destination, int declared)
+    {
+        var left = declared - destination.Count;
+        var span = destination.GetSpan(Math.Min(left, Math.Max(destination.Count, FirstOutputBytes)));
+        return span.Length > left ? span[..left] : span;
+    }
+
+    private static void DecompressLz4(ReadOnlyMemory<byte> source, PooledBuffer destination, int declared, long offset)
     {
         var total = 0;
         try
         {
             using var reader = LZ4Frame.Decode(source, 0);
-            while (total < destination.Length)
+            while (destination.Count < declared)
             {
-                var read = reader.ReadManyBytes(destination[total..], false);
+                var read = reader.ReadManyBytes(NextOutput(destination, declared), false);
                 if (read <= 0) break;
-                total += read;
+                destination.Advance(read);
             }
-            if (total == destination.Length && reader.ReadOneByte() >= 0)
+            total = destination.Count;
+            if (total == declared && reader.ReadOneByte() >= 0)
                 total++; // more output than declared
         }
         catch (Exception e)
         {
             ThrowHelper.Throw(McapErrorKind.DecompressionFailed, $"lz4 chunk does not decompress: {e.Message}", offset, McapOpcode.Chunk, e);
         }
-        if (total != destination.Length)
+        if (total != declared)
             ThrowHelper.Throw(McapErrorKind.DecompressionFailed,
-                $"lz4 chunk decompressed to {(total > destination.Length ? "more than" : total.ToString(System.Globalization.CultureInfo.InvariantCulture))} bytes but declares {destination.Length}",
+                $"lz4 chunk decompressed to {(total > declared ? "more than" : total.ToString(System.Globalization.CultureInfo.InvariantCulture))} bytes but declares {declared}",
                 offset, McapOpcode.Chunk);
     }
 
-    private void DecompressZstd(ReadOnlySpan<byte> source, Span<byte> destination, long offset)
+    private void DecompressZstd(ReadOnlySpan<byte> source, PooledBuffer destination, int declared, long offset)
     {
         _zstdDecompressor ??= new Decompressor();
-        var total = 0;
         try
         {
-            while (total < destination.Length && !source.IsEmpty)
+            while (destination.Count < declared && !source.IsEmpty)
             {
-                var status = _zstdDecompressor.UnwrapStream(source, destination[total..], out var consumed, out var written);
-                total += written;
+                var status = _zstdDecompressor.UnwrapStream(source, NextOutput(destination, declared), out var consumed, out var written);
+                destination.Advance(written);
                 source = source[consumed..];
                 if (consumed == 0 && written == 0) break;
                 if (status == OperationStatus.InvalidData) break;
@@ -124,12 +139,12 @@ internal sealed class ChunkCodec : IDisposable
             _zstdDecompressor = null;
             ThrowHelper.Throw(McapErrorKind.DecompressionFailed, $"zstd chunk does not decompress: {e.Message}", offset, McapOpcode.Chunk, e);
         }
-        if (total != destination.Length)
+        if (destination.Count != declared)
         {
             _zstdDecompressor.Dispose();
             _zstdDecompressor = null;
             ThrowHelper.Throw(McapErrorKind.DecompressionFailed,
-                $"zstd chunk decompressed to {total} bytes but declares {destination.Length}", offset, McapOpcode.Chunk);
+                $"zstd chunk decompressed to {destination.Count} bytes but declares {declared}", offset, McapOpcode.Chunk);
         }
         // A frame that ended exactly at the declared size leaves the context ready for the next
         // chunk. Trailing bytes (allowed, see the Rust reader's padding fix) may leave it mid-frame:
