@@ -225,9 +225,9 @@ public class CrashTests(ITestOutputHelper output)
     private bool KillDuringRecovery(string root, Round round, int delayMs)
     {
         var recordings = Path.Combine(root, "rec");
-        // The last kill usually leaves a file open. It may have landed between a split's rename of the
-        // finished file and the next file's creation (the next .active is made by the next message):
-        // then there is nothing to recover, and this round cannot cut a recovery.
+        // The last kill usually leaves a file open. It may have landed inside a split, after the
+        // finished file's rename and before the next file's creation (Rotate: CloseFile, then
+        // OpenFile): then there is nothing to recover, and this round cannot cut a recovery.
         if (!Directory.EnumerateFiles(recordings, "*.active", SearchOption.AllDirectories).Any())
         {
             output.WriteLine($"round {round.Index}: the last kill left no file open (it landed between files); no recovery to cut");
