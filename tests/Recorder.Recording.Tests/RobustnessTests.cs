@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Recorder.Mcap;
@@ -224,11 +225,14 @@ public class RobustnessTests
         public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) => onLog(eventId.Id);
     }
 
-    [Fact]
-    public async Task Enospc_mid_file_is_survived_and_the_cut_off_file_is_finished_validly()
+    /// <summary>
+    /// A pipeline (4 KiB chunks, no compression) whose next file, once armed, fails with ENOSPC
+    /// past its first 20 KiB; the files after it are fine.
+    /// </summary>
+    private static (Pipeline Pipeline, Action FailNextFile) PipelineWhoseNextFileRunsOutOfSpace()
     {
-        var failNext = 0; // 1: the next file fails after 20 KiB
-        using var p = new Pipeline(o => new RecordingOptions
+        var failNext = new StrongBox<int>();
+        var p = new Pipeline(o => new RecordingOptions
         {
             Directory = o.Directory,
             Fsync = FsyncPolicy.Never,
@@ -236,11 +240,19 @@ public class RobustnessTests
             Compression = McapCompression.None,
             OpenFile = path =>
             {
-                var fail = Interlocked.Exchange(ref failNext, 0) == 1;
+                var fail = Interlocked.Exchange(ref failNext.Value, 0) == 1;
                 return new FaultyStream(Create(path), length => fail && length > 20 * 1024 ? new IOException("No space left on device", 28) : null);
             },
         });
-        failNext = 1;
+        return (p, () => Volatile.Write(ref failNext.Value, 1));
+    }
+
+    [Fact]
+    public async Task Enospc_mid_file_is_survived_and_the_cut_off_file_is_finished_validly()
+    {
+        var (p, failNextFile) = PipelineWhoseNextFileRunsOutOfSpace();
+        using var _ = p;
+        failNextFile();
         await p.Feed(ProducerStreams.Json("/a", 2000), "a", segment: 1024, paced: true);
         await WaitFor(() => p.Writer.Health == WriterHealth.Ok && p.Writer.FinishedFiles.Count >= 1);
         await p.Feed(ProducerStreams.Json("/a", 100, startSequence: 2000), "b");
@@ -258,20 +270,9 @@ public class RobustnessTests
     [Fact]
     public async Task Messages_lost_in_the_open_chunk_at_enospc_are_counted_per_topic()
     {
-        var failNext = 0; // 1: the next file fails after 20 KiB
-        using var p = new Pipeline(o => new RecordingOptions
-        {
-            Directory = o.Directory,
-            Fsync = FsyncPolicy.Never,
-            ChunkSize = 4 * 1024,
-            Compression = McapCompression.None,
-            OpenFile = path =>
-            {
-                var fail = Interlocked.Exchange(ref failNext, 0) == 1;
-                return new FaultyStream(Create(path), length => fail && length > 20 * 1024 ? new IOException("No space left on device", 28) : null);
-            },
-        });
-        failNext = 1;
+        var (p, failNextFile) = PipelineWhoseNextFileRunsOutOfSpace();
+        using var _ = p;
+        failNextFile();
         // Two topics interleaved, so the open chunk at the failure holds messages of both.
         await Task.WhenAll(
             p.Feed(ProducerStreams.Json("/a", 1500), "a", segment: 512, paced: true),
