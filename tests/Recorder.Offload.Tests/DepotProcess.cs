@@ -79,11 +79,27 @@ public sealed class DepotProcess : IDisposable
         lock (_events) return _events.Where(e => e["event"]!.GetValue<string>() == name).ToList();
     }
 
-    /// <summary>filename → (sha256, stored path) for every upload the depot verified.</summary>
+    /// <summary>
+    /// filename → (sha256, stored path) for every upload the depot verified. Read from the depot's
+    /// `verified.jsonl`, which it appends before it answers X-Ingest-Sha256, not from its stdout
+    /// events: those come through a pipe and a reader thread, and under load the client can act on
+    /// the answer (delete its file) before this process has read the line.
+    /// </summary>
     public Dictionary<string, (string Sha256, string Path)> Verified()
     {
         var verified = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
-        foreach (var e in Events("verified")) verified[e["filename"]!.GetValue<string>()] = (e["sha256"]!.GetValue<string>(), e["path"]!.GetValue<string>());
+        var log = System.IO.Path.Combine(Directory, "verified.jsonl");
+        if (!File.Exists(log)) return verified;
+        using var reader = new StreamReader(new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+        while (reader.ReadLine() is { } line)
+        {
+            // One append per line; a line being appended right now may be read torn: it is not final yet.
+            if (!line.EndsWith('}')) continue;
+            JsonObject e;
+            try { e = JsonNode.Parse(line)!.AsObject(); }
+            catch (System.Text.Json.JsonException) { continue; }
+            verified[e["filename"]!.GetValue<string>()] = (e["sha256"]!.GetValue<string>(), e["path"]!.GetValue<string>());
+        }
         return verified;
     }
 

@@ -15,7 +15,7 @@
 // no hash, no X-Ingest-Verify (it still prints create and finish events). POST /raw stores a
 // plain body (the benchmark's raw-upload baseline). Stops on SIGTERM or SIGINT.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -91,7 +91,11 @@ const tus = standard ? standardTus() : new Server({
     }
     const claimed = lie === 'hash' ? createHash('sha256').update(`lie:${actual}`).digest('hex') : actual;
     writeFileSync(verifiedPath(upload.id), claimed);
-    emit({ event: 'verified', id: upload.id, filename: upload.metadata?.filename, sha256: actual, path: upload.storage.path, peer: peerName(req) });
+    const verified = { event: 'verified', id: upload.id, filename: upload.metadata?.filename, sha256: actual, path: upload.storage.path, peer: peerName(req) };
+    // The record of verifications tests check against, written before the answer: stdout reaches a
+    // test through a pipe and a reader thread and may lag behind the client acting on the answer.
+    appendFileSync(path.join(dir, 'verified.jsonl'), `${JSON.stringify(verified)}\n`);
+    emit(verified);
     return { headers: { 'X-Ingest-Sha256': claimed } };
   },
 });
