@@ -12,7 +12,6 @@ namespace Recorder.Offload.Tests;
 public sealed class DepotProcess : IDisposable
 {
     private readonly Process _process;
-    private readonly List<JsonObject> _events = new();
     private readonly StringBuilder _stderr = new();
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -37,7 +36,6 @@ public sealed class DepotProcess : IDisposable
         {
             if (e.Data is null) return;
             var json = JsonNode.Parse(e.Data)!.AsObject();
-            lock (_events) _events.Add(json);
             if (json["event"]!.GetValue<string>() == "listening") _listening.TrySetResult(new Uri(json["url"]!.GetValue<string>()));
         };
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
@@ -74,9 +72,24 @@ public sealed class DepotProcess : IDisposable
         get { lock (_stderr) return _stderr.ToString(); }
     }
 
+    /// <summary>
+    /// The depot's events called <paramref name="name"/>, read from its `events.jsonl`, which it appends
+    /// before it answers the request that caused them (see <see cref="Verified"/> for why not stdout).
+    /// </summary>
     public List<JsonObject> Events(string name)
     {
-        lock (_events) return _events.Where(e => e["event"]!.GetValue<string>() == name).ToList();
+        var events = new List<JsonObject>();
+        var log = System.IO.Path.Combine(Directory, "events.jsonl");
+        if (!File.Exists(log)) return events;
+        using var reader = new StreamReader(new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+        var text = reader.ReadToEnd();
+        // Only whole lines: one being appended right now is not final yet.
+        foreach (var line in text[..(text.LastIndexOf('\n') + 1)].Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var json = JsonNode.Parse(line)!.AsObject();
+            if (json["event"]!.GetValue<string>() == name) events.Add(json);
+        }
+        return events;
     }
 
     /// <summary>

@@ -127,7 +127,8 @@ public class OffloadDaemonTests
             second.KeepRoot = true;
             Cli("offload", "now", "--socket", second.ControlSocket);
             second.WaitFor(() => depot.Verified().ContainsKey(Path.GetFileName(path)), TimeSpan.FromSeconds(30), "the resumed upload");
-            Assert.Equal(1, depot.Creates(Path.GetFileName(path))); // resumed, not restarted
+            var creates = depot.Creates(Path.GetFileName(path));
+            Assert.True(creates == 1, $"{creates} creates: resumed, not restarted, was expected\n{second.Output}");
             var resumed = System.Text.RegularExpressions.Regex.Match(second.Output, @"Resuming \S+ at (\d+) of (\d+) bytes");
             Assert.True(resumed.Success, second.Output);
             firstOffset = long.Parse(resumed.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);

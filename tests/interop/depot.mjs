@@ -8,7 +8,7 @@
 //                  [--verify-delay-ms N]                     (the finish hook waits N ms before hashing: a slow verification)
 //
 // It prints one JSON line {"event":"listening","url":...} and then one JSON line per event
-// (create, verified, mismatch). The finish hook hashes the stored bytes: when they match the
+// (create, verified, mismatch), each also appended to DIR/events.jsonl before the client is answered. The finish hook hashes the stored bytes: when they match the
 // sha256 in Upload-Metadata the final PATCH answers X-Ingest-Sha256: <hex> (HEAD repeats it from
 // then on); when they do not, the upload is removed and the PATCH answers 460. OPTIONS advertises
 // it with X-Ingest-Verify: sha256. With --standard it is @tus/server as shipped: no metadata checks,
@@ -37,7 +37,14 @@ const lie = opt('--lie');
 const standard = args.includes('--standard');
 const verifyDelayMs = Number(opt('--verify-delay-ms') ?? 0);
 const tls = opt('--tls-cert') !== undefined;
-const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
+// Every event is appended to DIR/events.jsonl before the hook returns (so before the client gets its
+// answer), then printed. Tests read the file: stdout passes through a pipe and a reader thread, and
+// under load the client can act on an answer before the test has read the event it caused.
+const emit = (event) => {
+  const line = `${JSON.stringify(event)}\n`;
+  if (event.event !== 'listening') appendFileSync(path.join(dir, 'events.jsonl'), line);
+  process.stdout.write(line);
+};
 
 const verifiedPath = (id) => path.join(dir, `${id}.verified`);
 const sizes = new Map();
