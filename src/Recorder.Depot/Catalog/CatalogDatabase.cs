@@ -92,6 +92,15 @@ public sealed class CatalogDatabase : IDisposable
     public SaveResult Save(RecordingEntry entry)
     {
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(entry, CatalogJson.Default.RecordingEntry)));
+        // Another writer (a second depot process, `reindex` beside the running depot) may add the same group between
+        // this one's look and its insert: the insert then does nothing, and the save starts over from what that one wrote.
+        for (var attempt = 0; ; attempt++)
+            if (TrySave(entry, fingerprint) is { } result) return result;
+            else if (attempt == 3) throw new InvalidOperationException($"{entry.GroupKey} kept being written by another catalog writer");
+    }
+
+    private SaveResult? TrySave(RecordingEntry entry, string fingerprint)
+    {
         using var connection = _dialect.Open();
         using var tx = connection.BeginTransaction();
         long? id = null;
@@ -117,8 +126,9 @@ public sealed class CatalogDatabase : IDisposable
         else
         {
             using var insert = Command(connection, tx,
-                $"INSERT INTO recordings ({string.Join(", ", columns.Select(c => c.Item1))}) VALUES ({string.Join(", ", columns.Select(c => "@" + c.Item1))}) RETURNING id", columns);
-            id = Convert.ToInt64(insert.ExecuteScalar(), CultureInfo.InvariantCulture);
+                $"INSERT INTO recordings ({string.Join(", ", columns.Select(c => c.Item1))}) VALUES ({string.Join(", ", columns.Select(c => "@" + c.Item1))}) ON CONFLICT (group_key) DO NOTHING RETURNING id", columns);
+            if (insert.ExecuteScalar() is not { } inserted || inserted is DBNull) return null;
+            id = Convert.ToInt64(inserted, CultureInfo.InvariantCulture);
         }
         var rid = id.Value;
         foreach (var f in entry.Files)
@@ -354,6 +364,7 @@ public sealed class CatalogDatabase : IDisposable
     public string Explain(string sql, IEnumerable<(string, object?)> parameters)
     {
         using var connection = _dialect.Open();
+        if (_dialect.ExplainSetup is { } setup) Execute(connection, null, setup);
         using var command = Command(connection, null, _dialect.Explain(sql), [.. parameters]);
         using var rows = command.ExecuteReader();
         var plan = new StringBuilder();

@@ -22,8 +22,8 @@ public sealed partial class CatalogIndexer : BackgroundService
     private readonly HashSet<string> _waiting = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, (long, string)>> _arrivedHashes = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
-    private int _busy;
-    private TaskCompletionSource _idle = NewIdle(completed: true);
+    private int _busy = 1; // the catch-up at start: not idle before it has queued what it found
+    private TaskCompletionSource _idle = NewIdle(completed: false);
 
     public CatalogIndexer(CatalogDatabase database, ICatalogSource source, ILogger<CatalogIndexer> logger)
     {
@@ -73,6 +73,7 @@ public sealed partial class CatalogIndexer : BackgroundService
     {
         await Task.Yield();
         CatchUp(stoppingToken);
+        Done();
         try
         {
             await foreach (var group in _queue.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
@@ -94,15 +95,20 @@ public sealed partial class CatalogIndexer : BackgroundService
                 }
                 finally
                 {
-                    lock (_gate)
-                    {
-                        if (--_busy == 0) _idle.TrySetResult();
-                    }
+                    Done();
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    private void Done()
+    {
+        lock (_gate)
+        {
+            if (--_busy == 0) _idle.TrySetResult();
         }
     }
 

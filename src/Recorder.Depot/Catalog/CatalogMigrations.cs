@@ -131,6 +131,7 @@ public static class CatalogMigrations
                 longest_ns BIGINT NOT NULL
             )
             """,
+            "CREATE INDEX devices_by_longest ON devices (longest_ns)",
         ]),
     ];
 
