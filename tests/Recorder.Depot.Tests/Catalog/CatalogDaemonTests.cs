@@ -162,6 +162,10 @@ public abstract partial class CatalogTests
         Assert.Equal("9.9.9", first.Recording.SoftwareVersion);
         Assert.Contains("mark:hard brake at the gate", allEvents);
         Assert.Contains("mark:second lap", allEvents);
+        // The split waited for a keyframe that never came (the clip had ended): keyframe_wait_expired opens file 2, a gap.
+        var second = Database.GetRecording($"{DaemonDevice}/{Path.GetFileName(day)}/{Path.GetFileName(mcaps[1])}")!;
+        Assert.Contains(second.Events, e => e.Type == "keyframe_wait_expired");
+        Assert.Equal(1, second.Recording.Gaps);
         // Drops: the catalog's per-topic sums are the daemon's own counts.
         Assert.Equal(statusDrops.Where(p => p.Value > 0).OrderBy(p => p.Key, StringComparer.Ordinal),
             catalogDrops.Where(p => p.Value > 0).ToDictionary(p => p.Key, p => (ulong)p.Value).OrderBy(p => p.Key, StringComparer.Ordinal));
@@ -174,6 +178,98 @@ public abstract partial class CatalogTests
         var device = (await Get("/api/devices")).GetProperty("devices").EnumerateArray().Single(x => x.GetProperty("device_id").GetString() == DaemonDevice);
         Assert.Equal((long)statusDrops.Values.Aggregate(0UL, (a, b) => a + b), device.GetProperty("drops").GetInt64());
         Assert.Equal("9.9.9", device.GetProperty("software_version").GetString());
+    }
+
+    /// <summary>
+    /// A real full disk (a tmpfs, as in FullDiskTests): the daemon cannot write, drops what it
+    /// cannot hold, resumes when space returns and opens the next file with a write_gap event.
+    /// Offloaded into the depot, the catalog counts the gap and holds the event as `recorder cat` shows it.
+    /// </summary>
+    [Fact]
+    public async Task A_write_gap_from_a_full_disk_is_cataloged_with_its_event()
+    {
+        var root = Directory.CreateTempSubdirectory("recorder-catalog-gap-").FullName;
+        var mount = Path.Combine(root, "disk");
+        Directory.CreateDirectory(mount);
+        if (Run2("mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", mount) is { Code: not 0 } failed)
+        {
+            if (Environment.GetEnvironmentVariable("RECORDER_TESTS_NO_MOUNT") == "1") return; // declared: this machine cannot mount
+            Assert.Fail($"cannot mount a tmpfs for the write-gap test ({failed.Output.Trim()}); run as root, or set RECORDER_TESTS_NO_MOUNT=1 where mounting is impossible");
+        }
+        try
+        {
+            var filler = Path.Combine(mount, "filler.bin");
+            File.WriteAllBytes(filler, new byte[5 << 20]); // about 3 MiB left for the daemon
+            File.WriteAllText(Path.Combine(root, "depot.token"), new TokenStore(Depot.App.Settings.TokensFile).Add(DaemonDevice) + "\n");
+            var fleet = $$"""
+                fleet: test-fleet
+                recording:
+                  dir: {{Path.Combine(mount, "rec")}}
+                  chunk: { size: 32KiB, max_age: 100ms, compression: none }
+                  fsync: never
+                storage: { min_free_bytes: 0 }
+                ingest: { socket: {{Path.Combine(root, "ingest.sock")}} }
+                control_socket: {{Path.Combine(root, "control.sock")}}
+                offload:
+                  endpoint: {{Depot.Endpoint}}
+                  insecure: true
+                  presence: manual
+                  token_file: {{Path.Combine(root, "depot.token")}}
+                  inactivity_timeout: 5s
+                  retry: { min: 50ms, max: 300ms }
+                  rescan_interval: 200ms
+                  delete_after_upload: true
+                """;
+            using var d = DaemonProcess.Start(fleetText: fleet, root: root);
+            await Flood(d.IngestSocket, "/full", 3000, 2048); // about 6 MiB: more than fits
+            d.WaitFor(() => State(d) == "disk_full", TimeSpan.FromSeconds(60), "the writer to report disk_full");
+            File.Delete(filler);
+            d.WaitFor(() => State(d) is "recording" or "idle", TimeSpan.FromSeconds(60), "the writer to resume");
+            await Flood(d.IngestSocket, "/full", 100, 2048);
+            d.Control("split");
+            var device = Path.Combine(mount, "rec", DaemonDevice);
+            d.WaitFor(() => Directory.EnumerateFiles(device, "*.mcap", SearchOption.AllDirectories).Count() >= 2, TimeSpan.FromSeconds(60), "the cut-off file (recovered) and the resumed one (split)");
+            var finished = Directory.EnumerateFiles(device, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".active", StringComparison.Ordinal))
+                .Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToList();
+            Assert.True(d.Control("offload", ("action", "now")).GetProperty("ok").GetBoolean());
+            d.WaitFor(() => d.Control("offload", ("action", "status")).GetProperty("result").GetProperty("deleted").GetInt32() >= finished.Count,
+                TimeSpan.FromSeconds(120), "every finished file verified at the depot");
+            Assert.Equal(0, d.Stop());
+            await Indexer.WhenIdleAsync();
+
+            var day = Directory.EnumerateDirectories(Path.Combine(Depot.Storage, DaemonDevice)).Single();
+            var gaps = 0L;
+            foreach (var name in finished.Where(f => f.EndsWith(".mcap", StringComparison.Ordinal)))
+            {
+                var entry = Database.GetRecording($"{DaemonDevice}/{Path.GetFileName(day)}/{name}")!;
+                Assert.Equal(RecordingStatus.Ok, entry.Recording.Status);
+                var cat = CliLines(root, "cat", "--topic", "/recorder/events", "--json", Path.Combine(day, name));
+                Assert.Equal(cat.Select(e => (e.GetProperty("log_time").GetInt64(), e.GetProperty("data").GetProperty("type").GetString())),
+                    entry.Events.Select(e => (e.TimeNs, (string?)e.Type)));
+                Assert.Equal(cat.Count(e => e.GetProperty("data").GetProperty("type").GetString() is "write_gap" or "keyframe_wait_expired"), entry.Recording.Gaps);
+                gaps += entry.Recording.Gaps;
+            }
+            Assert.True(gaps >= 1, "the disk filled and space returned, so a file must carry write_gap; else this test proved nothing");
+            Assert.NotEmpty(await Keys("event=" + Uri.EscapeDataString("write gap")));
+            var row = (await Get("/api/devices")).GetProperty("devices").EnumerateArray().Single(x => x.GetProperty("device_id").GetString() == DaemonDevice);
+            Assert.Equal(gaps, row.GetProperty("gaps").GetInt64());
+        }
+        finally
+        {
+            if (Run2("umount", mount).Code != 0) Run2("umount", "-l", mount); // never leave it mounted
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static string? State(DaemonProcess d) => d.Control("status").GetProperty("result").GetProperty("state").GetString();
+
+    private static (int Code, string Output) Run2(string file, params string[] args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout + stderr.Result);
     }
 
     private static ulong LidarAccounted(DaemonProcess d)
