@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Recorder.Depot.Catalog;
 using Recorder.Depot.Config;
 using Recorder.Depot.Identity;
 using Recorder.Depot.Operations;
@@ -89,17 +90,20 @@ public sealed class DepotApp : IAsyncDisposable
         builder.Services.AddSingleton(new TokenStore(settings.TokensFile));
         builder.Services.AddSingleton<DeviceAuthenticator>();
         builder.Services.AddSingleton<DepotMetrics>();
+        builder.Services.AddCatalog(settings, time ?? TimeProvider.System);
         builder.Services.AddSingleton<TusHandler>();
         builder.Services.AddHostedService<UploadExpiry>();
         var app = builder.Build();
         var tus = app.Services.GetRequiredService<TusHandler>();
         var metrics = app.Services.GetRequiredService<DepotMetrics>();
+        var catalog = app.Services.GetRequiredService<CatalogApi>();
         app.Run(context =>
         {
             var path = context.Request.Path;
             if (path == "/healthz") return Health(context);
             if (path == "/metrics") return Metrics(context, metrics);
             if (tus.Serves(path)) return tus.HandleAsync(context);
+            if (CatalogApi.Serves(path)) return catalog.HandleAsync(context);
             if (fallback is not null) return fallback(context);
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return Task.CompletedTask;

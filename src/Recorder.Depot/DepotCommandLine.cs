@@ -9,12 +9,13 @@ namespace Recorder.Depot;
 /// </summary>
 public static class DepotCommandLine
 {
-    public const string Usage = """
+    public static readonly string Usage = $"""
         usage: recorder-depot run [--config FILE] [--listen ADDRESS:PORT]
                recorder-depot config check [--config FILE]
                recorder-depot token add DEVICE_ID [--config FILE]
                recorder-depot token remove DEVICE_ID [--config FILE]
                recorder-depot token list [--config FILE]
+        {Catalog.CatalogCommands.Usage.TrimEnd()}
 
         Without --config the embedded defaults apply: plain HTTP on 127.0.0.1:1080, the tus
         endpoint at /files/, verified files under ./depot, tokens in ./depot-state/tokens.
@@ -31,6 +32,7 @@ public static class DepotCommandLine
             (args.Length == 0 ? error : output).WriteLine(Usage);
             return args.Length == 0 ? 2 : 0;
         }
+        if (Catalog.CatalogCommands.Verbs.Contains(args[0])) return Catalog.CatalogCommands.Run(args, output, error);
         var positional = new List<string>();
         string? config = null;
         string? listen = null;

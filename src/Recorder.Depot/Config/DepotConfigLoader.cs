@@ -20,11 +20,12 @@ public sealed record DepotConfigResult(DepotSettings? Settings, IReadOnlyList<Co
 /// </summary>
 public static class DepotConfigLoader
 {
-    internal static readonly string[] RootKeys = ["listen", "insecure", "tls", "tus", "uploads", "storage", "state_dir"];
+    internal static readonly string[] RootKeys = ["listen", "insecure", "tls", "tus", "uploads", "storage", "state_dir", "catalog"];
     private static readonly string[] TlsKeys = ["certificate", "key", "client_ca"];
     private static readonly string[] TusKeys = ["path", "max_size"];
     private static readonly string[] UploadKeys = ["expire_after", "sweep_interval"];
     private static readonly string[] StorageKeys = ["dir"];
+    private static readonly string[] CatalogKeys = ["postgres"];
 
     /// <summary>The longest sweep interval (a timer's period is limited to about 49 days).</summary>
     public static readonly TimeSpan MaxSweepInterval = TimeSpan.FromDays(30);
@@ -125,6 +126,10 @@ public static class DepotConfigLoader
                     foreach (var (_, v, p) in r.Keys(value, path, StorageKeys))
                         if (r.String(v, p, out var dir)) s = s with { Storage = s.Storage with { Dir = dir } };
                     break;
+                case "catalog":
+                    foreach (var (_, v, p) in r.Keys(value, path, CatalogKeys))
+                        if (r.OptionalString(v, p, out var postgres)) s = s with { Catalog = s.Catalog with { Postgres = postgres } };
+                    break;
             }
         }
         return s;
@@ -160,6 +165,17 @@ public static class DepotConfigLoader
         if (!map.Failed("uploads.sweep_interval") && (s.Uploads.SweepInterval <= TimeSpan.Zero || s.Uploads.SweepInterval > MaxSweepInterval))
             Error("uploads.sweep_interval", "uploads.sweep_interval must be more than 0 and at most 720h");
         if (!map.Failed("storage.dir") && s.Storage.Dir.Length == 0) Error("storage.dir", "storage.dir must not be empty");
+        if (!map.Failed("catalog.postgres") && s.Catalog.Postgres is { } postgres)
+        {
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(postgres);
+            }
+            catch (ArgumentException e)
+            {
+                Error("catalog.postgres", $"catalog.postgres is not a PostgreSQL connection string: {e.Message}");
+            }
+        }
         if (!map.Failed("state_dir") && s.StateDir.Length == 0) Error("state_dir", "state_dir must not be empty");
     }
 

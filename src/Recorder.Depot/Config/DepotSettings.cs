@@ -34,6 +34,19 @@ public sealed record DepotSettings
 
     /// <summary>The file of device token hashes (<c>recorder-depot token add</c> appends to it).</summary>
     public string TokensFile => Path.Combine(StateDir, "tokens");
+
+    /// <summary>The catalog's database.</summary>
+    public CatalogSettings Catalog { get; init; } = new();
+
+    /// <summary>The embedded catalog's SQLite file (used when <see cref="CatalogSettings.Postgres"/> is not set).</summary>
+    public string CatalogFile => Path.Combine(StateDir, "catalog.sqlite");
+}
+
+/// <summary>The catalog's database: SQLite under <c>state_dir</c> by default, PostgreSQL for fleet scale.</summary>
+public sealed record CatalogSettings
+{
+    /// <summary>A PostgreSQL connection string (Npgsql keywords: <c>Host=…;Database=…;Username=…</c>); null: SQLite.</summary>
+    public string? Postgres { get; init; }
 }
 
 /// <summary>Kestrel HTTPS: a PEM certificate and key; with <see cref="ClientCa"/>, device certificates (mTLS).</summary>

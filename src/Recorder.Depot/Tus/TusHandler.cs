@@ -5,6 +5,7 @@ using System.IO.Pipelines;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Recorder.Depot.Catalog;
 using Recorder.Depot.Config;
 using Recorder.Depot.Identity;
 using Recorder.Depot.Operations;
@@ -34,11 +35,13 @@ public sealed class TusHandler
     private readonly DepotMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly CatalogIndexer _catalog;
     private readonly string _endpoint;
     private readonly ConcurrentDictionary<string, UploadSession> _sessions = new(StringComparer.Ordinal);
 
-    public TusHandler(DepotSettings settings, IUploadStore store, DeviceAuthenticator auth, DepotMetrics metrics, DepotClock clock, ILogger<TusHandler> logger)
+    public TusHandler(DepotSettings settings, IUploadStore store, DeviceAuthenticator auth, DepotMetrics metrics, DepotClock clock, ILogger<TusHandler> logger, CatalogIndexer catalog)
     {
+        _catalog = catalog;
         _settings = settings;
         _store = store;
         _auth = auth;
@@ -416,6 +419,7 @@ public sealed class TusHandler
         session.Dispose();
         _metrics.VerifiedOne();
         DepotLog.Verified(_logger, record.Id, device, record.StoragePath, actual);
+        _catalog.Arrived(verified); // cataloged in the background: the answer does not wait for it
         headers[VerifiedHeader] = actual;
         context.Response.StatusCode = StatusCodes.Status204NoContent;
     }
