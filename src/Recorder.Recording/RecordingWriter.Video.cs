@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Recorder.Mcap;
@@ -34,11 +33,11 @@ public sealed partial class RecordingWriter
     }
 
     /// <summary>A split waiting for video keyframes: the reason, the tracks still waiting, the messages held for the new file.</summary>
-    private sealed class PendingSplit(string reason, long deadlineTicks)
+    private sealed class PendingSplit(string reason, long startedTicks, long deadlineTicks)
     {
         public string Reason { get; } = reason;
         public long DeadlineTicks { get; } = deadlineTicks;
-        public long StartedTicks { get; } = Stopwatch.GetTimestamp();
+        public long StartedTicks { get; } = startedTicks;
         public List<ChannelSlot> Waiting { get; } = new();
         /// <summary>Tracks whose keyframe arrived: their frames now wait for the new file.</summary>
         public List<ChannelSlot> Ready { get; } = new();
@@ -92,7 +91,7 @@ public sealed partial class RecordingWriter
     private void BeginSplit(string reason, ulong logTime, int epoch)
     {
         if (_split is not null) return;
-        var now = Stopwatch.GetTimestamp();
+        var now = _time.GetTimestamp();
         var wait = _options.KeyframeWait;
         PendingSplit? split = null;
         if (wait > TimeSpan.Zero)
@@ -100,8 +99,8 @@ public sealed partial class RecordingWriter
             foreach (var slot in _slots)
             {
                 // A camera that has gone quiet is not waited for.
-                if (slot is not { InFile: true, Video: { } video } || Stopwatch.GetElapsedTime(video.LastFrameTicks, now) > wait) continue;
-                split ??= new PendingSplit(reason, now + (long)(wait.TotalSeconds * Stopwatch.Frequency));
+                if (slot is not { InFile: true, Video: { } video } || _time.GetElapsedTime(video.LastFrameTicks, now) > wait) continue;
+                split ??= new PendingSplit(reason, now, now + (long)(wait.TotalSeconds * _time.TimestampFrequency));
                 split.Waiting.Add(slot);
             }
         }
@@ -157,7 +156,7 @@ public sealed partial class RecordingWriter
             WriteEvent("keyframe_wait_expired", new Dictionary<string, string>
             {
                 ["topics"] = topics,
-                ["waited_ms"] = Stopwatch.GetElapsedTime(split.StartedTicks).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture),
+                ["waited_ms"] = _time.GetElapsedTime(split.StartedTicks).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture),
                 ["effect"] = "these topics start this file without a keyframe: frames before their next keyframe do not decode",
             }, Math.Max(logTime, _lastLogTime), epoch);
         }
@@ -185,7 +184,7 @@ public sealed partial class RecordingWriter
     private void CheckSplitDeadline()
     {
         // At the last time written, not now: messages still in the reorder window are older than now.
-        if (_split is { } split && Stopwatch.GetTimestamp() >= split.DeadlineTicks && _writer is not null)
+        if (_split is { } split && _time.GetTimestamp() >= split.DeadlineTicks && _writer is not null)
             FinishSplit(_lastLogTime, _fileEpoch, expired: true);
     }
 
@@ -218,7 +217,7 @@ public sealed partial class RecordingWriter
     private void WriteVideo(ChannelSlot slot, VideoTrack video, ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data)
     {
         var writer = _writer!;
-        video.LastFrameTicks = Stopwatch.GetTimestamp();
+        video.LastFrameTicks = _time.GetTimestamp();
         VideoFramesWritten++;
         if (video.Raw is not { } raw)
         {

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -79,7 +78,7 @@ public sealed partial class RecordingWriter : IDisposable
     private ulong _lastLogTime;
     private long _chunkStartTicks;
     private long _lastFsyncTicks;
-    private long _lastDiagnosticsTicks = Stopwatch.GetTimestamp();
+    private long _lastDiagnosticsTicks;
     private long _lastStorageCheckTicks;
     private double _maxWriteLatencyMs;
     private readonly WriteLatencyHistogram _writeLatency = new();
@@ -94,12 +93,20 @@ public sealed partial class RecordingWriter : IDisposable
     private string? _lastError;
     private volatile bool _stopping;
     private volatile WriterHealth _health = WriterHealth.Ok;
-    private long _lastStatusTicks = Stopwatch.GetTimestamp();
+    private long _lastStatusTicks;
+    /// <summary>
+    /// The writer's clock for every interval it keeps (chunk age, fsync, diagnostics, storage
+    /// checks, keyframe waits, stalls): the receive clock's <see cref="TimeProvider"/>, so one clock
+    /// drives the whole stage and a test advances it instead of sleeping.
+    /// </summary>
+    private readonly TimeProvider _time;
 
     public RecordingWriter(RecordingOptions options, BatchQueue queue, ChannelRegistry registry, DeviceIdentity device, ILogger? logger = null)
     {
         _options = options;
         _queue = queue;
+        _time = queue.Clock.Time;
+        _lastDiagnosticsTicks = _lastStatusTicks = _time.GetTimestamp();
         _registry = registry;
         _logger = logger ?? NullLogger.Instance;
         _deviceId = device.DeviceId;
@@ -175,7 +182,7 @@ public sealed partial class RecordingWriter : IDisposable
     public WriterHealth Health => _health;
 
     /// <summary>True while one write has taken longer than the stall threshold: a wedged disk, reported not hidden.</summary>
-    public bool IsStalled => Progress.BusyFor(Stopwatch.GetTimestamp()) > _options.StallThreshold;
+    public bool IsStalled => Progress.BusyFor(_time.GetTimestamp()) > _options.StallThreshold;
 
     public void Start()
     {
@@ -278,7 +285,7 @@ public sealed partial class RecordingWriter : IDisposable
         var diskFull = io is not null && (io.HResult == 28 || io.HResult == unchecked((int)0x80070070) || io.Message.Contains("No space", StringComparison.OrdinalIgnoreCase));
         _health = diskFull ? WriterHealth.DiskFull : WriterHealth.WriteFailed;
         _lastError = e.Message;
-        _failedSinceTicks = Stopwatch.GetTimestamp();
+        _failedSinceTicks = _time.GetTimestamp();
         RecordingLog.WriteFailed(_logger, _activePath ?? "(none)", e.Message, e);
         CountOpenChunkLost();
         if (batch is not null && batch.Command is null && _batchConsumed < batch.Count)
@@ -362,7 +369,7 @@ public sealed partial class RecordingWriter : IDisposable
         var wait = TimeSpan.FromMilliseconds(200);
         if (_writer is { PendingChunkBytes: > 0 })
         {
-            var left = _options.ChunkMaxAge - Stopwatch.GetElapsedTime(_chunkStartTicks);
+            var left = _options.ChunkMaxAge - _time.GetElapsedTime(_chunkStartTicks);
             wait = left < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : left;
         }
         // Held messages must be released as the watermark moves, even when nothing new arrives.
@@ -379,19 +386,19 @@ public sealed partial class RecordingWriter : IDisposable
     {
         if (_health != WriterHealth.Ok)
         {
-            if (Stopwatch.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1)) TryResume();
+            if (_time.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1)) TryResume();
             return;
         }
         if (_reorder is not null) ReleaseUpTo(Watermark(_queue.Now()));
-        if (_writer is { PendingChunkBytes: > 0 } && Stopwatch.GetElapsedTime(_chunkStartTicks) >= _options.ChunkMaxAge) CutChunk();
+        if (_writer is { PendingChunkBytes: > 0 } && _time.GetElapsedTime(_chunkStartTicks) >= _options.ChunkMaxAge) CutChunk();
         CheckSplitDeadline();
-        if (_options.DiagnosticsInterval > TimeSpan.Zero && Stopwatch.GetElapsedTime(_lastDiagnosticsTicks) >= _options.DiagnosticsInterval)
+        if (_options.DiagnosticsInterval > TimeSpan.Zero && _time.GetElapsedTime(_lastDiagnosticsTicks) >= _options.DiagnosticsInterval)
         {
-            _lastDiagnosticsTicks = Stopwatch.GetTimestamp();
+            _lastDiagnosticsTicks = _time.GetTimestamp();
             // Through the queue: stamped after everything received so far, so the file stays in order.
             if (_writer is not null) _queue.EnqueueCommand(new DiagnosticsCommand());
         }
-        if (Stopwatch.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1) && !EnsureStorage())
+        if (_time.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1) && !EnsureStorage())
             EnterDiskFull("storage limit reached");
     }
 
@@ -401,20 +408,20 @@ public sealed partial class RecordingWriter : IDisposable
         var toDisk = _options.Fsync switch
         {
             FsyncPolicy.Chunk => true,
-            FsyncPolicy.Interval => Stopwatch.GetElapsedTime(_lastFsyncTicks) >= _options.FsyncInterval,
+            FsyncPolicy.Interval => _time.GetElapsedTime(_lastFsyncTicks) >= _options.FsyncInterval,
             _ => false,
         };
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         _cuttingChunkAt = _writer.Position;
         _writer.Flush(toDisk);
         _cuttingChunkAt = -1;
         ChunkCommitted();
         AppendPendingFrames(toDisk);
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        var elapsed = _time.GetElapsedTime(started);
         _writeLatency.Observe(elapsed.TotalSeconds);
         var ms = elapsed.TotalMilliseconds;
         if (ms > _maxWriteLatencyMs) _maxWriteLatencyMs = ms;
-        if (toDisk) _lastFsyncTicks = Stopwatch.GetTimestamp();
+        if (toDisk) _lastFsyncTicks = _time.GetTimestamp();
     }
 
     private ChannelSlot? Slot(ushort channelId)
@@ -551,7 +558,7 @@ public sealed partial class RecordingWriter : IDisposable
     {
         EnsureInFile(slot);
         var writer = _writer!;
-        if (writer.PendingChunkBytes == 0) _chunkStartTicks = Stopwatch.GetTimestamp();
+        if (writer.PendingChunkBytes == 0) _chunkStartTicks = _time.GetTimestamp();
         if (slot.Video is { } video) WriteVideo(slot, video, channelId, sequence, logTime, publishTime, data);
         else writer.WriteMessage(channelId, sequence, logTime, publishTime, data);
         if (logTime > _lastLogTime) _lastLogTime = logTime;
@@ -642,7 +649,7 @@ public sealed partial class RecordingWriter : IDisposable
             slot.File.Add(slot.LatchedLogTime, slot.LatchedLength);
             if (slot.LatchedLogTime > _lastLogTime) _lastLogTime = slot.LatchedLogTime;
         }
-        _chunkStartTicks = Stopwatch.GetTimestamp();
+        _chunkStartTicks = _time.GetTimestamp();
     }
 
     private void CloseFile(string reason)
@@ -752,6 +759,9 @@ public sealed partial class RecordingWriter : IDisposable
             case StallWriterCommand stall:
                 Stall(stall.Duration);
                 break;
+            case WriterPassCommand pass:
+                RunPass(pass);
+                break;
         }
     }
 
@@ -839,7 +849,7 @@ public sealed partial class RecordingWriter : IDisposable
     /// </summary>
     private bool EnsureStorage()
     {
-        _lastStorageCheckTicks = Stopwatch.GetTimestamp();
+        _lastStorageCheckTicks = _time.GetTimestamp();
         bool Short(out long free, out long used)
         {
             free = FreeBytes();
@@ -891,7 +901,7 @@ public sealed partial class RecordingWriter : IDisposable
             AbandonFile();
         }
         _health = WriterHealth.DiskFull;
-        _failedSinceTicks = Stopwatch.GetTimestamp();
+        _failedSinceTicks = _time.GetTimestamp();
     }
 
     /// <summary>Checks whether writing can resume; finishes a file the failure cut off; notes the gap in the next file.</summary>
@@ -912,7 +922,7 @@ public sealed partial class RecordingWriter : IDisposable
         }
         _cutOffPath = null;
         var was = _health;
-        var seconds = Stopwatch.GetElapsedTime(_failedSinceTicks).TotalSeconds;
+        var seconds = _time.GetElapsedTime(_failedSinceTicks).TotalSeconds;
         _previousEndReason = was == WriterHealth.DiskFull ? "disk_full" : "write_failed";
         _device["previous_gap"] = string.Create(CultureInfo.InvariantCulture, $"{was}: {_unwrittenSinceFailure} messages not written over {seconds:0.0} s ({_lastError})");
         // The gap is queued before the health says Ok: whoever sees Ok (a producer, a stop) comes
@@ -976,8 +986,8 @@ public sealed partial class RecordingWriter : IDisposable
     public RecorderStatus Status()
     {
         var topics = new List<TopicStatus>();
-        var now = Stopwatch.GetTimestamp();
-        var seconds = Math.Max(Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _lastStatusTicks, now), now).TotalSeconds, 1e-3);
+        var now = _time.GetTimestamp();
+        var seconds = Math.Max(_time.GetElapsedTime(Interlocked.Exchange(ref _lastStatusTicks, now), now).TotalSeconds, 1e-3);
         var slots = _slots;
         for (var id = 1; id < slots.Length || id <= _registry.ChannelCount; id++)
         {

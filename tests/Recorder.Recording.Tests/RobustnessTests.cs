@@ -6,7 +6,8 @@ using Recorder.Mcap;
 namespace Recorder.Recording.Tests;
 
 /// <summary>Streams standing in for a slow, failing or wedged disk.</summary>
-internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, TimeSpan delayPerWrite = default, ManualResetEventSlim? gate = null) : Stream
+internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, TimeSpan delayPerWrite = default, ManualResetEventSlim? gate = null,
+    SemaphoreSlim? blocked = null) : Stream
 {
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -22,8 +23,12 @@ internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, 
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        gate?.Wait();
-        if (delayPerWrite > TimeSpan.Zero) Thread.Sleep(delayPerWrite);
+        if (gate is { IsSet: false })
+        {
+            blocked?.Release(); // tells the test the writer is now inside a write that does not return
+            gate.Wait();
+        }
+        if (delayPerWrite > TimeSpan.Zero) Thread.Sleep(delayPerWrite); // a slow disk is real time spent inside a write
         if (failAt(inner.Length + buffer.Length) is { } failure) throw failure;
         inner.Write(buffer);
     }
@@ -74,8 +79,8 @@ public class RobustnessTests
         var release = Task.Run(async () =>
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
+            // A real producer task and the real writer thread race here: poll for the queue's pushback.
             while (p.Queue.Stalls == 0 && p.Queue.DroppedTotal == 0 && watch.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(5);
-            await Task.Delay(50);
             disk.Set();
         });
         await p.Feed(ProducerStreams.Json("/fast", sent), "fast", segment: 2048, paced: true);
@@ -120,19 +125,18 @@ public class RobustnessTests
     public async Task Diagnostics_are_written_once_per_interval_with_queue_and_disk_numbers()
     {
         var interval = TimeSpan.FromMilliseconds(100);
-        var running = System.Diagnostics.Stopwatch.StartNew(); // bounds the writer's lifetime from outside
-        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, DiagnosticsInterval = interval });
+        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, DiagnosticsInterval = interval },
+            receiveTime: Pipeline.FakeClock());
         for (var i = 0; i < 6; i++)
         {
             await p.Feed(ProducerStreams.Json("/a", 10, startSequence: i * 10), $"a{i}");
-            await Task.Delay(interval); // the recording spans several intervals
+            await p.AdvanceAsync(interval); // the recording spans six intervals
         }
+        await p.AdvanceAsync(interval / 2); // half an interval more: no diagnostics for it
         var files = await p.StopAsync();
-        running.Stop();
         var diagnostics = Diagnostics(files);
-        // At least one per interval the writer saw pass, at most one per interval it lived (however slow this
-        // machine made it), plus the final one at shutdown.
-        Assert.InRange(diagnostics.Count, 3, (int)(running.Elapsed / interval) + 2);
+        // One per interval that passed, plus the final one at shutdown.
+        Assert.Equal(7, diagnostics.Count);
         var last = diagnostics[^1];
         Assert.Equal("recording", last.GetProperty("state").GetString());
         Assert.True(last.GetProperty("disk_free_bytes").GetInt64() > 0);
@@ -301,25 +305,34 @@ public class RobustnessTests
     public async Task A_wedged_disk_is_reported_as_stalled()
     {
         using var gate = new ManualResetEventSlim(true);
+        using var blocked = new SemaphoreSlim(0);
         using var p = new Pipeline(o => new RecordingOptions
         {
             Directory = o.Directory,
             Fsync = FsyncPolicy.Never,
             StallThreshold = TimeSpan.FromMilliseconds(200),
             ChunkMaxAge = TimeSpan.FromMilliseconds(20),
-            OpenFile = path => new FaultyStream(Create(path), _ => null, gate: gate),
-        });
+            OpenFile = path => new FaultyStream(Create(path), _ => null, gate: gate, blocked: blocked),
+        }, receiveTime: Pipeline.FakeClock());
         await p.Feed(ProducerStreams.Json("/a", 10));
-        await WaitFor(() => p.Writer.FinishedFiles.Count == 0 && p.Writer.Status().State == "recording");
+        await p.AdvanceAsync(TimeSpan.FromMilliseconds(20)); // the first chunk is cut by age and written
+        Assert.Equal("recording", p.Writer.Status().State);
         gate.Reset(); // the disk stops answering
         await p.Feed(ProducerStreams.Json("/a", 10, startSequence: 10));
-        await WaitFor(() => p.Writer.IsStalled);
+        await p.WriterPassAsync(); // in the open chunk, not yet on the disk
+        p.Time!.Advance(TimeSpan.FromMilliseconds(20));
+        var pass = p.WriterPassAsync(); // the chunk cut by age now writes, and does not return
+        Assert.True(await blocked.WaitAsync(TimeSpan.FromSeconds(30)), "the writer never reached the disk"); // the bound only turns a hang into a failure
+        Assert.False(p.Writer.IsStalled); // inside a write, but not for long yet
+        p.Time.Advance(TimeSpan.FromMilliseconds(300));
+        Assert.True(p.Writer.IsStalled);
         Assert.Equal("stalled", p.Writer.Status().State);
         var progress = p.Writer.Progress;
-        await Task.Delay(300);
+        p.Time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(progress, p.Writer.Progress); // a watchdog sees no progress
         gate.Set();
-        await WaitFor(() => !p.Writer.IsStalled);
+        await pass;
+        Assert.False(p.Writer.IsStalled);
         var files = await p.StopAsync();
         Assert.Equal(20, Files.Messages(files).Count(m => m.Topic == "/a"));
     }
