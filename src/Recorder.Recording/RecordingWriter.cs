@@ -48,7 +48,6 @@ public sealed partial class RecordingWriter : IDisposable
     private readonly ChannelRegistry _registry;
     private readonly ILogger _logger;
     private readonly Dictionary<string, string> _device;
-    private readonly string _deviceId;
     private readonly string _root;
     private readonly Thread _thread;
     private readonly ushort _eventsChannel;
@@ -72,9 +71,7 @@ public sealed partial class RecordingWriter : IDisposable
     private string? _activePath;
     private string? _finalPath;
     private string? _cutOffPath;
-    private int _sequence;
-    private ulong _fileStartTime;
-    private int _fileEpoch;
+    private readonly FileRotation _rotation;
     private ulong _lastLogTime;
     private long _chunkStartTicks;
     private long _lastFsyncTicks;
@@ -109,8 +106,8 @@ public sealed partial class RecordingWriter : IDisposable
         _lastDiagnosticsTicks = _lastStatusTicks = _time.GetTimestamp();
         _registry = registry;
         _logger = logger ?? NullLogger.Instance;
-        _deviceId = device.DeviceId;
         _root = Path.Combine(options.Directory, device.DeviceId);
+        _rotation = new FileRotation(_root, device.DeviceId);
         _device = new Dictionary<string, string>(device.Values);
         if (!registry.TryGetOrAddSchema("recorder.Event", "jsonschema", EventSchema, out var eventSchema)
             || !registry.TryGetOrAddChannel(EventsTopic, "json", eventSchema, Channel.NoMetadata, out _eventsChannel)
@@ -228,7 +225,7 @@ public sealed partial class RecordingWriter : IDisposable
             // The last file ends with the final counters (drops, queue, disk) whatever the interval.
             Guarded(() =>
             {
-                if (_writer is not null && _options.DiagnosticsInterval > TimeSpan.Zero) WriteDiagnostics(_lastLogTime, _fileEpoch);
+                if (_writer is not null && _options.DiagnosticsInterval > TimeSpan.Zero) WriteDiagnostics(_lastLogTime, _rotation.FileEpoch);
                 ReleaseUpTo(ulong.MaxValue);
             });
             Guarded(() => CloseFile("shutdown"));
@@ -500,7 +497,7 @@ public sealed partial class RecordingWriter : IDisposable
             try
             {
                 var time = Math.Max(key.Time, _lastLogTime);
-                Write(pending.ChannelId, pending.Sequence, time, pending.PublishTime, pending.Data.AsSpan(0, pending.Length), _fileEpoch);
+                Write(pending.ChannelId, pending.Sequence, time, pending.PublishTime, pending.Data.AsSpan(0, pending.Length), _rotation.FileEpoch);
                 if (pending.Late && Slot(pending.ChannelId) is { } slot) slot.File.Late++;
             }
             catch (Exception e) when (e is IOException or McapException or UnauthorizedAccessException)
@@ -531,7 +528,7 @@ public sealed partial class RecordingWriter : IDisposable
         {
             OpenFile(logTime, epoch);
         }
-        else if (epoch != _fileEpoch && logTime < _lastLogTime)
+        else if (epoch != _rotation.FileEpoch && logTime < _lastLogTime)
         {
             // The clock stepped back: the new epoch's times start a file of their own (at once, keyframe or not).
             Rotate("clock_step", logTime, epoch);
@@ -540,14 +537,13 @@ public sealed partial class RecordingWriter : IDisposable
         {
             // Only between instants: all messages of one instant share a chunk and a file.
             // A recording's size includes its sidecar video streams.
-            if (_split is null && _writer!.Position + _writer.PendingChunkBytes + _sidecarBytes >= _options.SplitSize) BeginSplit("size", logTime, epoch);
-            // (A message released late from the reorder window may be older than the file's start.)
-            else if (_split is null && logTime > _fileStartTime && logTime - _fileStartTime >= (ulong)_options.SplitDuration.Ticks * 100) BeginSplit("duration", logTime, epoch);
+            var due = _split.IsPending ? null : _rotation.SplitDue(_options, _writer!.Position + _writer.PendingChunkBytes + _sidecarBytes, logTime);
+            if (due is not null) BeginSplit(due, logTime, epoch);
             else if (_writer!.PendingChunkBytes >= _options.ChunkSize) CutChunk();
         }
 
         // A pending split: video frames from each topic's next keyframe on wait for the new file.
-        if (_split is not null && slot.Video is { } video
+        if (_split.IsPending && slot.Video is { } video
             && HoldForSplit(slot, video, channelId, sequence, logTime, publishTime, data, epoch))
             return;
         WriteNow(slot, channelId, sequence, logTime, publishTime, data);
@@ -604,17 +600,7 @@ public sealed partial class RecordingWriter : IDisposable
             EnterDiskFull("storage limit reached");
             throw new IOException("No space for a new recording file: storage limit reached");
         }
-        _sequence++;
-        var start = DateTimeOffset.UnixEpoch.AddTicks((long)(startTime / 100));
-        var dir = Path.Combine(_root, start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-        Directory.CreateDirectory(dir);
-        string final;
-        while (true)
-        {
-            final = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"{_deviceId}_{start:yyyyMMdd'T'HHmmss'Z'}_{_sequence:D4}.mcap"));
-            if (!File.Exists(final) && !File.Exists(final + RecordingOptions.ActiveSuffix)) break;
-            _sequence++;
-        }
+        var final = _rotation.NextFile(startTime, RecordingOptions.ActiveSuffix);
         _finalPath = final;
         _activePath = final + RecordingOptions.ActiveSuffix;
         _file = _options.OpenFile(_activePath);
@@ -631,15 +617,14 @@ public sealed partial class RecordingWriter : IDisposable
             slot.InFile = false;
             slot.File.Reset();
         }
-        _fileStartTime = startTime;
-        _fileEpoch = epoch;
+        _rotation.Opened(startTime, epoch);
         _lastLogTime = 0;
 
-        _device["file_sequence"] = _sequence.ToString(CultureInfo.InvariantCulture);
+        _device["file_rotation.Sequence"] = _rotation.Sequence.ToString(CultureInfo.InvariantCulture);
         _device["previous_file_end_reason"] = _previousEndReason;
         _device["file_start_time_ns"] = startTime.ToString(CultureInfo.InvariantCulture);
         _writer.WriteMetadata(new Metadata("recorder.device", new SortedDictionary<string, string>(_device, StringComparer.Ordinal)));
-        RecordingLog.FileOpened(_logger, _activePath, _sequence, _previousEndReason);
+        RecordingLog.FileOpened(_logger, _activePath, _rotation.Sequence, _previousEndReason);
 
         // Latched topics first, in log-time order: the file stands alone.
         foreach (var slot in _slots.Where(s => s?.LatchedData is not null).OrderBy(s => s!.LatchedLogTime))
@@ -710,7 +695,7 @@ public sealed partial class RecordingWriter : IDisposable
     private void RecordStep(ClockStep step, ulong time, int epoch)
     {
         RecordingLog.ClockStepped(_logger, step.DeltaNs / 1e6);
-        if (_writer is not null && epoch != _fileEpoch) Rotate("clock_step", time, epoch);
+        if (_writer is not null && epoch != _rotation.FileEpoch) Rotate("clock_step", time, epoch);
         WriteEvent("clock_step", new Dictionary<string, string>
         {
             ["delta_ns"] = step.DeltaNs.ToString(CultureInfo.InvariantCulture),
@@ -1018,7 +1003,7 @@ public sealed partial class RecordingWriter : IDisposable
             WriterHealth.WriteFailed => "write_failed",
             _ => writer is null ? "idle" : "recording",
         };
-        return new RecorderStatus(state, _activePath, _sequence, writer?.Position ?? 0, _messagesTotal, _filesFinished, topics,
+        return new RecorderStatus(state, _activePath, _rotation.Sequence, writer?.Position ?? 0, _messagesTotal, _filesFinished, topics,
             _queue.Bytes, _queue.CapacityBytes, _queue.Depth, _queue.Stalls, FreeBytes(), _lastError)
         {
             DroppedTotal = _queue.DroppedTotal,
