@@ -35,14 +35,6 @@ public sealed partial class RecordingWriter : IDisposable
     public const string EventsTopic = "/recorder/events";
     public const string DiagnosticsTopic = "/recorder/diagnostics";
 
-    private static readonly byte[] EventSchema = """
-        {"type":"object","properties":{"type":{"type":"string"},"time_ns":{"type":"integer"}},"required":["type"]}
-        """u8.ToArray();
-
-    private static readonly byte[] DiagnosticsSchema = """
-        {"type":"object","properties":{"time_ns":{"type":"integer"},"state":{"type":"string"},"queue_bytes":{"type":"integer"},"queue_capacity_bytes":{"type":"integer"},"dropped_total":{"type":"integer"},"write_latency_ms_max":{"type":"number"},"disk_free_bytes":{"type":"integer"},"topics":{"type":"object"}}}
-        """u8.ToArray();
-
     private RecordingOptions _options; // replaced on this thread by a ReconfigureCommand (RecordingWriter.Service.cs)
     private readonly BatchQueue _queue;
     private readonly ChannelRegistry _registry;
@@ -75,10 +67,10 @@ public sealed partial class RecordingWriter : IDisposable
     private ulong _lastLogTime;
     private long _chunkStartTicks;
     private long _lastFsyncTicks;
-    private long _lastDiagnosticsTicks;
     private long _lastStorageCheckTicks;
-    private double _maxWriteLatencyMs;
-    private readonly WriteLatencyHistogram _writeLatency = new();
+    /// <summary>Events, diagnostics and write latency (WriterDiagnostics.cs).</summary>
+    private readonly WriterDiagnostics _diagnostics;
+    private readonly List<TopicCounts> _diagnosticTopics = new();
     private long _cuttingChunkAt = -1; // in McapWriter.Flush/Finish: where the chunk being cut starts (a failure may come after it is whole on disk)
     private int _batchConsumed; // entries of the batch in WriteBatch handed to the file writer or the reorder buffer
     private string _previousEndReason = "start";
@@ -103,15 +95,16 @@ public sealed partial class RecordingWriter : IDisposable
         _options = options;
         _queue = queue;
         _time = queue.Clock.Time;
-        _lastDiagnosticsTicks = _lastStatusTicks = _time.GetTimestamp();
+        _lastStatusTicks = _time.GetTimestamp();
+        _diagnostics = new WriterDiagnostics(_time);
         _registry = registry;
         _logger = logger ?? NullLogger.Instance;
         _root = Path.Combine(options.Directory, device.DeviceId);
         _rotation = new FileRotation(_root, device.DeviceId);
         _device = new Dictionary<string, string>(device.Values);
-        if (!registry.TryGetOrAddSchema("recorder.Event", "jsonschema", EventSchema, out var eventSchema)
+        if (!registry.TryGetOrAddSchema("recorder.Event", "jsonschema", WriterDiagnostics.EventSchema, out var eventSchema)
             || !registry.TryGetOrAddChannel(EventsTopic, "json", eventSchema, Channel.NoMetadata, out _eventsChannel)
-            || !registry.TryGetOrAddSchema("recorder.Diagnostics", "jsonschema", DiagnosticsSchema, out var diagnosticsSchema)
+            || !registry.TryGetOrAddSchema("recorder.Diagnostics", "jsonschema", WriterDiagnostics.DiagnosticsSchema, out var diagnosticsSchema)
             || !registry.TryGetOrAddChannel(DiagnosticsTopic, "json", diagnosticsSchema, Channel.NoMetadata, out _diagnosticsChannel))
             throw new InvalidOperationException("no channel ids left for the recorder's own channels");
         _thread = new Thread(Run) { Name = "recorder-writer", IsBackground = true };
@@ -143,7 +136,6 @@ public sealed partial class RecordingWriter : IDisposable
         /// <summary>Messages that were in the open chunk when a write failed: counted in <see cref="Total"/>, in no file.</summary>
         public ulong Lost;
         public ulong MessagesAtLastStatus;
-        public ulong MessagesAtLastDiagnostics;
         public byte[]? LatchedData;
         public int LatchedLength;
         public ulong LatchedLogTime;
@@ -389,12 +381,8 @@ public sealed partial class RecordingWriter : IDisposable
         if (_reorder is not null) ReleaseUpTo(Watermark(_queue.Now()));
         if (_writer is { PendingChunkBytes: > 0 } && _time.GetElapsedTime(_chunkStartTicks) >= _options.ChunkMaxAge) CutChunk();
         CheckSplitDeadline();
-        if (_options.DiagnosticsInterval > TimeSpan.Zero && _time.GetElapsedTime(_lastDiagnosticsTicks) >= _options.DiagnosticsInterval)
-        {
-            _lastDiagnosticsTicks = _time.GetTimestamp();
-            // Through the queue: stamped after everything received so far, so the file stays in order.
-            if (_writer is not null) _queue.EnqueueCommand(new DiagnosticsCommand());
-        }
+        // Through the queue: stamped after everything received so far, so the file stays in order.
+        if (_diagnostics.IsDue(_options.DiagnosticsInterval) && _writer is not null) _queue.EnqueueCommand(new DiagnosticsCommand());
         if (_time.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1) && !EnsureStorage())
             EnterDiskFull("storage limit reached");
     }
@@ -414,10 +402,7 @@ public sealed partial class RecordingWriter : IDisposable
         _cuttingChunkAt = -1;
         ChunkCommitted();
         AppendPendingFrames(toDisk);
-        var elapsed = _time.GetElapsedTime(started);
-        _writeLatency.Observe(elapsed.TotalSeconds);
-        var ms = elapsed.TotalMilliseconds;
-        if (ms > _maxWriteLatencyMs) _maxWriteLatencyMs = ms;
+        _diagnostics.ObserveWrite(_time.GetElapsedTime(started));
         if (toDisk) _lastFsyncTicks = _time.GetTimestamp();
     }
 
@@ -620,7 +605,7 @@ public sealed partial class RecordingWriter : IDisposable
         _rotation.Opened(startTime, epoch);
         _lastLogTime = 0;
 
-        _device["file_rotation.Sequence"] = _rotation.Sequence.ToString(CultureInfo.InvariantCulture);
+        _device["file_sequence"] = _rotation.Sequence.ToString(CultureInfo.InvariantCulture);
         _device["previous_file_end_reason"] = _previousEndReason;
         _device["file_start_time_ns"] = startTime.ToString(CultureInfo.InvariantCulture);
         _writer.WriteMetadata(new Metadata("recorder.device", new SortedDictionary<string, string>(_device, StringComparer.Ordinal)));
@@ -750,19 +735,8 @@ public sealed partial class RecordingWriter : IDisposable
         }
     }
 
-    private void WriteEvent(string type, IReadOnlyDictionary<string, string> fields, ulong logTime, int epoch)
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            w.WriteString("type", type);
-            w.WriteNumber("time_ns", logTime);
-            foreach (var (k, v) in fields) w.WriteString(k, v);
-            w.WriteEndObject();
-        }
-        WriteOwn(_eventsChannel, logTime, buffer.GetBuffer().AsSpan(0, (int)buffer.Length), epoch);
-    }
+    private void WriteEvent(string type, IReadOnlyDictionary<string, string> fields, ulong logTime, int epoch) =>
+        WriteOwn(_eventsChannel, logTime, _diagnostics.Event(type, fields, logTime), epoch);
 
     /// <summary>The recorder's own messages take the same path as producers' (through the reorder buffer when there is one).</summary>
     private void WriteOwn(ushort channel, ulong logTime, ReadOnlySpan<byte> json, int epoch)
@@ -774,45 +748,19 @@ public sealed partial class RecordingWriter : IDisposable
     /// <summary>Once a second: per-topic numbers, queue, drops, write latency and disk, as a message in the file.</summary>
     private void WriteDiagnostics(ulong now, int epoch)
     {
-        var seconds = Math.Max(_options.DiagnosticsInterval.TotalSeconds, 1e-3);
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        var counters = new WriterCounters(_health == WriterHealth.Ok ? "recording" : _health.ToString(), _queue.Bytes, _queue.CapacityBytes, _queue.Depth,
+            _queue.Stalls, _queue.DroppedTotal, _lostInOpenChunks, FreeBytes(), _writer?.Position ?? 0);
+        EnsureSlotsForCountedTopics();
+        _diagnosticTopics.Clear();
+        foreach (var slot in _slots)
         {
-            w.WriteStartObject();
-            w.WriteNumber("time_ns", now);
-            w.WriteString("state", _health == WriterHealth.Ok ? "recording" : _health.ToString());
-            w.WriteNumber("queue_bytes", _queue.Bytes);
-            w.WriteNumber("queue_capacity_bytes", _queue.CapacityBytes);
-            w.WriteNumber("queue_depth", _queue.Depth);
-            w.WriteNumber("queue_stalls", _queue.Stalls);
-            w.WriteNumber("dropped_total", _queue.DroppedTotal);
-            w.WriteNumber("lost_in_open_chunks", _lostInOpenChunks);
-            w.WriteNumber("write_latency_ms_max", Math.Round(_maxWriteLatencyMs, 3));
-            w.WriteNumber("disk_free_bytes", FreeBytes());
-            w.WriteNumber("file_bytes", _writer?.Position ?? 0);
-            w.WriteStartObject("topics");
-            EnsureSlotsForCountedTopics();
-            foreach (var slot in _slots)
-            {
-                if (slot is null || slot.Channel.Id == _diagnosticsChannel) continue;
-                var drops = _queue.Drops(slot.Channel.Id);
-                var refused = _queue.Refused(slot.Channel.Id);
-                if (slot.Total.Messages == 0 && drops == 0 && refused == 0) continue;
-                w.WriteStartObject(slot.Channel.Topic);
-                w.WriteNumber("messages", slot.Total.Messages);
-                w.WriteNumber("bytes", slot.Total.Bytes);
-                w.WriteNumber("rate_hz", Math.Round((slot.Total.Messages - slot.MessagesAtLastDiagnostics) / seconds, 2));
-                w.WriteNumber("drops", drops);
-                w.WriteNumber("refused", refused);
-                w.WriteNumber("lost", slot.Lost);
-                w.WriteEndObject();
-                slot.MessagesAtLastDiagnostics = slot.Total.Messages;
-            }
-            w.WriteEndObject();
-            w.WriteEndObject();
+            if (slot is null || slot.Channel.Id == _diagnosticsChannel) continue;
+            var drops = _queue.Drops(slot.Channel.Id);
+            var refused = _queue.Refused(slot.Channel.Id);
+            if (slot.Total.Messages == 0 && drops == 0 && refused == 0) continue;
+            _diagnosticTopics.Add(new TopicCounts(slot.Channel.Id, slot.Channel.Topic, slot.Total.Messages, slot.Total.Bytes, drops, refused, slot.Lost));
         }
-        _maxWriteLatencyMs = 0;
-        WriteOwn(_diagnosticsChannel, now, buffer.GetBuffer().AsSpan(0, (int)buffer.Length), epoch);
+        WriteOwn(_diagnosticsChannel, now, _diagnostics.Diagnostics(now, counters, _diagnosticTopics, _options.DiagnosticsInterval), epoch);
     }
 
     private long FreeBytes()
@@ -1010,7 +958,7 @@ public sealed partial class RecordingWriter : IDisposable
             LostInOpenChunks = _lostInOpenChunks,
             VideoFrames = VideoFramesWritten,
             KeyframeWaitsExpired = KeyframeWaitsExpired,
-            WriteLatency = _writeLatency.Snapshot(),
+            WriteLatency = _diagnostics.WriteLatency.Snapshot(),
         };
     }
 
