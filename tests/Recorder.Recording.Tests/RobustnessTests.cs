@@ -156,16 +156,20 @@ public class RobustnessTests
             Fsync = FsyncPolicy.Never,
             MinFreeBytes = 100 * 1024 * 1024,
             FreeBytes = _ => full ? 1024 : 10L * 1024 * 1024 * 1024,
-        });
+        }, receiveTime: Pipeline.FakeClock());
         await p.Feed(ProducerStreams.Json("/a", 100), "before");
-        await WaitFor(() => p.Writer.Status().MessagesTotal >= 100); // written before the disk fills
+        await p.WriterPassAsync();
+        Assert.True(p.Writer.Status().MessagesTotal >= 100); // written before the disk fills
         full = true;
-        await WaitFor(() => p.Writer.Health == WriterHealth.DiskFull);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the next storage check
+        Assert.Equal(WriterHealth.DiskFull, p.Writer.Health);
         await p.Feed(ProducerStreams.Json("/a", 50, startSequence: 100), "during");
-        await WaitFor(() => p.Queue.DroppedTotal == 50); // counted, not written
+        await p.WriterPassAsync();
+        Assert.Equal(50UL, p.Queue.DroppedTotal); // counted, not written
         Assert.Equal("disk_full", p.Writer.Status().State);
         full = false;
-        await WaitFor(() => p.Writer.Health == WriterHealth.Ok);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1));
+        Assert.Equal(WriterHealth.Ok, p.Writer.Health);
         await p.Feed(ProducerStreams.Json("/a", 100, startSequence: 150), "after");
         var files = await p.StopAsync();
 
@@ -203,15 +207,22 @@ public class RobustnessTests
             Fsync = FsyncPolicy.Never,
             MinFreeBytes = 100 * 1024 * 1024,
             FreeBytes = _ => Volatile.Read(ref full) ? 1024 : 10L * 1024 * 1024 * 1024,
-        }, logger: stopAtResume);
+        }, logger: stopAtResume, receiveTime: Pipeline.FakeClock());
         await p.Feed(ProducerStreams.Json("/a", 10), "before");
-        await WaitFor(() => p.Writer.Status().MessagesTotal >= 10);
+        await p.WriterPassAsync();
+        Assert.True(p.Writer.Status().MessagesTotal >= 10);
         Volatile.Write(ref full, true);
-        await WaitFor(() => p.Writer.Health == WriterHealth.DiskFull);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the next storage check
+        Assert.Equal(WriterHealth.DiskFull, p.Writer.Health);
         await p.Feed(ProducerStreams.Json("/a", 5, startSequence: 10), "during");
-        await WaitFor(() => p.Queue.DroppedTotal == 5);
+        await p.WriterPassAsync();
+        Assert.Equal(5UL, p.Queue.DroppedTotal);
         Volatile.Write(ref full, false);
-        await p.Writer.Stopped.WaitAsync(TimeSpan.FromSeconds(30));
+        await p.WriterPassAsync();
+        p.Time!.Advance(TimeSpan.FromSeconds(1));
+        // Not awaited: the recorder stops as writing resumes, and may never reach this pass.
+        _ = p.Writer.RunPeriodicWorkAsync();
+        await p.Writer.Stopped.WaitAsync(TimeSpan.FromSeconds(30)); // the bound only turns a hang into a failure
 
         var files = p.Writer.FinishedFiles;
         var gaps = Files.Messages(files).Where(m => m.Topic == RecordingWriter.EventsTopic).Select(m => JsonDocument.Parse(m.Data).RootElement.Clone())
@@ -231,12 +242,16 @@ public class RobustnessTests
 
     /// <summary>
     /// A pipeline (4 KiB chunks, no compression) whose next file, once armed, fails with ENOSPC
-    /// past its first 20 KiB; the files after it are fine.
+    /// past its first 20 KiB; the files after it are fine. Its clock is fake.
     /// </summary>
     private static (Pipeline Pipeline, Action FailNextFile) PipelineWhoseNextFileRunsOutOfSpace()
     {
         var failNext = new StrongBox<int>();
-        var p = new Pipeline(o => new RecordingOptions
+        // Chunks are cut only between instants: the fake clock moves 1 µs at every reading, so every
+        // batch is an instant of its own, as on a real clock, while seconds pass only when the test says.
+        var clock = Pipeline.FakeClock();
+        clock.AutoAdvanceAmount = TimeSpan.FromMicroseconds(1);
+        var p = new Pipeline(receiveTime: clock, configure: o => new RecordingOptions
         {
             Directory = o.Directory,
             Fsync = FsyncPolicy.Never,
@@ -258,7 +273,9 @@ public class RobustnessTests
         using var _ = p;
         failNextFile();
         await p.Feed(ProducerStreams.Json("/a", 2000), "a", segment: 1024, paced: true);
-        await WaitFor(() => p.Writer.Health == WriterHealth.Ok && p.Writer.FinishedFiles.Count >= 1);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the failure is behind; the next check resumes writing
+        Assert.Equal(WriterHealth.Ok, p.Writer.Health);
+        Assert.NotEmpty(p.Writer.FinishedFiles); // the cut-off file, finished
         await p.Feed(ProducerStreams.Json("/a", 100, startSequence: 2000), "b");
         var files = await p.StopAsync();
 
@@ -281,7 +298,9 @@ public class RobustnessTests
         await Task.WhenAll(
             p.Feed(ProducerStreams.Json("/a", 1500), "a", segment: 512, paced: true),
             p.Feed(ProducerStreams.Json("/b", 1500), "b", segment: 512, paced: true));
-        await WaitFor(() => p.Writer.Health == WriterHealth.Ok && p.Writer.FinishedFiles.Count >= 1);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the failure is behind; the next check resumes writing
+        Assert.Equal(WriterHealth.Ok, p.Writer.Health);
+        Assert.NotEmpty(p.Writer.FinishedFiles);
         var files = await p.StopAsync();
         foreach (var file in files) Assert.False(McapDoctor.Check(file).HasErrors, file);
 
@@ -335,15 +354,5 @@ public class RobustnessTests
         Assert.False(p.Writer.IsStalled);
         var files = await p.StopAsync();
         Assert.Equal(20, Files.Messages(files).Count(m => m.Topic == "/a"));
-    }
-
-    private static async Task WaitFor(Func<bool> condition)
-    {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (watch.Elapsed > TimeSpan.FromSeconds(15)) throw new TimeoutException("condition not reached");
-            await Task.Delay(10);
-        }
     }
 }
