@@ -5,9 +5,8 @@ using Recorder.Mcap;
 
 namespace Recorder.Recording.Tests;
 
-/// <summary>Streams standing in for a slow, failing or wedged disk.</summary>
-internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, TimeSpan delayPerWrite = default, ManualResetEventSlim? gate = null,
-    SemaphoreSlim? blocked = null) : Stream
+/// <summary>Streams standing in for a failing or wedged disk.</summary>
+internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, ManualResetEventSlim? gate = null, SemaphoreSlim? blocked = null) : Stream
 {
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -28,7 +27,6 @@ internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, 
             blocked?.Release(); // tells the test the writer is now inside a write that does not return
             gate.Wait();
         }
-        if (delayPerWrite > TimeSpan.Zero) Thread.Sleep(delayPerWrite); // a slow disk is real time spent inside a write
         if (failAt(inner.Length + buffer.Length) is { } failure) throw failure;
         inner.Write(buffer);
     }
