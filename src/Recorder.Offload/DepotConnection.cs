@@ -44,6 +44,7 @@ public sealed class DepotConnection : IDisposable
             AllowAutoRedirect = false,
             UseCookies = false,
             UseProxy = false,
+            // The socket handler keeps these by the real clock (no TimeProvider reaches it): they bound real connections.
             ConnectTimeout = TimeSpan.FromSeconds(10),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
             AutomaticDecompression = DecompressionMethods.None,

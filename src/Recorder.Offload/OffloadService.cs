@@ -195,7 +195,7 @@ public sealed class OffloadService : IAsyncDisposable
         {
             try
             {
-                await _wakeScanner.WaitAsync(_options.RescanInterval, _stop.Token).ConfigureAwait(false);
+                await WakeOrAfterAsync(_wakeScanner, _options.RescanInterval).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -267,21 +267,33 @@ public sealed class OffloadService : IAsyncDisposable
                 if (_stop.IsCancellationRequested) break;
                 Observe(ok, ok ? "probe succeeded" : reason);
             }
-            // Until the probe interval passes on the injected clock, or something wakes the probe earlier.
-            using var interval = new CancellationTokenSource(_options.ProbeInterval, _time);
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(interval.Token, _stop.Token);
+            // Until the probe interval passes, or something wakes the probe earlier.
             try
             {
-                await _wakePresence.WaitAsync(wait.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
-            {
-                // The interval passed: probe again.
+                await WakeOrAfterAsync(_wakePresence, _options.ProbeInterval).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 break;
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="wake"/> is released or <paramref name="interval"/> passes on the
+    /// injected clock (a fake one in tests), whichever comes first; throws when the service stops.
+    /// </summary>
+    private async Task WakeOrAfterAsync(SemaphoreSlim wake, TimeSpan interval)
+    {
+        using var elapsed = new CancellationTokenSource(interval, _time);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(elapsed.Token, _stop.Token);
+        try
+        {
+            await wake.WaitAsync(wait.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+        {
+            // The interval passed.
         }
     }
 
@@ -386,7 +398,7 @@ public sealed class OffloadService : IAsyncDisposable
         {
             try
             {
-                await _wakeDispatcher.WaitAsync(TimeSpan.FromSeconds(1), _stop.Token).ConfigureAwait(false);
+                await WakeOrAfterAsync(_wakeDispatcher, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -670,8 +682,8 @@ public sealed class OffloadService : IAsyncDisposable
         {
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                timeout.CancelAfter(_options.InactivityTimeout);
+                using var limit = new CancellationTokenSource(_options.InactivityTimeout, _time);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, limit.Token);
                 await _client.DeleteAsync(url, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is TusException or OperationCanceledException)
@@ -974,6 +986,7 @@ public sealed class OffloadService : IAsyncDisposable
         lock (_lock) workers = _workers.ToArray();
         try
         {
+            // Real time on purpose: a bound on shutting down real tasks, which must hold even while a test's fake clock stands still.
             await Task.WhenAll(loops.Concat(workers)).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or TimeoutException)

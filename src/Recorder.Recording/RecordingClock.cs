@@ -24,6 +24,9 @@ public sealed class RecordingClock
         Anchor();
     }
 
+    /// <summary>The clock underneath: the recording stage keeps all its intervals by it (a fake one in tests).</summary>
+    public TimeProvider Time => _time;
+
     /// <summary>Bumped by every backward step: times of different epochs must not share a file.</summary>
     public int Epoch { get; private set; }
 

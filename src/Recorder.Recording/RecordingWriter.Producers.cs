@@ -31,7 +31,7 @@ public sealed partial class RecordingWriter
         if (producerTime == 0 || producerTime > batch.ChunkEndTime) return arrival;
         var earlier = batch.ChunkEndTime - producerTime;
         var time = earlier < arrival ? arrival - earlier : 0;
-        if (clampToWritten && _writer is not null && batch.Epoch == _fileEpoch && time < _lastLogTime) time = _lastLogTime;
+        if (clampToWritten && _writer is not null && batch.Epoch == _rotation.FileEpoch && time < _lastLogTime) time = _lastLogTime;
         return time;
     }
 

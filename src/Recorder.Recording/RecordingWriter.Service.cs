@@ -20,9 +20,9 @@ public sealed partial class RecordingWriter
     /// waits for the queue). A stalled disk or a wedged writer shows as a growing
     /// <see cref="WriterProgress.BusyFor"/>; the host's watchdog stops pinging systemd then.
     /// </summary>
-    public WriterProgress Progress => new(Volatile.Read(ref _operations), Volatile.Read(ref _busySince), _stopped.Task.IsCompleted);
+    public WriterProgress Progress => new(Volatile.Read(ref _operations), Volatile.Read(ref _busySince), _stopped.Task.IsCompleted, _time.TimestampFrequency);
 
-    private void BeginOperation() => Volatile.Write(ref _busySince, Stopwatch.GetTimestamp());
+    private void BeginOperation() => Volatile.Write(ref _busySince, _time.GetTimestamp());
 
     private void EndOperation()
     {
@@ -59,7 +59,32 @@ public sealed partial class RecordingWriter
     private void Stall(TimeSpan duration)
     {
         RecordingLog.TestStall(_logger, duration.TotalSeconds);
+        // Real time on purpose: the daemon tests watch a real process miss its systemd watchdog pings.
         Thread.Sleep(duration);
+    }
+
+    /// <summary>
+    /// For tests: completes once the writer has taken everything queued before this call and then
+    /// run its periodic work (reorder release, chunk age, keyframe deadlines, diagnostics, storage)
+    /// at its clock's current time. A test advances a fake clock and awaits this instead of sleeping.
+    /// </summary>
+    internal Task RunPeriodicWorkAsync()
+    {
+        var pass = new WriterPassCommand();
+        _queue.EnqueueCommand(pass);
+        return pass.Done.Task;
+    }
+
+    private void RunPass(WriterPassCommand pass)
+    {
+        try
+        {
+            Tick();
+        }
+        finally
+        {
+            pass.Done.TrySetResult();
+        }
     }
 
     private Channel WithConfiguredMetadata(Channel channel)
@@ -75,12 +100,13 @@ public sealed partial class RecordingWriter
 
 /// <summary>A snapshot of <see cref="RecordingWriter.Progress"/>.</summary>
 /// <param name="Operations">Operations completed so far.</param>
-/// <param name="BusySince">The <see cref="Stopwatch"/> timestamp at which the current operation began; 0 while idle.</param>
+/// <param name="BusySince">The timestamp (of the writer's <see cref="TimeProvider"/>) at which the current operation began; 0 while idle.</param>
 /// <param name="Finished">The writer thread has ended (stopped or failed).</param>
-public readonly record struct WriterProgress(long Operations, long BusySince, bool Finished)
+/// <param name="TimestampFrequency">Ticks per second of those timestamps.</param>
+public readonly record struct WriterProgress(long Operations, long BusySince, bool Finished, long TimestampFrequency)
 {
-    /// <summary>How long the current operation has been running; zero while idle.</summary>
-    public TimeSpan BusyFor(long now) => BusySince == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(BusySince, now);
+    /// <summary>How long the current operation has been running; zero while idle. <paramref name="now"/> is a timestamp of the writer's clock (<see cref="Stopwatch"/>'s in the daemon).</summary>
+    public TimeSpan BusyFor(long now) => BusySince == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((now - BusySince) / (double)TimestampFrequency);
 }
 
 /// <summary>New recording options from a reload; they travel in the queue to keep their place among the messages.</summary>
@@ -88,6 +114,12 @@ public sealed record ReconfigureCommand(RecordingOptions Options) : RecorderComm
 {
     /// <summary>Completed on the writer thread once <see cref="Options"/> are in force: a reload waits for it before it says "applied".</summary>
     public TaskCompletionSource Applied { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>Test-only: a pass of the writer's periodic work, in queue order (<see cref="RecordingWriter.RunPeriodicWorkAsync"/>).</summary>
+internal sealed record WriterPassCommand : RecorderCommand
+{
+    public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
 /// <summary>Test-only: block the writer thread for <paramref name="Duration"/>, as a hung disk would.</summary>

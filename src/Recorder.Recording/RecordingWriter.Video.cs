@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Recorder.Mcap;
@@ -33,22 +32,11 @@ public sealed partial class RecordingWriter
         public long SidecarOffset;
     }
 
-    /// <summary>A split waiting for video keyframes: the reason, the tracks still waiting, the messages held for the new file.</summary>
-    private sealed class PendingSplit(string reason, long deadlineTicks)
-    {
-        public string Reason { get; } = reason;
-        public long DeadlineTicks { get; } = deadlineTicks;
-        public long StartedTicks { get; } = Stopwatch.GetTimestamp();
-        public List<ChannelSlot> Waiting { get; } = new();
-        /// <summary>Tracks whose keyframe arrived: their frames now wait for the new file.</summary>
-        public List<ChannelSlot> Ready { get; } = new();
-        public List<(PendingMessage Message, ulong LogTime)> Held { get; } = new();
-        public long HeldBytes;
-    }
-
     private readonly record struct PendingFrame(FrameIndexEntry Entry, bool InChunk);
 
-    private PendingSplit? _split;
+    /// <summary>The keyframe-aligned split in progress, if any (KeyframeSplit.cs decides; this class opens files and writes).</summary>
+    private readonly KeyframeSplit<ChannelSlot> _split = new();
+    private readonly List<ChannelSlot> _splitTracks = new();
     private FrameIndexWriter? _frameIndex;
     private FrameIndexer? _indexer;
     private Stream? _frameIndexStream;
@@ -91,26 +79,19 @@ public sealed partial class RecordingWriter
     /// </summary>
     private void BeginSplit(string reason, ulong logTime, int epoch)
     {
-        if (_split is not null) return;
-        var now = Stopwatch.GetTimestamp();
+        if (_split.IsPending) return;
+        var now = _time.GetTimestamp();
         var wait = _options.KeyframeWait;
-        PendingSplit? split = null;
+        _splitTracks.Clear();
         if (wait > TimeSpan.Zero)
         {
             foreach (var slot in _slots)
             {
                 // A camera that has gone quiet is not waited for.
-                if (slot is not { InFile: true, Video: { } video } || Stopwatch.GetElapsedTime(video.LastFrameTicks, now) > wait) continue;
-                split ??= new PendingSplit(reason, now + (long)(wait.TotalSeconds * Stopwatch.Frequency));
-                split.Waiting.Add(slot);
+                if (slot is { InFile: true, Video: { } video } && _time.GetElapsedTime(video.LastFrameTicks, now) <= wait) _splitTracks.Add(slot);
             }
         }
-        if (split is null)
-        {
-            Rotate(reason, logTime, epoch);
-            return;
-        }
-        _split = split;
+        if (!_split.Begin(reason, now, now + (long)(wait.TotalSeconds * _time.TimestampFrequency), _splitTracks)) Rotate(reason, logTime, epoch);
     }
 
     /// <summary>
@@ -119,97 +100,87 @@ public sealed partial class RecordingWriter
     /// </summary>
     private bool HoldForSplit(ChannelSlot slot, VideoTrack video, ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data, int epoch)
     {
-        var split = _split!;
-        if (!split.Ready.Contains(slot))
+        // Only an awaited track's frames are classified: the others' keyframes change nothing.
+        switch (_split.Route(slot, _split.IsAwaiting(slot) && KeyframeOf(video, data) != KeyframeKind.None))
         {
-            // Still the old file's GOP until this track's keyframe (and a track not waited for stays there).
-            if (!split.Waiting.Contains(slot) || KeyframeOf(video, data) == KeyframeKind.None) return false;
-            split.Waiting.Remove(slot);
-            if (split.Waiting.Count == 0)
-            {
+            case SplitRoute.CurrentFile:
+                return false;
+            case SplitRoute.Complete:
                 FinishSplit(logTime, epoch, expired: false);
                 return false; // written now, first in the new file after the held frames
-            }
-            split.Ready.Add(slot);
         }
         var copy = ArrayPool<byte>.Shared.Rent(Math.Max(data.Length, 1));
         data.CopyTo(copy);
-        split.Held.Add((new PendingMessage(channelId, sequence, publishTime, copy, data.Length, false), logTime));
-        split.HeldBytes += data.Length;
         // Bounded: a camera that floods the wait makes the split go ahead now (reported as expired).
-        if (split.HeldBytes > _options.SplitHoldMaxBytes) FinishSplit(logTime, epoch, expired: true);
+        if (_split.Hold(new HeldFrame(channelId, sequence, logTime, publishTime, copy, data.Length), _options.SplitHoldMaxBytes))
+            FinishSplit(logTime, epoch, expired: true);
         return true;
     }
 
     /// <summary>Opens the next file and writes the frames held for it. With <paramref name="expired"/>, reports the topics whose keyframe never came.</summary>
     private void FinishSplit(ulong logTime, int epoch, bool expired)
     {
-        var split = _split!;
-        _split = null;
+        var split = _split.Finish();
         var heldStart = split.Held.Count > 0 ? split.Held[0].LogTime : logTime;
         Rotate(split.Reason, Math.Min(heldStart, Math.Max(logTime, _lastLogTime)), epoch);
-        WriteHeld(split);
+        WriteHeld(split.Held);
         if (expired)
         {
             KeyframeWaitsExpired++;
-            var topics = string.Join(",", split.Waiting.Select(s => s.Channel.Topic));
+            var topics = string.Join(",", split.NotReady.Select(s => s.Channel.Topic));
             RecordingLog.KeyframeWaitExpired(_logger, topics, _options.KeyframeWait.TotalSeconds);
             WriteEvent("keyframe_wait_expired", new Dictionary<string, string>
             {
                 ["topics"] = topics,
-                ["waited_ms"] = Stopwatch.GetElapsedTime(split.StartedTicks).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture),
+                ["waited_ms"] = _time.GetElapsedTime(split.StartedTicks).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture),
                 ["effect"] = "these topics start this file without a keyframe: frames before their next keyframe do not decode",
             }, Math.Max(logTime, _lastLogTime), epoch);
         }
     }
 
     /// <summary>Writes held frames into the current file, in arrival order, and releases them.</summary>
-    private void WriteHeld(PendingSplit split)
+    private void WriteHeld(IReadOnlyList<HeldFrame> frames)
     {
-        foreach (var (held, logTime) in split.Held)
+        foreach (var held in frames)
         {
             try
             {
                 if (_writer is not null && Slot(held.ChannelId) is { } slot)
-                    WriteNow(slot, held.ChannelId, held.Sequence, logTime, held.PublishTime, held.Data.AsSpan(0, held.Length));
+                    WriteNow(slot, held.ChannelId, held.Sequence, held.LogTime, held.PublishTime, held.Data.AsSpan(0, held.Length));
             }
             finally
             {
                 ArrayPool<byte>.Shared.Return(held.Data);
             }
         }
-        split.Held.Clear();
     }
 
     /// <summary>From <see cref="Tick"/>: a split whose keyframes did not come in time proceeds.</summary>
     private void CheckSplitDeadline()
     {
         // At the last time written, not now: messages still in the reorder window are older than now.
-        if (_split is { } split && Stopwatch.GetTimestamp() >= split.DeadlineTicks && _writer is not null)
-            FinishSplit(_lastLogTime, _fileEpoch, expired: true);
+        if (_split.IsPastDeadline(_time.GetTimestamp()) && _writer is not null)
+            FinishSplit(_lastLogTime, _rotation.FileEpoch, expired: true);
     }
 
     /// <summary>Before a file closes for any other reason: held frames go into it (late for the new file, but never lost).</summary>
     private void FlushHeldIntoCurrentFile()
     {
-        if (_split is not { } split) return;
-        _split = null;
-        WriteHeld(split);
+        if (_split.IsPending) WriteHeld(_split.Finish().Held);
     }
 
     /// <summary>A file abandoned on an I/O failure: frames held for the next file are counted as not written.</summary>
     private ulong DiscardHeld()
     {
-        if (_split is not { } split) return 0;
-        _split = null;
-        var count = (ulong)split.Held.Count;
-        foreach (var (held, _) in split.Held)
+        if (!_split.IsPending) return 0;
+        var held = _split.Finish().Held;
+        foreach (var frame in held)
         {
             // Held for the next file, never written: dropped, on its topic.
-            _queue.CountUnwritten(held.ChannelId, 1);
-            ArrayPool<byte>.Shared.Return(held.Data);
+            _queue.CountUnwritten(frame.ChannelId, 1);
+            ArrayPool<byte>.Shared.Return(frame.Data);
         }
-        return count;
+        return (ulong)held.Count;
     }
 
     // ---- writing frames ----
@@ -218,7 +189,7 @@ public sealed partial class RecordingWriter
     private void WriteVideo(ChannelSlot slot, VideoTrack video, ushort channelId, uint sequence, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data)
     {
         var writer = _writer!;
-        video.LastFrameTicks = Stopwatch.GetTimestamp();
+        video.LastFrameTicks = _time.GetTimestamp();
         VideoFramesWritten++;
         if (video.Raw is not { } raw)
         {

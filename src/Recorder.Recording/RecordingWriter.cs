@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -36,20 +35,11 @@ public sealed partial class RecordingWriter : IDisposable
     public const string EventsTopic = "/recorder/events";
     public const string DiagnosticsTopic = "/recorder/diagnostics";
 
-    private static readonly byte[] EventSchema = """
-        {"type":"object","properties":{"type":{"type":"string"},"time_ns":{"type":"integer"}},"required":["type"]}
-        """u8.ToArray();
-
-    private static readonly byte[] DiagnosticsSchema = """
-        {"type":"object","properties":{"time_ns":{"type":"integer"},"state":{"type":"string"},"queue_bytes":{"type":"integer"},"queue_capacity_bytes":{"type":"integer"},"dropped_total":{"type":"integer"},"write_latency_ms_max":{"type":"number"},"disk_free_bytes":{"type":"integer"},"topics":{"type":"object"}}}
-        """u8.ToArray();
-
     private RecordingOptions _options; // replaced on this thread by a ReconfigureCommand (RecordingWriter.Service.cs)
     private readonly BatchQueue _queue;
     private readonly ChannelRegistry _registry;
     private readonly ILogger _logger;
     private readonly Dictionary<string, string> _device;
-    private readonly string _deviceId;
     private readonly string _root;
     private readonly Thread _thread;
     private readonly ushort _eventsChannel;
@@ -73,16 +63,14 @@ public sealed partial class RecordingWriter : IDisposable
     private string? _activePath;
     private string? _finalPath;
     private string? _cutOffPath;
-    private int _sequence;
-    private ulong _fileStartTime;
-    private int _fileEpoch;
+    private readonly FileRotation _rotation;
     private ulong _lastLogTime;
     private long _chunkStartTicks;
     private long _lastFsyncTicks;
-    private long _lastDiagnosticsTicks = Stopwatch.GetTimestamp();
     private long _lastStorageCheckTicks;
-    private double _maxWriteLatencyMs;
-    private readonly WriteLatencyHistogram _writeLatency = new();
+    /// <summary>Events, diagnostics and write latency (WriterDiagnostics.cs).</summary>
+    private readonly WriterDiagnostics _diagnostics;
+    private readonly List<TopicCounts> _diagnosticTopics = new();
     private long _cuttingChunkAt = -1; // in McapWriter.Flush/Finish: where the chunk being cut starts (a failure may come after it is whole on disk)
     private int _batchConsumed; // entries of the batch in WriteBatch handed to the file writer or the reorder buffer
     private string _previousEndReason = "start";
@@ -94,20 +82,29 @@ public sealed partial class RecordingWriter : IDisposable
     private string? _lastError;
     private volatile bool _stopping;
     private volatile WriterHealth _health = WriterHealth.Ok;
-    private long _lastStatusTicks = Stopwatch.GetTimestamp();
+    private long _lastStatusTicks;
+    /// <summary>
+    /// The writer's clock for every interval it keeps (chunk age, fsync, diagnostics, storage
+    /// checks, keyframe waits, stalls): the receive clock's <see cref="TimeProvider"/>, so one clock
+    /// drives the whole stage and a test advances it instead of sleeping.
+    /// </summary>
+    private readonly TimeProvider _time;
 
     public RecordingWriter(RecordingOptions options, BatchQueue queue, ChannelRegistry registry, DeviceIdentity device, ILogger? logger = null)
     {
         _options = options;
         _queue = queue;
+        _time = queue.Clock.Time;
+        _lastStatusTicks = _time.GetTimestamp();
+        _diagnostics = new WriterDiagnostics(_time);
         _registry = registry;
         _logger = logger ?? NullLogger.Instance;
-        _deviceId = device.DeviceId;
         _root = Path.Combine(options.Directory, device.DeviceId);
+        _rotation = new FileRotation(_root, device.DeviceId);
         _device = new Dictionary<string, string>(device.Values);
-        if (!registry.TryGetOrAddSchema("recorder.Event", "jsonschema", EventSchema, out var eventSchema)
+        if (!registry.TryGetOrAddSchema("recorder.Event", "jsonschema", WriterDiagnostics.EventSchema, out var eventSchema)
             || !registry.TryGetOrAddChannel(EventsTopic, "json", eventSchema, Channel.NoMetadata, out _eventsChannel)
-            || !registry.TryGetOrAddSchema("recorder.Diagnostics", "jsonschema", DiagnosticsSchema, out var diagnosticsSchema)
+            || !registry.TryGetOrAddSchema("recorder.Diagnostics", "jsonschema", WriterDiagnostics.DiagnosticsSchema, out var diagnosticsSchema)
             || !registry.TryGetOrAddChannel(DiagnosticsTopic, "json", diagnosticsSchema, Channel.NoMetadata, out _diagnosticsChannel))
             throw new InvalidOperationException("no channel ids left for the recorder's own channels");
         _thread = new Thread(Run) { Name = "recorder-writer", IsBackground = true };
@@ -139,7 +136,6 @@ public sealed partial class RecordingWriter : IDisposable
         /// <summary>Messages that were in the open chunk when a write failed: counted in <see cref="Total"/>, in no file.</summary>
         public ulong Lost;
         public ulong MessagesAtLastStatus;
-        public ulong MessagesAtLastDiagnostics;
         public byte[]? LatchedData;
         public int LatchedLength;
         public ulong LatchedLogTime;
@@ -175,7 +171,7 @@ public sealed partial class RecordingWriter : IDisposable
     public WriterHealth Health => _health;
 
     /// <summary>True while one write has taken longer than the stall threshold: a wedged disk, reported not hidden.</summary>
-    public bool IsStalled => Progress.BusyFor(Stopwatch.GetTimestamp()) > _options.StallThreshold;
+    public bool IsStalled => Progress.BusyFor(_time.GetTimestamp()) > _options.StallThreshold;
 
     public void Start()
     {
@@ -221,7 +217,7 @@ public sealed partial class RecordingWriter : IDisposable
             // The last file ends with the final counters (drops, queue, disk) whatever the interval.
             Guarded(() =>
             {
-                if (_writer is not null && _options.DiagnosticsInterval > TimeSpan.Zero) WriteDiagnostics(_lastLogTime, _fileEpoch);
+                if (_writer is not null && _options.DiagnosticsInterval > TimeSpan.Zero) WriteDiagnostics(_lastLogTime, _rotation.FileEpoch);
                 ReleaseUpTo(ulong.MaxValue);
             });
             Guarded(() => CloseFile("shutdown"));
@@ -278,7 +274,7 @@ public sealed partial class RecordingWriter : IDisposable
         var diskFull = io is not null && (io.HResult == 28 || io.HResult == unchecked((int)0x80070070) || io.Message.Contains("No space", StringComparison.OrdinalIgnoreCase));
         _health = diskFull ? WriterHealth.DiskFull : WriterHealth.WriteFailed;
         _lastError = e.Message;
-        _failedSinceTicks = Stopwatch.GetTimestamp();
+        _failedSinceTicks = _time.GetTimestamp();
         RecordingLog.WriteFailed(_logger, _activePath ?? "(none)", e.Message, e);
         CountOpenChunkLost();
         if (batch is not null && batch.Command is null && _batchConsumed < batch.Count)
@@ -362,7 +358,7 @@ public sealed partial class RecordingWriter : IDisposable
         var wait = TimeSpan.FromMilliseconds(200);
         if (_writer is { PendingChunkBytes: > 0 })
         {
-            var left = _options.ChunkMaxAge - Stopwatch.GetElapsedTime(_chunkStartTicks);
+            var left = _options.ChunkMaxAge - _time.GetElapsedTime(_chunkStartTicks);
             wait = left < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : left;
         }
         // Held messages must be released as the watermark moves, even when nothing new arrives.
@@ -379,19 +375,15 @@ public sealed partial class RecordingWriter : IDisposable
     {
         if (_health != WriterHealth.Ok)
         {
-            if (Stopwatch.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1)) TryResume();
+            if (_time.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1)) TryResume();
             return;
         }
         if (_reorder is not null) ReleaseUpTo(Watermark(_queue.Now()));
-        if (_writer is { PendingChunkBytes: > 0 } && Stopwatch.GetElapsedTime(_chunkStartTicks) >= _options.ChunkMaxAge) CutChunk();
+        if (_writer is { PendingChunkBytes: > 0 } && _time.GetElapsedTime(_chunkStartTicks) >= _options.ChunkMaxAge) CutChunk();
         CheckSplitDeadline();
-        if (_options.DiagnosticsInterval > TimeSpan.Zero && Stopwatch.GetElapsedTime(_lastDiagnosticsTicks) >= _options.DiagnosticsInterval)
-        {
-            _lastDiagnosticsTicks = Stopwatch.GetTimestamp();
-            // Through the queue: stamped after everything received so far, so the file stays in order.
-            if (_writer is not null) _queue.EnqueueCommand(new DiagnosticsCommand());
-        }
-        if (Stopwatch.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1) && !EnsureStorage())
+        // Through the queue: stamped after everything received so far, so the file stays in order.
+        if (_diagnostics.IsDue(_options.DiagnosticsInterval) && _writer is not null) _queue.EnqueueCommand(new DiagnosticsCommand());
+        if (_time.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1) && !EnsureStorage())
             EnterDiskFull("storage limit reached");
     }
 
@@ -401,20 +393,17 @@ public sealed partial class RecordingWriter : IDisposable
         var toDisk = _options.Fsync switch
         {
             FsyncPolicy.Chunk => true,
-            FsyncPolicy.Interval => Stopwatch.GetElapsedTime(_lastFsyncTicks) >= _options.FsyncInterval,
+            FsyncPolicy.Interval => _time.GetElapsedTime(_lastFsyncTicks) >= _options.FsyncInterval,
             _ => false,
         };
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         _cuttingChunkAt = _writer.Position;
         _writer.Flush(toDisk);
         _cuttingChunkAt = -1;
         ChunkCommitted();
         AppendPendingFrames(toDisk);
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        _writeLatency.Observe(elapsed.TotalSeconds);
-        var ms = elapsed.TotalMilliseconds;
-        if (ms > _maxWriteLatencyMs) _maxWriteLatencyMs = ms;
-        if (toDisk) _lastFsyncTicks = Stopwatch.GetTimestamp();
+        _diagnostics.ObserveWrite(_time.GetElapsedTime(started));
+        if (toDisk) _lastFsyncTicks = _time.GetTimestamp();
     }
 
     private ChannelSlot? Slot(ushort channelId)
@@ -493,7 +482,7 @@ public sealed partial class RecordingWriter : IDisposable
             try
             {
                 var time = Math.Max(key.Time, _lastLogTime);
-                Write(pending.ChannelId, pending.Sequence, time, pending.PublishTime, pending.Data.AsSpan(0, pending.Length), _fileEpoch);
+                Write(pending.ChannelId, pending.Sequence, time, pending.PublishTime, pending.Data.AsSpan(0, pending.Length), _rotation.FileEpoch);
                 if (pending.Late && Slot(pending.ChannelId) is { } slot) slot.File.Late++;
             }
             catch (Exception e) when (e is IOException or McapException or UnauthorizedAccessException)
@@ -524,7 +513,7 @@ public sealed partial class RecordingWriter : IDisposable
         {
             OpenFile(logTime, epoch);
         }
-        else if (epoch != _fileEpoch && logTime < _lastLogTime)
+        else if (epoch != _rotation.FileEpoch && logTime < _lastLogTime)
         {
             // The clock stepped back: the new epoch's times start a file of their own (at once, keyframe or not).
             Rotate("clock_step", logTime, epoch);
@@ -533,14 +522,13 @@ public sealed partial class RecordingWriter : IDisposable
         {
             // Only between instants: all messages of one instant share a chunk and a file.
             // A recording's size includes its sidecar video streams.
-            if (_split is null && _writer!.Position + _writer.PendingChunkBytes + _sidecarBytes >= _options.SplitSize) BeginSplit("size", logTime, epoch);
-            // (A message released late from the reorder window may be older than the file's start.)
-            else if (_split is null && logTime > _fileStartTime && logTime - _fileStartTime >= (ulong)_options.SplitDuration.Ticks * 100) BeginSplit("duration", logTime, epoch);
+            var due = _split.IsPending ? null : _rotation.SplitDue(_options, _writer!.Position + _writer.PendingChunkBytes + _sidecarBytes, logTime);
+            if (due is not null) BeginSplit(due, logTime, epoch);
             else if (_writer!.PendingChunkBytes >= _options.ChunkSize) CutChunk();
         }
 
         // A pending split: video frames from each topic's next keyframe on wait for the new file.
-        if (_split is not null && slot.Video is { } video
+        if (_split.IsPending && slot.Video is { } video
             && HoldForSplit(slot, video, channelId, sequence, logTime, publishTime, data, epoch))
             return;
         WriteNow(slot, channelId, sequence, logTime, publishTime, data);
@@ -551,7 +539,7 @@ public sealed partial class RecordingWriter : IDisposable
     {
         EnsureInFile(slot);
         var writer = _writer!;
-        if (writer.PendingChunkBytes == 0) _chunkStartTicks = Stopwatch.GetTimestamp();
+        if (writer.PendingChunkBytes == 0) _chunkStartTicks = _time.GetTimestamp();
         if (slot.Video is { } video) WriteVideo(slot, video, channelId, sequence, logTime, publishTime, data);
         else writer.WriteMessage(channelId, sequence, logTime, publishTime, data);
         if (logTime > _lastLogTime) _lastLogTime = logTime;
@@ -597,17 +585,7 @@ public sealed partial class RecordingWriter : IDisposable
             EnterDiskFull("storage limit reached");
             throw new IOException("No space for a new recording file: storage limit reached");
         }
-        _sequence++;
-        var start = DateTimeOffset.UnixEpoch.AddTicks((long)(startTime / 100));
-        var dir = Path.Combine(_root, start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-        Directory.CreateDirectory(dir);
-        string final;
-        while (true)
-        {
-            final = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"{_deviceId}_{start:yyyyMMdd'T'HHmmss'Z'}_{_sequence:D4}.mcap"));
-            if (!File.Exists(final) && !File.Exists(final + RecordingOptions.ActiveSuffix)) break;
-            _sequence++;
-        }
+        var final = _rotation.NextFile(startTime, RecordingOptions.ActiveSuffix);
         _finalPath = final;
         _activePath = final + RecordingOptions.ActiveSuffix;
         _file = _options.OpenFile(_activePath);
@@ -624,15 +602,14 @@ public sealed partial class RecordingWriter : IDisposable
             slot.InFile = false;
             slot.File.Reset();
         }
-        _fileStartTime = startTime;
-        _fileEpoch = epoch;
+        _rotation.Opened(startTime, epoch);
         _lastLogTime = 0;
 
-        _device["file_sequence"] = _sequence.ToString(CultureInfo.InvariantCulture);
+        _device["file_sequence"] = _rotation.Sequence.ToString(CultureInfo.InvariantCulture);
         _device["previous_file_end_reason"] = _previousEndReason;
         _device["file_start_time_ns"] = startTime.ToString(CultureInfo.InvariantCulture);
         _writer.WriteMetadata(new Metadata("recorder.device", new SortedDictionary<string, string>(_device, StringComparer.Ordinal)));
-        RecordingLog.FileOpened(_logger, _activePath, _sequence, _previousEndReason);
+        RecordingLog.FileOpened(_logger, _activePath, _rotation.Sequence, _previousEndReason);
 
         // Latched topics first, in log-time order: the file stands alone.
         foreach (var slot in _slots.Where(s => s?.LatchedData is not null).OrderBy(s => s!.LatchedLogTime))
@@ -642,7 +619,7 @@ public sealed partial class RecordingWriter : IDisposable
             slot.File.Add(slot.LatchedLogTime, slot.LatchedLength);
             if (slot.LatchedLogTime > _lastLogTime) _lastLogTime = slot.LatchedLogTime;
         }
-        _chunkStartTicks = Stopwatch.GetTimestamp();
+        _chunkStartTicks = _time.GetTimestamp();
     }
 
     private void CloseFile(string reason)
@@ -703,7 +680,7 @@ public sealed partial class RecordingWriter : IDisposable
     private void RecordStep(ClockStep step, ulong time, int epoch)
     {
         RecordingLog.ClockStepped(_logger, step.DeltaNs / 1e6);
-        if (_writer is not null && epoch != _fileEpoch) Rotate("clock_step", time, epoch);
+        if (_writer is not null && epoch != _rotation.FileEpoch) Rotate("clock_step", time, epoch);
         WriteEvent("clock_step", new Dictionary<string, string>
         {
             ["delta_ns"] = step.DeltaNs.ToString(CultureInfo.InvariantCulture),
@@ -752,22 +729,14 @@ public sealed partial class RecordingWriter : IDisposable
             case StallWriterCommand stall:
                 Stall(stall.Duration);
                 break;
+            case WriterPassCommand pass:
+                RunPass(pass);
+                break;
         }
     }
 
-    private void WriteEvent(string type, IReadOnlyDictionary<string, string> fields, ulong logTime, int epoch)
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            w.WriteString("type", type);
-            w.WriteNumber("time_ns", logTime);
-            foreach (var (k, v) in fields) w.WriteString(k, v);
-            w.WriteEndObject();
-        }
-        WriteOwn(_eventsChannel, logTime, buffer.GetBuffer().AsSpan(0, (int)buffer.Length), epoch);
-    }
+    private void WriteEvent(string type, IReadOnlyDictionary<string, string> fields, ulong logTime, int epoch) =>
+        WriteOwn(_eventsChannel, logTime, _diagnostics.Event(type, fields, logTime), epoch);
 
     /// <summary>The recorder's own messages take the same path as producers' (through the reorder buffer when there is one).</summary>
     private void WriteOwn(ushort channel, ulong logTime, ReadOnlySpan<byte> json, int epoch)
@@ -779,45 +748,19 @@ public sealed partial class RecordingWriter : IDisposable
     /// <summary>Once a second: per-topic numbers, queue, drops, write latency and disk, as a message in the file.</summary>
     private void WriteDiagnostics(ulong now, int epoch)
     {
-        var seconds = Math.Max(_options.DiagnosticsInterval.TotalSeconds, 1e-3);
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        var counters = new WriterCounters(_health == WriterHealth.Ok ? "recording" : _health.ToString(), _queue.Bytes, _queue.CapacityBytes, _queue.Depth,
+            _queue.Stalls, _queue.DroppedTotal, _lostInOpenChunks, FreeBytes(), _writer?.Position ?? 0);
+        EnsureSlotsForCountedTopics();
+        _diagnosticTopics.Clear();
+        foreach (var slot in _slots)
         {
-            w.WriteStartObject();
-            w.WriteNumber("time_ns", now);
-            w.WriteString("state", _health == WriterHealth.Ok ? "recording" : _health.ToString());
-            w.WriteNumber("queue_bytes", _queue.Bytes);
-            w.WriteNumber("queue_capacity_bytes", _queue.CapacityBytes);
-            w.WriteNumber("queue_depth", _queue.Depth);
-            w.WriteNumber("queue_stalls", _queue.Stalls);
-            w.WriteNumber("dropped_total", _queue.DroppedTotal);
-            w.WriteNumber("lost_in_open_chunks", _lostInOpenChunks);
-            w.WriteNumber("write_latency_ms_max", Math.Round(_maxWriteLatencyMs, 3));
-            w.WriteNumber("disk_free_bytes", FreeBytes());
-            w.WriteNumber("file_bytes", _writer?.Position ?? 0);
-            w.WriteStartObject("topics");
-            EnsureSlotsForCountedTopics();
-            foreach (var slot in _slots)
-            {
-                if (slot is null || slot.Channel.Id == _diagnosticsChannel) continue;
-                var drops = _queue.Drops(slot.Channel.Id);
-                var refused = _queue.Refused(slot.Channel.Id);
-                if (slot.Total.Messages == 0 && drops == 0 && refused == 0) continue;
-                w.WriteStartObject(slot.Channel.Topic);
-                w.WriteNumber("messages", slot.Total.Messages);
-                w.WriteNumber("bytes", slot.Total.Bytes);
-                w.WriteNumber("rate_hz", Math.Round((slot.Total.Messages - slot.MessagesAtLastDiagnostics) / seconds, 2));
-                w.WriteNumber("drops", drops);
-                w.WriteNumber("refused", refused);
-                w.WriteNumber("lost", slot.Lost);
-                w.WriteEndObject();
-                slot.MessagesAtLastDiagnostics = slot.Total.Messages;
-            }
-            w.WriteEndObject();
-            w.WriteEndObject();
+            if (slot is null || slot.Channel.Id == _diagnosticsChannel) continue;
+            var drops = _queue.Drops(slot.Channel.Id);
+            var refused = _queue.Refused(slot.Channel.Id);
+            if (slot.Total.Messages == 0 && drops == 0 && refused == 0) continue;
+            _diagnosticTopics.Add(new TopicCounts(slot.Channel.Id, slot.Channel.Topic, slot.Total.Messages, slot.Total.Bytes, drops, refused, slot.Lost));
         }
-        _maxWriteLatencyMs = 0;
-        WriteOwn(_diagnosticsChannel, now, buffer.GetBuffer().AsSpan(0, (int)buffer.Length), epoch);
+        WriteOwn(_diagnosticsChannel, now, _diagnostics.Diagnostics(now, counters, _diagnosticTopics, _options.DiagnosticsInterval), epoch);
     }
 
     private long FreeBytes()
@@ -839,7 +782,7 @@ public sealed partial class RecordingWriter : IDisposable
     /// </summary>
     private bool EnsureStorage()
     {
-        _lastStorageCheckTicks = Stopwatch.GetTimestamp();
+        _lastStorageCheckTicks = _time.GetTimestamp();
         bool Short(out long free, out long used)
         {
             free = FreeBytes();
@@ -891,7 +834,7 @@ public sealed partial class RecordingWriter : IDisposable
             AbandonFile();
         }
         _health = WriterHealth.DiskFull;
-        _failedSinceTicks = Stopwatch.GetTimestamp();
+        _failedSinceTicks = _time.GetTimestamp();
     }
 
     /// <summary>Checks whether writing can resume; finishes a file the failure cut off; notes the gap in the next file.</summary>
@@ -912,7 +855,7 @@ public sealed partial class RecordingWriter : IDisposable
         }
         _cutOffPath = null;
         var was = _health;
-        var seconds = Stopwatch.GetElapsedTime(_failedSinceTicks).TotalSeconds;
+        var seconds = _time.GetElapsedTime(_failedSinceTicks).TotalSeconds;
         _previousEndReason = was == WriterHealth.DiskFull ? "disk_full" : "write_failed";
         _device["previous_gap"] = string.Create(CultureInfo.InvariantCulture, $"{was}: {_unwrittenSinceFailure} messages not written over {seconds:0.0} s ({_lastError})");
         // The gap is queued before the health says Ok: whoever sees Ok (a producer, a stop) comes
@@ -976,8 +919,8 @@ public sealed partial class RecordingWriter : IDisposable
     public RecorderStatus Status()
     {
         var topics = new List<TopicStatus>();
-        var now = Stopwatch.GetTimestamp();
-        var seconds = Math.Max(Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _lastStatusTicks, now), now).TotalSeconds, 1e-3);
+        var now = _time.GetTimestamp();
+        var seconds = Math.Max(_time.GetElapsedTime(Interlocked.Exchange(ref _lastStatusTicks, now), now).TotalSeconds, 1e-3);
         var slots = _slots;
         for (var id = 1; id < slots.Length || id <= _registry.ChannelCount; id++)
         {
@@ -1008,14 +951,14 @@ public sealed partial class RecordingWriter : IDisposable
             WriterHealth.WriteFailed => "write_failed",
             _ => writer is null ? "idle" : "recording",
         };
-        return new RecorderStatus(state, _activePath, _sequence, writer?.Position ?? 0, _messagesTotal, _filesFinished, topics,
+        return new RecorderStatus(state, _activePath, _rotation.Sequence, writer?.Position ?? 0, _messagesTotal, _filesFinished, topics,
             _queue.Bytes, _queue.CapacityBytes, _queue.Depth, _queue.Stalls, FreeBytes(), _lastError)
         {
             DroppedTotal = _queue.DroppedTotal,
             LostInOpenChunks = _lostInOpenChunks,
             VideoFrames = VideoFramesWritten,
             KeyframeWaitsExpired = KeyframeWaitsExpired,
-            WriteLatency = _writeLatency.Snapshot(),
+            WriteLatency = _diagnostics.WriteLatency.Snapshot(),
         };
     }
 

@@ -238,7 +238,7 @@ public sealed class FaultProxy : IDisposable
                 {
                     Interlocked.Increment(ref Stalls);
                     stallAt = long.MaxValue;
-                    await Task.Delay(Plan.StallDuration, token);
+                    await Task.Delay(Plan.StallDuration, token); // the fault injected is a real network stall
                 }
                 if (forwarded + n >= cutAt) send = (int)(cutAt - forwarded);
                 if (send > 0) await to.SendAsync(buffer.AsMemory(0, send), token);
@@ -297,7 +297,7 @@ public sealed class FaultProxy : IDisposable
                                 return; // Serve closes both sides
                             }
                             Interlocked.Increment(ref Stalls);
-                            await Task.Delay(schedule.StallDuration, token);
+                            await Task.Delay(schedule.StallDuration, token); // the fault injected is a real network stall
                             continue;
                         }
                         await to.SendAsync(buffer.AsMemory(at, take), token);
@@ -387,7 +387,7 @@ public sealed class FaultProxy : IDisposable
             Interlocked.Increment(ref Injected503);
             await client.SendAsync("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 12\r\nConnection: close\r\n\r\nunavailable\n"u8.ToArray(), token);
             client.Shutdown(SocketShutdown.Send);
-            await Task.Delay(50, token);
+            await Task.Delay(50, token); // real sockets: the client reads the 503 before the connection closes
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {

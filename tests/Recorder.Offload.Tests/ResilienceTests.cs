@@ -118,11 +118,11 @@ public sealed class ResilienceTests : IDisposable
         proxy.Down();
         await Samples.WaitFor(() => !service.Status().InRange, TimeSpan.FromSeconds(10), () => "leaving range");
         var left = service.Status();
-        await Task.Delay(200); // requests cancelled as the range was left are gone by now
+        await Task.Delay(200); // real sockets to a real depot: requests cancelled as the range was left are gone by now
         var sentWhenLeft = service.BytesSent;
         Assert.Equal("out_of_range", left.State);
         Assert.True(left.ProbeFailures >= 1, "left range without a failure");
-        await Task.Delay(600);
+        await Task.Delay(600); // real probes to a real depot through a real proxy: real time for a wrong byte to go out
         Assert.True(sentWhenLeft == service.BytesSent, $"{sentWhenLeft} then {service.BytesSent}: {FaultInjectionTests.Describe(service.Status())} {string.Join(",", transitions)}"); // nothing goes out while out of range
         Assert.False(service.Status().InRange);
 

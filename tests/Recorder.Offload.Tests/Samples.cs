@@ -88,7 +88,10 @@ public static class Samples
 
     public static string TokenFile() => Token.Value;
 
-    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes.</summary>
+    /// <summary>
+    /// Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes. The
+    /// offload tests run a real depot process over real sockets: its answers come in real time.
+    /// </summary>
     public static async Task WaitFor(Func<bool> condition, TimeSpan timeout, Func<string> what)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();

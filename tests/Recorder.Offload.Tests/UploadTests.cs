@@ -61,7 +61,7 @@ public sealed class UploadTests : IDisposable
         {
             again.Start();
             again.Now();
-            await Task.Delay(500);
+            await Task.Delay(500); // a real depot process: a wrong second upload gets real time to show up
             Assert.Equal(1, again.Status().Verified);
         }
         Assert.Equal(1, depot.Creates("keep.mcap"));

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Recorder.Ingest;
 using Recorder.Mcap;
 
@@ -16,11 +17,15 @@ public sealed class Pipeline : IDisposable
     public IngestOptions IngestOptions { get; }
     public ILogger Logger { get; }
 
-    /// <param name="receiveTime">The receive clock (log times, the reorder watermark); a fake one makes time-window tests independent of the machine's speed.</param>
+    /// <param name="receiveTime">
+    /// The recording stage's clock (log times, the reorder watermark, chunk age, diagnostics, keyframe
+    /// waits, stalls); a fake one makes time-window tests independent of the machine's speed.
+    /// </param>
     public Pipeline(Func<RecordingOptions, RecordingOptions>? configure = null, IngestOptions? ingest = null, long queueBytes = 64 << 20, ILogger? logger = null,
         TimeProvider? receiveTime = null, bool startWriter = true)
     {
         Logger = logger ?? NullLogger.Instance;
+        Time = receiveTime as FakeTimeProvider;
         Queue = new BatchQueue(queueBytes, new RecordingClock(receiveTime));
         var options = new RecordingOptions { Directory = Directory, Fsync = FsyncPolicy.Never };
         if (configure is not null) options = configure(options);
@@ -32,6 +37,29 @@ public sealed class Pipeline : IDisposable
         IngestOptions = ingest ?? new IngestOptions { SocketPath = null };
         if (startWriter) Writer.Start(); // otherwise the test starts it: until then nothing drains the queue
     }
+
+    /// <summary>The fake clock the pipeline was built with, if any.</summary>
+    public FakeTimeProvider? Time { get; }
+
+    /// <summary>
+    /// Lets the writer take everything queued so far at the current time, moves the fake clock on,
+    /// then lets the writer act on the new time: it runs its periodic work and writes what that work
+    /// queued (diagnostics). No sleeping.
+    /// </summary>
+    public async Task AdvanceAsync(TimeSpan by)
+    {
+        var time = Time ?? throw new InvalidOperationException("the pipeline runs on the real clock");
+        await WriterPassAsync();
+        time.Advance(by);
+        await WriterPassAsync();
+        await WriterPassAsync();
+    }
+
+    /// <summary>Completes once the writer has handled everything queued before it (and run its periodic work).</summary>
+    public Task WriterPassAsync() => Writer.RunPeriodicWorkAsync().WaitAsync(TimeSpan.FromSeconds(30)); // the bound only turns a hang into a failure
+
+    /// <summary>A fake clock at a fixed date, standing still until a test advances it.</summary>
+    public static FakeTimeProvider FakeClock() => new(new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero));
 
     /// <summary>Runs one MCAP producer session over the given bytes.</summary>
     public async Task<ProducerStats> Feed(byte[] stream, string name = "test", int segment = 4096, bool paced = false)

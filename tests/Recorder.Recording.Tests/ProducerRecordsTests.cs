@@ -15,7 +15,8 @@ namespace Recorder.Recording.Tests;
 /// </summary>
 public class ProducerRecordsTests
 {
-    private static ulong NowNs() => (ulong)(DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+    private static ulong NowNs() => NowNs(TimeProvider.System);
+    private static ulong NowNs(TimeProvider time) => (ulong)(time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
 
     /// <summary>A producer stream written record by record, as foxglove/mcap's C++ writer sends an unchunked one.</summary>
     private static ArrayBufferWriter<byte> Begin(string library = "cal-writer/1.0")
@@ -160,12 +161,6 @@ public class ProducerRecordsTests
         }
     }
 
-    private static async Task WaitForMessages(Pipeline p, ulong count)
-    {
-        // The writer releases held messages as the reorder watermark passes them; wait for it (bounded).
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (p.Writer.Status().MessagesTotal < count) await Task.Delay(10, timeout.Token);
-    }
 
     [Fact]
     public async Task A_late_producer_time_message_is_logged_once_per_producer_with_its_skew()
@@ -176,19 +171,21 @@ public class ProducerRecordsTests
             UsesProducerTime = _ => true,
             ReorderWindow = TimeSpan.FromMilliseconds(20),
             DiagnosticsInterval = TimeSpan.Zero,
-        }, logger: log);
-        var now = NowNs();
+        }, logger: log, receiveTime: Pipeline.FakeClock());
+        var now = NowNs(p.Time!);
         var w = Begin();
         McapRecordSerializer.WriteChannel(w, new Channel(1, 1, "/on_time", "json", Channel.NoMetadata));
         for (var i = 0; i < 3; i++) McapRecordSerializer.WriteMessage(w, 1, (uint)i, now, now, "{}"u8);
         await p.Feed(End(w), name: "socket#1");
-        await WaitForMessages(p, 3);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the watermark passes them
+        Assert.True(p.Writer.Status().MessagesTotal >= 3);
 
         var late = Begin();
         McapRecordSerializer.WriteChannel(late, new Channel(1, 1, "/late", "json", Channel.NoMetadata));
         for (var i = 0; i < 4; i++) McapRecordSerializer.WriteMessage(late, 1, (uint)i, now - 10_000_000_000, now - 10_000_000_000, "{}"u8);
         await p.Feed(End(late), name: "socket#2");
-        await WaitForMessages(p, 7);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1));
+        Assert.True(p.Writer.Status().MessagesTotal >= 7);
         var files = await p.StopAsync();
 
         var warnings = log.Snapshot().Where(e => e.Id == 112).ToList();
@@ -251,7 +248,7 @@ public class ProducerRecordsTests
         await pipe.Writer.WriteAsync("{\"a\":1}\nnot json\n{\"b\":2}\n{broken\n[1,2]\n"u8.ToArray());
         await pipe.Writer.CompleteAsync();
         await session;
-        await WaitForMessages(p, 3);
+        await p.WriterPassAsync();
 
         var topic = Assert.Single(p.Writer.Status().Topics, t => t.Topic == "/diag");
         Assert.Equal((3UL, 2UL), (topic.Messages, topic.Refused));

@@ -187,16 +187,6 @@ public class ProducerTimestampTests
     /// </summary>
     private static FakeTimeProvider ReceiveClock() => new(new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero));
 
-    private static async Task WaitFor(Func<bool> condition, string what)
-    {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (watch.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException($"not reached: {what}");
-            await Task.Delay(10);
-        }
-    }
-
     private static ulong Written(Pipeline p, string topic) => p.Writer.Status().Topics.FirstOrDefault(t => t.Topic == topic)?.Messages ?? 0;
 
     [Fact]
@@ -217,8 +207,8 @@ public class ProducerTimestampTests
         var other = p.Feed(ProducerStreams.Json("/imu", 300), "imu", segment: 256, paced: true);
         await Task.WhenAll(lidar, other);
         Assert.Equal(0UL, Written(p, "/lidar")); // all inside the window: held
-        clock.Advance(TimeSpan.FromSeconds(1)); // the watermark passes them all: released by time, not by the stop
-        await WaitFor(() => Written(p, "/lidar") == 200 && Written(p, "/imu") == 300, "every message released by the watermark");
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the watermark passes them all: released by time, not by the stop
+        Assert.Equal((200UL, 300UL), (Written(p, "/lidar"), Written(p, "/imu")));
         var files = await p.StopAsync();
 
         var messages = Files.Messages(files);
@@ -252,7 +242,8 @@ public class ProducerTimestampTests
         }
         await p.Feed(stream.ToArray(), "big");
         // 1 MB went in; the window may keep only 64 KiB of it (6 messages): the rest must be written already.
-        await WaitFor(() => Written(p, "/big") >= count - cap / size, "at most 64 KiB held in the window");
+        await p.WriterPassAsync();
+        Assert.True(Written(p, "/big") >= count - cap / size, "at most 64 KiB held in the window");
         var files = await p.StopAsync();
         var kept = Files.Messages(files).Where(m => m.Topic == "/big").Select(m => m.Sequence).ToList();
         Assert.Equal(Enumerable.Range(0, count).Select(i => (uint)i), kept); // all of them, in order
@@ -270,8 +261,8 @@ public class ProducerTimestampTests
             ReorderWindow = TimeSpan.FromMilliseconds(50),
         }, receiveTime: clock);
         await p.Feed(ProducerStreams.Json("/imu", 50));
-        clock.Advance(TimeSpan.FromSeconds(1)); // the watermark moves past everything so far
-        await WaitFor(() => Written(p, "/imu") == 50, "the first messages written");
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the watermark moves past everything so far
+        Assert.Equal(50UL, Written(p, "/imu"));
         var ancient = NowNs(clock) - 10_000_000_000UL;
         await p.Feed(StreamWithTimes("/late", [ancient]), "late");
         var files = await p.StopAsync();
@@ -392,14 +383,18 @@ public class SelectionAndChunkAgeTests
     [Fact]
     public async Task A_chunk_is_cut_by_age_when_messages_trickle()
     {
-        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, ChunkMaxAge = TimeSpan.FromMilliseconds(50) });
+        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, ChunkMaxAge = TimeSpan.FromMilliseconds(50) },
+            receiveTime: Pipeline.FakeClock());
         for (var i = 0; i < 6; i++)
         {
             await p.Feed(ProducerStreams.Json("/slow", 1, startSequence: i), $"slow{i}");
-            await Task.Delay(120);
+            await p.AdvanceAsync(TimeSpan.FromMilliseconds(120));
         }
         var files = await p.StopAsync();
         using var reader = McapIndexedReader.Open(Assert.Single(files));
-        Assert.True(reader.ChunkIndexes.Count >= 5, $"{reader.ChunkIndexes.Count} chunks for 6 messages 120 ms apart with a 50 ms max age");
+        // Each message's chunk is cut by age before the next message arrives: six messages, six chunks.
+        var chunks = reader.ChunkIndexes.ToList();
+        var chunkOfEach = reader.ReadMessages(topics: ["/slow"]).Select(m => chunks.FindIndex(c => c.MessageStartTime <= m.Message.LogTime && m.Message.LogTime <= c.MessageEndTime));
+        Assert.Equal(6, chunkOfEach.Distinct().Count());
     }
 }

@@ -5,8 +5,8 @@ using Recorder.Mcap;
 
 namespace Recorder.Recording.Tests;
 
-/// <summary>Streams standing in for a slow, failing or wedged disk.</summary>
-internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, TimeSpan delayPerWrite = default, ManualResetEventSlim? gate = null) : Stream
+/// <summary>Streams standing in for a failing or wedged disk.</summary>
+internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, ManualResetEventSlim? gate = null, SemaphoreSlim? blocked = null) : Stream
 {
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -22,8 +22,11 @@ internal sealed class FaultyStream(Stream inner, Func<long, Exception?> failAt, 
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        gate?.Wait();
-        if (delayPerWrite > TimeSpan.Zero) Thread.Sleep(delayPerWrite);
+        if (gate is { IsSet: false })
+        {
+            blocked?.Release(); // tells the test the writer is now inside a write that does not return
+            gate.Wait();
+        }
         if (failAt(inner.Length + buffer.Length) is { } failure) throw failure;
         inner.Write(buffer);
     }
@@ -74,8 +77,8 @@ public class RobustnessTests
         var release = Task.Run(async () =>
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
+            // A real producer task and the real writer thread race here: poll for the queue's pushback.
             while (p.Queue.Stalls == 0 && p.Queue.DroppedTotal == 0 && watch.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(5);
-            await Task.Delay(50);
             disk.Set();
         });
         await p.Feed(ProducerStreams.Json("/fast", sent), "fast", segment: 2048, paced: true);
@@ -120,19 +123,18 @@ public class RobustnessTests
     public async Task Diagnostics_are_written_once_per_interval_with_queue_and_disk_numbers()
     {
         var interval = TimeSpan.FromMilliseconds(100);
-        var running = System.Diagnostics.Stopwatch.StartNew(); // bounds the writer's lifetime from outside
-        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, DiagnosticsInterval = interval });
+        using var p = new Pipeline(o => new RecordingOptions { Directory = o.Directory, Fsync = FsyncPolicy.Never, DiagnosticsInterval = interval },
+            receiveTime: Pipeline.FakeClock());
         for (var i = 0; i < 6; i++)
         {
             await p.Feed(ProducerStreams.Json("/a", 10, startSequence: i * 10), $"a{i}");
-            await Task.Delay(interval); // the recording spans several intervals
+            await p.AdvanceAsync(interval); // the recording spans six intervals
         }
+        await p.AdvanceAsync(interval / 2); // half an interval more: no diagnostics for it
         var files = await p.StopAsync();
-        running.Stop();
         var diagnostics = Diagnostics(files);
-        // At least one per interval the writer saw pass, at most one per interval it lived (however slow this
-        // machine made it), plus the final one at shutdown.
-        Assert.InRange(diagnostics.Count, 3, (int)(running.Elapsed / interval) + 2);
+        // One per interval that passed, plus the final one at shutdown.
+        Assert.Equal(7, diagnostics.Count);
         var last = diagnostics[^1];
         Assert.Equal("recording", last.GetProperty("state").GetString());
         Assert.True(last.GetProperty("disk_free_bytes").GetInt64() > 0);
@@ -152,16 +154,20 @@ public class RobustnessTests
             Fsync = FsyncPolicy.Never,
             MinFreeBytes = 100 * 1024 * 1024,
             FreeBytes = _ => full ? 1024 : 10L * 1024 * 1024 * 1024,
-        });
+        }, receiveTime: Pipeline.FakeClock());
         await p.Feed(ProducerStreams.Json("/a", 100), "before");
-        await WaitFor(() => p.Writer.Status().MessagesTotal >= 100); // written before the disk fills
+        await p.WriterPassAsync();
+        Assert.True(p.Writer.Status().MessagesTotal >= 100); // written before the disk fills
         full = true;
-        await WaitFor(() => p.Writer.Health == WriterHealth.DiskFull);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the next storage check
+        Assert.Equal(WriterHealth.DiskFull, p.Writer.Health);
         await p.Feed(ProducerStreams.Json("/a", 50, startSequence: 100), "during");
-        await WaitFor(() => p.Queue.DroppedTotal == 50); // counted, not written
+        await p.WriterPassAsync();
+        Assert.Equal(50UL, p.Queue.DroppedTotal); // counted, not written
         Assert.Equal("disk_full", p.Writer.Status().State);
         full = false;
-        await WaitFor(() => p.Writer.Health == WriterHealth.Ok);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1));
+        Assert.Equal(WriterHealth.Ok, p.Writer.Health);
         await p.Feed(ProducerStreams.Json("/a", 100, startSequence: 150), "after");
         var files = await p.StopAsync();
 
@@ -199,15 +205,22 @@ public class RobustnessTests
             Fsync = FsyncPolicy.Never,
             MinFreeBytes = 100 * 1024 * 1024,
             FreeBytes = _ => Volatile.Read(ref full) ? 1024 : 10L * 1024 * 1024 * 1024,
-        }, logger: stopAtResume);
+        }, logger: stopAtResume, receiveTime: Pipeline.FakeClock());
         await p.Feed(ProducerStreams.Json("/a", 10), "before");
-        await WaitFor(() => p.Writer.Status().MessagesTotal >= 10);
+        await p.WriterPassAsync();
+        Assert.True(p.Writer.Status().MessagesTotal >= 10);
         Volatile.Write(ref full, true);
-        await WaitFor(() => p.Writer.Health == WriterHealth.DiskFull);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the next storage check
+        Assert.Equal(WriterHealth.DiskFull, p.Writer.Health);
         await p.Feed(ProducerStreams.Json("/a", 5, startSequence: 10), "during");
-        await WaitFor(() => p.Queue.DroppedTotal == 5);
+        await p.WriterPassAsync();
+        Assert.Equal(5UL, p.Queue.DroppedTotal);
         Volatile.Write(ref full, false);
-        await p.Writer.Stopped.WaitAsync(TimeSpan.FromSeconds(30));
+        await p.WriterPassAsync();
+        p.Time!.Advance(TimeSpan.FromSeconds(1));
+        // Not awaited: the recorder stops as writing resumes, and may never reach this pass.
+        _ = p.Writer.RunPeriodicWorkAsync();
+        await p.Writer.Stopped.WaitAsync(TimeSpan.FromSeconds(30)); // the bound only turns a hang into a failure
 
         var files = p.Writer.FinishedFiles;
         var gaps = Files.Messages(files).Where(m => m.Topic == RecordingWriter.EventsTopic).Select(m => JsonDocument.Parse(m.Data).RootElement.Clone())
@@ -227,12 +240,16 @@ public class RobustnessTests
 
     /// <summary>
     /// A pipeline (4 KiB chunks, no compression) whose next file, once armed, fails with ENOSPC
-    /// past its first 20 KiB; the files after it are fine.
+    /// past its first 20 KiB; the files after it are fine. Its clock is fake.
     /// </summary>
     private static (Pipeline Pipeline, Action FailNextFile) PipelineWhoseNextFileRunsOutOfSpace()
     {
         var failNext = new StrongBox<int>();
-        var p = new Pipeline(o => new RecordingOptions
+        // Chunks are cut only between instants: the fake clock moves 1 µs at every reading, so every
+        // batch is an instant of its own, as on a real clock, while seconds pass only when the test says.
+        var clock = Pipeline.FakeClock();
+        clock.AutoAdvanceAmount = TimeSpan.FromMicroseconds(1);
+        var p = new Pipeline(receiveTime: clock, configure: o => new RecordingOptions
         {
             Directory = o.Directory,
             Fsync = FsyncPolicy.Never,
@@ -254,7 +271,9 @@ public class RobustnessTests
         using var _ = p;
         failNextFile();
         await p.Feed(ProducerStreams.Json("/a", 2000), "a", segment: 1024, paced: true);
-        await WaitFor(() => p.Writer.Health == WriterHealth.Ok && p.Writer.FinishedFiles.Count >= 1);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the failure is behind; the next check resumes writing
+        Assert.Equal(WriterHealth.Ok, p.Writer.Health);
+        Assert.NotEmpty(p.Writer.FinishedFiles); // the cut-off file, finished
         await p.Feed(ProducerStreams.Json("/a", 100, startSequence: 2000), "b");
         var files = await p.StopAsync();
 
@@ -277,7 +296,9 @@ public class RobustnessTests
         await Task.WhenAll(
             p.Feed(ProducerStreams.Json("/a", 1500), "a", segment: 512, paced: true),
             p.Feed(ProducerStreams.Json("/b", 1500), "b", segment: 512, paced: true));
-        await WaitFor(() => p.Writer.Health == WriterHealth.Ok && p.Writer.FinishedFiles.Count >= 1);
+        await p.AdvanceAsync(TimeSpan.FromSeconds(1)); // the failure is behind; the next check resumes writing
+        Assert.Equal(WriterHealth.Ok, p.Writer.Health);
+        Assert.NotEmpty(p.Writer.FinishedFiles);
         var files = await p.StopAsync();
         foreach (var file in files) Assert.False(McapDoctor.Check(file).HasErrors, file);
 
@@ -301,36 +322,35 @@ public class RobustnessTests
     public async Task A_wedged_disk_is_reported_as_stalled()
     {
         using var gate = new ManualResetEventSlim(true);
+        using var blocked = new SemaphoreSlim(0);
         using var p = new Pipeline(o => new RecordingOptions
         {
             Directory = o.Directory,
             Fsync = FsyncPolicy.Never,
             StallThreshold = TimeSpan.FromMilliseconds(200),
             ChunkMaxAge = TimeSpan.FromMilliseconds(20),
-            OpenFile = path => new FaultyStream(Create(path), _ => null, gate: gate),
-        });
+            OpenFile = path => new FaultyStream(Create(path), _ => null, gate: gate, blocked: blocked),
+        }, receiveTime: Pipeline.FakeClock());
         await p.Feed(ProducerStreams.Json("/a", 10));
-        await WaitFor(() => p.Writer.FinishedFiles.Count == 0 && p.Writer.Status().State == "recording");
+        await p.AdvanceAsync(TimeSpan.FromMilliseconds(20)); // the first chunk is cut by age and written
+        Assert.Equal("recording", p.Writer.Status().State);
         gate.Reset(); // the disk stops answering
         await p.Feed(ProducerStreams.Json("/a", 10, startSequence: 10));
-        await WaitFor(() => p.Writer.IsStalled);
+        await p.WriterPassAsync(); // in the open chunk, not yet on the disk
+        p.Time!.Advance(TimeSpan.FromMilliseconds(20));
+        var pass = p.WriterPassAsync(); // the chunk cut by age now writes, and does not return
+        Assert.True(await blocked.WaitAsync(TimeSpan.FromSeconds(30)), "the writer never reached the disk"); // the bound only turns a hang into a failure
+        Assert.False(p.Writer.IsStalled); // inside a write, but not for long yet
+        p.Time.Advance(TimeSpan.FromMilliseconds(300));
+        Assert.True(p.Writer.IsStalled);
         Assert.Equal("stalled", p.Writer.Status().State);
         var progress = p.Writer.Progress;
-        await Task.Delay(300);
+        p.Time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(progress, p.Writer.Progress); // a watchdog sees no progress
         gate.Set();
-        await WaitFor(() => !p.Writer.IsStalled);
+        await pass;
+        Assert.False(p.Writer.IsStalled);
         var files = await p.StopAsync();
         Assert.Equal(20, Files.Messages(files).Count(m => m.Topic == "/a"));
-    }
-
-    private static async Task WaitFor(Func<bool> condition)
-    {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (watch.Elapsed > TimeSpan.FromSeconds(15)) throw new TimeoutException("condition not reached");
-            await Task.Delay(10);
-        }
     }
 }
