@@ -130,7 +130,7 @@ public sealed class OffloadService : IAsyncDisposable, IRetentionLedger
 
     /// <summary>
     /// Whether <paramref name="path"/> has been uploaded and verified by the depot (the journal says so,
-    /// durably) and is unchanged since, so that at a storage limit the recording stage may delete it
+    /// durably) and is unchanged since, so that at a storage limit the recording store may delete it
     /// before anything not yet offloaded. A recording with a sidecar that is not verified yet is not.
     /// Safe from any thread; reads the journal only.
     /// </summary>

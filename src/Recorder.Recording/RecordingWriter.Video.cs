@@ -417,7 +417,7 @@ public sealed partial class RecordingWriter
             else if (kind == RecordingFileKind.Stream) File.Move(active, name, overwrite: true);
             // The .mcap.active itself is the caller's.
         }
-        var index = FrameIndex.PathFor(finalMcap);
+        var index = RecordingLayout.VidxPath(finalMcap);
         if (FrameIndexRebuilder.RebuildFile(recoveredMcap, index, Path.GetFileName(finalMcap)).Frames == 0) File.Delete(index);
     }
 }
