@@ -66,14 +66,12 @@ public sealed record OffloadOptions
     /// <summary>The cap of the retry delay.</summary>
     public TimeSpan RetryMax { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Delete the local files once the depot has verified them. Otherwise they stay until disk pressure.</summary>
-    public bool DeleteAfterUpload { get; init; }
-
     /// <summary>
-    /// Under disk pressure (free space below this), verified files are deleted oldest first even
-    /// when <see cref="DeleteAfterUpload"/> is false. 0 disables it.
+    /// Delete the local files once the depot has verified them. Otherwise they stay until a storage
+    /// limit needs the room: then the <see cref="Recorder.Storage.RecordingStore"/> deletes verified
+    /// recordings before any other (storage.max_bytes, storage.min_free_bytes).
     /// </summary>
-    public long MinFreeBytes { get; init; }
+    public bool DeleteAfterUpload { get; init; }
 
     /// <summary>How often the recordings directory is rescanned for finished files (besides the writer's notifications).</summary>
     public TimeSpan RescanInterval { get; init; } = TimeSpan.FromSeconds(30);

@@ -70,9 +70,6 @@ public sealed record RecordingOptions
     /// <summary>At a storage limit, after deleting offloaded files: stop recording (counting drops) or delete the oldest files.</summary>
     public bool DeleteOldestWhenFull { get; init; }
 
-    /// <summary>Whether a finished file has been offloaded and verified (so it may go first when space is short).</summary>
-    public Func<string, bool> IsOffloaded { get; init; } = static _ => false;
-
     /// <summary>Free bytes on the volume holding a path; injectable so tests can fake a full disk.</summary>
     public Func<string, long> FreeBytes { get; init; } = static path => new DriveInfo(Path.GetFullPath(path)).AvailableFreeSpace;
 
@@ -91,9 +88,6 @@ public sealed record RecordingOptions
     public Func<string, IReadOnlyDictionary<string, string>> ChannelMetadata { get; init; } = static _ => NoMetadata;
 
     private static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
-
-    /// <summary>The suffix an open file carries until it is finished and renamed.</summary>
-    public const string ActiveSuffix = ".active";
 }
 
 /// <summary>Who and what is recording: the values of the `recorder.device` metadata record.</summary>

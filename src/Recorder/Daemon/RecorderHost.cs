@@ -147,7 +147,6 @@ public sealed class RecorderHost
             RetryMin = o.RetryMin,
             RetryMax = o.RetryMax,
             DeleteAfterUpload = o.DeleteAfterUpload,
-            MinFreeBytes = s.Storage.MinFreeBytes,
             RescanInterval = o.RescanInterval,
             TokenFile = o.TokenFile,
             ClientCertificateFile = o.ClientCertificate,
@@ -220,7 +219,7 @@ public sealed class RecorderHost
         _registry = new ChannelRegistry();
         var queue = _queue = new BatchQueue(settings.Ingest.QueueBytes, clock);
         var identity = IdentityFrom(settings);
-        _initialRecording = WithOffloadCheck(RecordingOptionsFrom(settings), () => Volatile.Read(ref _offload));
+        _initialRecording = RecordingOptionsFrom(settings);
         using var writer = _writer = new RecordingWriter(_initialRecording, queue, _registry, identity, _loggers.CreateLogger("recorder.recording"));
         writer.Start();
         DaemonLog.Started(_logger, Cli.BuildInfo.Version, identity.DeviceId, Path.GetFullPath(settings.Recording.Dir));
@@ -316,7 +315,8 @@ public sealed class RecorderHost
         OffloadService? offload = null;
         try
         {
-            offload = new OffloadService(options, _loggers.CreateLogger("recorder.offload"));
+            // The writer's store: the offload stage is its ledger (what is offloaded goes first when space is short; every deletion is journaled).
+            offload = new OffloadService(options, _loggers.CreateLogger("recorder.offload"), store: _writer!.Store);
             _writer!.FileFinished += offload.NotifyFinished;
             offload.Start();
             Volatile.Write(ref _offload, offload);
@@ -497,17 +497,8 @@ public sealed class RecorderHost
         {
             UsesProducerTime = initial.UsesProducerTime,
             ReorderWindow = initial.ReorderWindow,
-            IsOffloaded = initial.IsOffloaded,
         };
     }
-
-    /// <summary>
-    /// The writer's storage-limit hook ("delete offloaded files first") answered by the offload
-    /// service's journal: a file the depot has verified, unchanged since, goes before any other.
-    /// Without a running offload service nothing counts as offloaded.
-    /// </summary>
-    internal static RecordingOptions WithOffloadCheck(RecordingOptions options, Func<OffloadService?> offload) =>
-        options with { IsOffloaded = path => offload()?.IsVerified(path) ?? false };
 
     /// <summary>Starts the topic inputs (FIFOs and sockets) not running yet and stops those no longer configured. Under the reload lock.</summary>
     private (int Added, int Removed) ApplyTopicInputs(List<TopicInputOptions> wanted)
