@@ -1,2 +1,3 @@
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Recorder.Ingest.Tests")]
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Recorder.Recording.Tests")]

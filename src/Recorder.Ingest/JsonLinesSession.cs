@@ -17,35 +17,33 @@ public sealed class JsonLinesSession
 {
     private readonly TopicInputOptions _fifo;
     private readonly IngestOptions _options;
-    private readonly BatchQueue _queue;
-    private readonly ChannelRegistry _registry;
+    private readonly IRecordingIntake _recording;
     private readonly ProducerStats _stats;
     private readonly ILogger _logger;
     private ulong _lineNumber;
 
-    public JsonLinesSession(TopicInputOptions fifo, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
+    public JsonLinesSession(TopicInputOptions fifo, IngestContext context, ProducerStats stats)
     {
         _fifo = fifo;
-        _options = options;
-        _queue = queue;
-        _registry = registry;
+        _options = context.Options;
+        _recording = context.Recording;
         _stats = stats;
-        _logger = logger;
+        _logger = context.Logger;
     }
 
     public async Task RunAsync(PipeReader input, CancellationToken cancellationToken)
     {
         ushort schemaId = 0;
         if (_fifo.JsonSchema is { Length: > 0 } schemaText)
-            _registry.TryGetOrAddSchema(_fifo.Topic, "jsonschema", Encoding.UTF8.GetBytes(schemaText), out schemaId);
-        if (!_registry.TryGetOrAddChannel(_fifo.Topic, "json", schemaId, Recorder.Mcap.Channel.NoMetadata, out var channelId))
+            _recording.TryGetOrAddSchema(_fifo.Topic, "jsonschema", Encoding.UTF8.GetBytes(schemaText), out schemaId);
+        if (!_recording.TryGetOrAddChannel(_fifo.Topic, "json", schemaId, Recorder.Mcap.Channel.NoMetadata, out var channelId))
         {
             _stats.RefusedBecause = "the recording has no channel ids left";
             await input.CompleteAsync().ConfigureAwait(false);
             return;
         }
         var policy = _options.DropPolicyFor(_fifo.Topic);
-        var batches = new ProducerBatches(_queue, _stats.Source);
+        var batches = _recording.OpenProducer(_stats.Source);
         var scratch = new ArrayBufferWriter<byte>();
         uint sequence = 0;
         try
@@ -90,7 +88,7 @@ public sealed class JsonLinesSession
             if (!IsOneJsonValue(data))
             {
                 _stats.Skip();
-                _queue.CountRefused(channelId);
+                _recording.CountRefused(channelId);
                 IngestLog.BadJsonLine(_logger, _stats.Source, _lineNumber, _stats.Skipped);
                 continue;
             }
