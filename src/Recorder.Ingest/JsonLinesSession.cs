@@ -16,6 +16,7 @@ namespace Recorder.Ingest;
 public sealed class JsonLinesSession
 {
     private readonly TopicInputOptions _fifo;
+    private readonly IngestContext _context;
     private readonly IngestOptions _options;
     private readonly IRecordingIntake _recording;
     private readonly ProducerStats _stats;
@@ -25,6 +26,7 @@ public sealed class JsonLinesSession
     public JsonLinesSession(TopicInputOptions fifo, IngestContext context, ProducerStats stats)
     {
         _fifo = fifo;
+        _context = context;
         _options = context.Options;
         _recording = context.Recording;
         _stats = stats;
@@ -52,13 +54,15 @@ public sealed class JsonLinesSession
             {
                 var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var buffer = result.Buffer;
-                ProcessLines(ref buffer, result.IsCompleted, channelId, policy, ref sequence, batches, scratch);
+                // A line over the limit is refused whether its end came in the same read or is still to come.
+                var tooLong = !ProcessLines(ref buffer, result.IsCompleted, channelId, policy, ref sequence, batches, scratch);
                 if (batches.HasReady) await batches.QueueReadyAsync(cancellationToken).ConfigureAwait(false);
-                if (buffer.Length > _options.MaxRecordSize)
+                if (tooLong || buffer.Length > _options.MaxRecordSize)
                 {
-                    _stats.RefusedBecause = $"line {_lineNumber + 1} is longer than {_options.MaxRecordSize} bytes";
-                    IngestLog.ProducerRefused(_logger, _stats.Source, _stats.RefusedBecause, _stats.Messages);
                     input.AdvanceTo(buffer.End);
+                    // The lines before it are queued before the refusal's event, as in the other sessions.
+                    await batches.QueueAllAsync(cancellationToken).ConfigureAwait(false);
+                    Refusals.Record(_context, _stats, $"line {_lineNumber + 1} is longer than {_options.MaxRecordSize} bytes");
                     break;
                 }
                 input.AdvanceTo(buffer.Start, buffer.End);
@@ -75,12 +79,16 @@ public sealed class JsonLinesSession
         }
     }
 
-    /// <summary>Turns every whole line in the buffer into a message.</summary>
-    private void ProcessLines(ref ReadOnlySequence<byte> buffer, bool isCompleted, ushort channelId, DropPolicy policy, ref uint sequence,
+    /// <summary>
+    /// Turns every whole line in the buffer into a message. False at a line longer than the record
+    /// limit (not counted in the line number): the session ends there.
+    /// </summary>
+    private bool ProcessLines(ref ReadOnlySequence<byte> buffer, bool isCompleted, ushort channelId, DropPolicy policy, ref uint sequence,
         ProducerBatches batches, ArrayBufferWriter<byte> scratch)
     {
         while (TryTakeLine(ref buffer, isCompleted, out var line))
         {
+            if (line.Length > _options.MaxRecordSize) return false;
             _lineNumber++;
             var data = line.IsSingleSegment ? line.FirstSpan : Copy(line, scratch);
             if (data.Length > 0 && data[^1] == (byte)'\r') data = data[..^1];
@@ -96,6 +104,7 @@ public sealed class JsonLinesSession
             sequence++;
             _stats.Add(data.Length);
         }
+        return true;
     }
 
     /// <summary>The next line without its newline; at the end of input, the unterminated rest counts as a line.</summary>

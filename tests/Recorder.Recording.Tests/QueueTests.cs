@@ -93,9 +93,10 @@ public class QueueTests
     public async Task A_timed_dequeue_on_an_empty_queue_ends_when_the_queue_clock_passes_its_timeout()
     {
         var (queue, time) = FakeTimed();
-        var wait = StartWriterWait(queue, TimeSpan.FromSeconds(5));
+        // An hour of the fake clock: a wait on the real clock would fail the bound below.
+        var wait = StartWriterWait(queue, TimeSpan.FromHours(1));
 
-        time.Advance(TimeSpan.FromSeconds(5) - TimeSpan.FromTicks(1));
+        time.Advance(TimeSpan.FromHours(1) - TimeSpan.FromTicks(1));
         Assert.False(wait.IsCompleted); // nothing can wake it before its timer fires
         Assert.True(queue.WriterWaiting);
         time.Advance(TimeSpan.FromTicks(1));
@@ -108,15 +109,15 @@ public class QueueTests
     public async Task Each_timed_dequeue_waits_its_own_full_timeout()
     {
         var (queue, time) = FakeTimed();
-        var first = StartWriterWait(queue, TimeSpan.FromSeconds(1));
-        time.Advance(TimeSpan.FromSeconds(1));
+        var first = StartWriterWait(queue, TimeSpan.FromHours(1));
+        time.Advance(TimeSpan.FromHours(1));
         Assert.False((await first.WaitAsync(TimeSpan.FromSeconds(30))).Dequeued);
 
         // The one timer is re-armed from now, not left at the first wait's deadline.
-        var second = StartWriterWait(queue, TimeSpan.FromSeconds(3));
-        time.Advance(TimeSpan.FromSeconds(2));
+        var second = StartWriterWait(queue, TimeSpan.FromHours(3));
+        time.Advance(TimeSpan.FromHours(2));
         Assert.False(second.IsCompleted);
-        time.Advance(TimeSpan.FromSeconds(1));
+        time.Advance(TimeSpan.FromHours(1));
         Assert.False((await second.WaitAsync(TimeSpan.FromSeconds(30))).Dequeued);
     }
 
