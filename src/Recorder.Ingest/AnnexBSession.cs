@@ -41,14 +41,14 @@ public sealed class AnnexBSession
     private static VideoCodec CodecOf(TopicInputOptions input) => input.Format == TopicInputFormat.H265 ? VideoCodec.H265 : VideoCodec.H264;
 
     /// <summary>Registers the topic's channel for this input's storage: CompressedVideo, or VideoFrameRef for sidecar.</summary>
-    public static bool TryRegister(TopicInputOptions input, IRecordingIntake registry, out ushort channelId)
+    public static bool TryRegister(TopicInputOptions input, IRecordingIntake recording, out ushort channelId)
     {
         var registered = input.Store == FrameStore.Sidecar
-            ? registry.TryGetOrAddSchema(VideoFrameRef.SchemaName, "protobuf", VideoFrameRef.FileDescriptorSet, out var schemaId)
-            : registry.TryGetOrAddSchema(CompressedVideo.SchemaName, CompressedVideo.SchemaEncoding, CompressedVideo.FileDescriptorSet, out schemaId);
+            ? recording.TryGetOrAddSchema(VideoFrameRef.SchemaName, "protobuf", VideoFrameRef.FileDescriptorSet, out var schemaId)
+            : recording.TryGetOrAddSchema(CompressedVideo.SchemaName, CompressedVideo.SchemaEncoding, CompressedVideo.FileDescriptorSet, out schemaId);
         channelId = 0;
-        if (!registered || !registry.TryGetOrAddChannel(input.Topic, "protobuf", schemaId, Recorder.Mcap.Channel.NoMetadata, out channelId)) return false;
-        registry.MarkRawVideo(channelId, new RawVideoInput(CodecOf(input), input.Store));
+        if (!registered || !recording.TryGetOrAddChannel(input.Topic, "protobuf", schemaId, Recorder.Mcap.Channel.NoMetadata, out channelId)) return false;
+        recording.MarkRawVideo(channelId, new RawVideoInput(CodecOf(input), input.Store));
         return true;
     }
 

@@ -1,3 +1,2 @@
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Recorder.Ingest.Tests")]
-[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Recorder.Recording.Tests")]
