@@ -30,6 +30,7 @@ public sealed class RecorderHost
     private BatchQueue? _queue;
     private ChannelRegistry? _registry;
     private IngestOptions? _ingestOptions;
+    private IngestContext? _ingest;
     private OffloadService? _offload; // for the writer's storage-limit hook and the control server; replaced by a reload that changes offload.*
     private RecordingWriter? _writer;
     private bool _running; // under _reloadLock: from READY until the shutdown begins
@@ -234,8 +235,8 @@ public sealed class RecorderHost
             SelectionVersion = () => Volatile.Read(ref _selectionVersion),
             TopicInputs = TopicInputsFrom(settings),
         };
-        var ingestLogger = _loggers.CreateLogger("recorder.ingest");
-        var socket = new UnixSocketIngest(_ingestOptions, queue, _registry, ingestLogger);
+        _ingest = new IngestContext(_ingestOptions, new RecordingIntake(queue, _registry), _loggers.CreateLogger("recorder.ingest"));
+        var socket = new UnixSocketIngest(_ingest);
         socket.Start();
         lock (_reloadLock) ApplyTopicInputs(TopicInputsFrom(settings));
         await StartOffloadAsync(settings).ConfigureAwait(false);
@@ -514,7 +515,7 @@ public sealed class RecorderHost
         var added = 0;
         foreach (var options in wanted.Where(w => !_topicInputs.ContainsKey(w)))
         {
-            var input = TopicInputs.Create(options, _ingestOptions!, _queue!, _registry!, _loggers.CreateLogger("recorder.ingest"));
+            var input = TopicInputs.Create(options, _ingest!);
             input.Start(); // a refused input logs why and stays listed
             _topicInputs[options] = input;
             added++;
