@@ -94,12 +94,14 @@ public sealed class DepotApp : IAsyncDisposable
         var app = builder.Build();
         var tus = app.Services.GetRequiredService<TusHandler>();
         var metrics = app.Services.GetRequiredService<DepotMetrics>();
+        var export = new Export.ExportEndpoint(settings.Storage.Dir, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Recorder.Depot.Export"));
         app.Run(context =>
         {
             var path = context.Request.Path;
             if (path == "/healthz") return Health(context);
             if (path == "/metrics") return Metrics(context, metrics);
             if (tus.Serves(path)) return tus.HandleAsync(context);
+            if (path == Export.ExportEndpoint.Path) return export.HandleAsync(context);
             if (fallback is not null) return fallback(context);
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return Task.CompletedTask;
