@@ -454,6 +454,8 @@ public sealed class McapMerger : IDisposable
             if (!_options.CopyWholeChunks || !source.IdsMatch) return false;
             if (index.MessageStartTime < _options.StartTime || index.MessageEndTime > _options.EndTime) return false;
             if (index.MessageIndexOffsets.Count == 0 || index.MessageIndexLength == 0) return false;
+            foreach (var id in index.MessageIndexOffsets.Keys)
+                if (id >= source.ChannelMap.Length || source.ChannelMap[id] != id) return false; // the rewrite names what is wrong
             var last = new MergeKey(index.MessageEndTime, source.Index, index.ChunkStartOffset, long.MaxValue);
             if (_heap.TryPeek(out _, out var next) && MergeKey.Comparer.Compare(next, last) < 0) return false;
 
