@@ -97,6 +97,7 @@ public sealed class DepotApp : IAsyncDisposable
         var tus = app.Services.GetRequiredService<TusHandler>();
         var metrics = app.Services.GetRequiredService<DepotMetrics>();
         var catalog = app.Services.GetRequiredService<CatalogApi>();
+        var export = new Export.ExportEndpoint(settings.Storage.Dir, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Recorder.Depot.Export"));
         app.Run(context =>
         {
             var path = context.Request.Path;
@@ -104,6 +105,7 @@ public sealed class DepotApp : IAsyncDisposable
             if (path == "/metrics") return Metrics(context, metrics);
             if (tus.Serves(path)) return tus.HandleAsync(context);
             if (CatalogApi.Serves(path)) return catalog.HandleAsync(context);
+            if (path == Export.ExportEndpoint.Path) return export.HandleAsync(context);
             if (fallback is not null) return fallback(context);
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return Task.CompletedTask;
