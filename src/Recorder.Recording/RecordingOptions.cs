@@ -46,7 +46,7 @@ public sealed record RecordingOptions
     public TimeSpan FsyncInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Topics whose last message is repeated at the start of every file (e.g. /tf_static).</summary>
-    public IReadOnlySet<string> LatchedTopics { get; init; } = new HashSet<string>();
+    public IReadOnlySet<string> LatchedTopics { get; init; } = System.Collections.Frozen.FrozenSet<string>.Empty; // shared, so two defaults compare equal
 
     /// <summary>
     /// Topics whose producers' own log_time is trusted (`timestamps: producer`). Their messages, and
