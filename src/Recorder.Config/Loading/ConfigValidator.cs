@@ -132,8 +132,10 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
     private void Recording()
     {
         var r = _s.Recording;
+        // The writer holds the chunk size in an int; a larger one as written is what the checks judge.
+        var chunkSize = map.Get("recording.chunk.size")?.Text is { } text && Units.TryParseSize(text, out var written, out _) ? written : r.ChunkSize;
         NotEmpty("recording.dir", r.Directory);
-        if (!Skip("recording.chunk.size") && (r.ChunkSize < MinChunkSize || r.ChunkSize > MaxChunkSize))
+        if (!Skip("recording.chunk.size") && (chunkSize < MinChunkSize || chunkSize > MaxChunkSize))
             Error($"recording.chunk.size must be between {Units.FormatSize(MinChunkSize)} and {Units.FormatSize(MaxChunkSize)}, got {GotSize("recording.chunk.size", r.ChunkSize)}", "recording.chunk.size");
         if (!Skip("recording.chunk.max_age") && (r.ChunkMaxAge < MinChunkMaxAge || r.ChunkMaxAge > MaxChunkMaxAge))
             Error($"recording.chunk.max_age must be between {Units.FormatDuration(MinChunkMaxAge)} and {Units.FormatDuration(MaxChunkMaxAge)}, got {GotDuration("recording.chunk.max_age", r.ChunkMaxAge)}", "recording.chunk.max_age");
@@ -141,7 +143,7 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
             Error($"recording.split.duration must be at least {Units.FormatDuration(MinSplitDuration)}, got {GotDuration("recording.split.duration", r.SplitDuration)}", "recording.split.duration");
         if (!Skip("recording.split.keyframe_wait") && (r.KeyframeWait < TimeSpan.Zero || r.KeyframeWait > MaxKeyframeWait))
             Error($"recording.split.keyframe_wait must be between 0s and {Units.FormatDuration(MaxKeyframeWait)}, got {GotDuration("recording.split.keyframe_wait", r.KeyframeWait)}", "recording.split.keyframe_wait");
-        if (!Skip("recording.chunk.size", "recording.split.size") && r.ChunkSize > r.SplitSize)
+        if (!Skip("recording.chunk.size", "recording.split.size") && chunkSize > r.SplitSize)
             Error($"recording.chunk.size ({GotSize("recording.chunk.size", r.ChunkSize)}) must not be larger than recording.split.size ({GotSize("recording.split.size", r.SplitSize)})",
                 "recording.chunk.size", "recording.split.size");
     }
