@@ -52,14 +52,19 @@ public sealed class ReplicaTests(S3Server s3, PostgresServer postgres)
             {
                 var count = Math.Min(chunk, bytes.Length - offset);
                 var start = offset;
+                var connection = proxy.Forwarded + 1; // this request's connection: a new one per request
+                long sent = 0;
                 try
                 {
-                    var result = await tus.PatchAsync(upload, file, offset, count, sent =>
+                    var result = await tus.PatchAsync(upload, file, offset, count, block =>
                     {
+                        sent += block;
                         // Mid-upload and mid-PATCH (a MiB into this request's body): SIGKILL the replica serving it.
                         if (killed < 0 && start >= 9 << 20 && sent >= 1 << 20)
                         {
-                            killed = proxy.LastBackend;
+                            // The bytes may still sit in the kernel's buffers while the proxy picks a replica: wait for its choice.
+                            Assert.True(proxy.WaitForForwarded(connection, TimeSpan.FromSeconds(60)), "the proxy did not forward the PATCH");
+                            killed = proxy.BackendOf(connection);
                             killedAt = start;
                             replicas[killed].Kill();
                         }
@@ -124,7 +129,6 @@ public sealed class RoundRobinProxy : IDisposable
     private readonly int[] _connections;
     private readonly int[] _afterKill;
     private int _next;
-    private volatile int _last = -1;
     private readonly Task _accepting;
 
     public RoundRobinProxy(int[] ports)
@@ -141,8 +145,34 @@ public sealed class RoundRobinProxy : IDisposable
     /// <summary>Connections forwarded to each backend.</summary>
     public IReadOnlyList<int> ConnectionsTo => _connections;
 
-    /// <summary>The backend of the latest connection.</summary>
-    public int LastBackend => _last;
+    private readonly List<int> _backendOf = [];
+
+    /// <summary>Connections forwarded so far (to any backend).</summary>
+    public int Forwarded
+    {
+        get { lock (_backendOf) return _backendOf.Count; }
+    }
+
+    /// <summary>The backend the <paramref name="connection"/>-th forwarded connection (1-based) went to.</summary>
+    public int BackendOf(int connection)
+    {
+        lock (_backendOf) return _backendOf[connection - 1];
+    }
+
+    /// <summary>Waits until <paramref name="count"/> connections have been forwarded.</summary>
+    public bool WaitForForwarded(int count, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        lock (_backendOf)
+        {
+            while (_backendOf.Count < count)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || !Monitor.Wait(_backendOf, left)) return _backendOf.Count >= count;
+            }
+            return true;
+        }
+    }
 
     private bool _anyRefused;
 
@@ -192,8 +222,12 @@ public sealed class RoundRobinProxy : IDisposable
             using (backend)
             {
                 Interlocked.Increment(ref _connections[chosen]);
+                lock (_backendOf)
+                {
+                    _backendOf.Add(chosen);
+                    Monitor.PulseAll(_backendOf);
+                }
                 if (_anyRefused) Interlocked.Increment(ref _afterKill[chosen]);
-                _last = chosen;
                 var a = client.GetStream();
                 var b = backend.GetStream();
                 var up = Pump(a, b);
