@@ -86,7 +86,8 @@ public sealed class DepotApp : IAsyncDisposable
         });
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(new DepotClock(time ?? TimeProvider.System));
-        builder.Services.AddSingleton<IUploadStore>(new LocalUploadStore(settings.Storage.Dir));
+        var store = UploadStores.Open(settings);
+        builder.Services.AddSingleton(_ => store); // created by a factory: the container disposes it
         builder.Services.AddSingleton(new TokenStore(settings.TokensFile));
         builder.Services.AddSingleton<DeviceAuthenticator>();
         builder.Services.AddSingleton<DepotMetrics>();
@@ -155,7 +156,7 @@ public sealed class DepotApp : IAsyncDisposable
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Url = new Uri(address.Replace("://[::]", "://[::1]", StringComparison.Ordinal).Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal) + "/");
-        DepotLog.Listening(_app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Recorder.Depot"), Url.ToString(), Settings.Tus.Path, Path.GetFullPath(Settings.Storage.Dir));
+        DepotLog.Listening(_app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Recorder.Depot"), Url.ToString(), Settings.Tus.Path, UploadStores.Describe(Settings));
     }
 
     public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
