@@ -90,6 +90,7 @@ public sealed class DepotApp : IAsyncDisposable
         builder.Services.AddSingleton<DeviceAuthenticator>();
         builder.Services.AddSingleton<DepotMetrics>();
         builder.Services.AddSingleton<TusHandler>();
+        builder.Services.AddSingleton<RecordingRetention>();
         builder.Services.AddHostedService<UploadExpiry>();
         var app = builder.Build();
         var tus = app.Services.GetRequiredService<TusHandler>();

@@ -24,7 +24,10 @@ public static class DepotConfigLoader
     private static readonly string[] TlsKeys = ["certificate", "key", "client_ca"];
     private static readonly string[] TusKeys = ["path", "max_size"];
     private static readonly string[] UploadKeys = ["expire_after", "sweep_interval"];
-    private static readonly string[] StorageKeys = ["dir"];
+    private static readonly string[] StorageKeys = ["dir", "keep_for"];
+
+    /// <summary>The word for "no retention limit" in <c>storage.keep_for</c>.</summary>
+    public const string Forever = "forever";
 
     /// <summary>The longest sweep interval (a timer's period is limited to about 49 days).</summary>
     public static readonly TimeSpan MaxSweepInterval = TimeSpan.FromDays(30);
@@ -122,8 +125,12 @@ public static class DepotConfigLoader
                     s = s with { Uploads = uploads };
                     break;
                 case "storage":
-                    foreach (var (_, v, p) in r.Keys(value, path, StorageKeys))
-                        if (r.String(v, p, out var dir)) s = s with { Storage = s.Storage with { Dir = dir } };
+                    foreach (var (k, v, p) in r.Keys(value, path, StorageKeys))
+                    {
+                        if (k == "dir" && r.String(v, p, out var dir)) s = s with { Storage = s.Storage with { Dir = dir } };
+                        else if (k == "keep_for" && v is YamlScalarNode { Value: Forever }) s = s with { Storage = s.Storage with { KeepFor = null } };
+                        else if (k == "keep_for" && r.Duration(v, p, out var keep)) s = s with { Storage = s.Storage with { KeepFor = keep } };
+                    }
                     break;
             }
         }
@@ -160,6 +167,8 @@ public static class DepotConfigLoader
         if (!map.Failed("uploads.sweep_interval") && (s.Uploads.SweepInterval <= TimeSpan.Zero || s.Uploads.SweepInterval > MaxSweepInterval))
             Error("uploads.sweep_interval", "uploads.sweep_interval must be more than 0 and at most 720h");
         if (!map.Failed("storage.dir") && s.Storage.Dir.Length == 0) Error("storage.dir", "storage.dir must not be empty");
+        if (!map.Failed("storage.keep_for") && s.Storage.KeepFor is { } keepFor && keepFor <= TimeSpan.Zero)
+            Error("storage.keep_for", "storage.keep_for must be more than 0, or forever");
         if (!map.Failed("state_dir") && s.StateDir.Length == 0) Error("state_dir", "state_dir must not be empty");
     }
 

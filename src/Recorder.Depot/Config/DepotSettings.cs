@@ -77,4 +77,10 @@ public sealed record StorageSettings
 {
     /// <summary>The root directory; uploads in progress live in its hidden <c>.uploads</c> directory (same file system, so the final rename is atomic).</summary>
     public string Dir { get; init; } = "./depot";
+
+    /// <summary>
+    /// How long a verified recording is kept after it arrived (the time the depot verified its
+    /// newest file); then the whole recording group is removed. Null: forever (the default).
+    /// </summary>
+    public TimeSpan? KeepFor { get; init; }
 }
