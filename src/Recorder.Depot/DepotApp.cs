@@ -155,6 +155,9 @@ public sealed class DepotApp : IAsyncDisposable
 
     public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
 
+    /// <summary>Cancelled when the host begins to stop (SIGTERM, SIGINT).</summary>
+    public CancellationToken Stopping => _app.Lifetime.ApplicationStopping;
+
     public Task StopAsync() => _app.StopAsync();
 
     public async ValueTask DisposeAsync()

@@ -142,7 +142,7 @@ public static class DepotUploadBenchmark
     }
 
     /// <summary>Bytes [offset, offset+count) of the block repeated endlessly.</summary>
-    private sealed class RepeatedContent(byte[] block, long offset, long count) : HttpContent
+    internal sealed class RepeatedContent(byte[] block, long offset, long count) : HttpContent
     {
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
         {

@@ -25,7 +25,7 @@ public sealed partial class DepotProcess : IDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
-    private DepotProcess(string root, int port)
+    private DepotProcess(string root, int port, IReadOnlyDictionary<string, string>? environment)
     {
         Root = root;
         File.WriteAllText(Path.Combine(root, "depot.yaml"), $"""
@@ -44,6 +44,8 @@ public sealed partial class DepotProcess : IDisposable
         if (binary is null) info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "recorder-depot.dll"));
         foreach (var a in new[] { "run", "--config", Path.Combine(root, "depot.yaml") }) info.ArgumentList.Add(a);
         info.Environment.Remove("JOURNAL_STREAM");
+        info.Environment.Remove("NOTIFY_SOCKET");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         _process = new Process { StartInfo = info };
         DataReceivedEventHandler onLine = (_, e) =>
         {
@@ -67,9 +69,9 @@ public sealed partial class DepotProcess : IDisposable
     [GeneratedRegex(@"listening on (http\S+/),")]
     private static partial Regex ListeningLine();
 
-    /// <summary>Starts a depot in <paramref name="root"/> (a fresh directory when null) on <paramref name="port"/> (0: any).</summary>
-    public static DepotProcess Start(string? root = null, int port = 0) =>
-        new(root ?? Directory.CreateTempSubdirectory("recorder-depot-proc-").FullName, port);
+    /// <summary>Starts a depot in <paramref name="root"/> (a fresh directory when null) on <paramref name="port"/> (0: any), with extra <paramref name="environment"/> variables.</summary>
+    public static DepotProcess Start(string? root = null, int port = 0, IReadOnlyDictionary<string, string>? environment = null) =>
+        new(root ?? Directory.CreateTempSubdirectory("recorder-depot-proc-").FullName, port, environment);
 
     /// <summary>A token for <paramref name="device"/>, added the way an operator would (`recorder-depot token add`, in-process).</summary>
     public static string AddToken(string root, string device)
