@@ -134,8 +134,7 @@ public sealed class RecorderOffloadTests
         finally
         {
             depot.Dispose();
-            Directory.Delete(depotRoot, recursive: true);
-            Directory.Delete(root, recursive: true);
+            Directory.Delete(depotRoot, recursive: true); // the daemon's root goes with DaemonProcess.Dispose
         }
     }
 
