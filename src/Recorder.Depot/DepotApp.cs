@@ -93,6 +93,7 @@ public sealed class DepotApp : IAsyncDisposable
         builder.Services.AddSingleton<DepotMetrics>();
         builder.Services.AddCatalog(settings, time ?? TimeProvider.System);
         builder.Services.AddSingleton<TusHandler>();
+        builder.Services.AddSingleton<RecordingRetention>();
         builder.Services.AddHostedService<UploadExpiry>();
         var app = builder.Build();
         var tus = app.Services.GetRequiredService<TusHandler>();
@@ -160,6 +161,9 @@ public sealed class DepotApp : IAsyncDisposable
     }
 
     public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
+
+    /// <summary>Cancelled when the host begins to stop (SIGTERM, SIGINT).</summary>
+    public CancellationToken Stopping => _app.Lifetime.ApplicationStopping;
 
     public Task StopAsync() => _app.StopAsync();
 

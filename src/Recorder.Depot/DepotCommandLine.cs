@@ -1,4 +1,5 @@
 using Recorder.Depot.Config;
+using Recorder.Daemon;
 using Recorder.Depot.Identity;
 
 namespace Recorder.Depot;
@@ -147,6 +148,10 @@ public static class DepotCommandLine
             depot.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 1;
         }
+        // Type=notify: started once Kestrel accepts connections. SIGTERM (systemctl stop) ends
+        // WaitForShutdown: in-flight PATCHes end, every stored byte stays resumable.
+        SystemdNotifier.Notify($"READY=1\nSTATUS=listening on {depot.Url}, tus endpoint {settings.Tus.Path}");
+        using var stopping = depot.Stopping.Register(static () => SystemdNotifier.Notify("STOPPING=1\nSTATUS=stopping: ending the uploads in flight"));
         depot.WaitForShutdownAsync().GetAwaiter().GetResult();
         depot.DisposeAsync().AsTask().GetAwaiter().GetResult();
         return 0;

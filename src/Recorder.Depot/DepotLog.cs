@@ -37,4 +37,10 @@ internal static partial class DepotLog
 
     [LoggerMessage(11, LogLevel.Error, "expiry sweep failed: {Error}")]
     public static partial void SweepFailed(ILogger logger, string error);
+
+    [LoggerMessage(12, LogLevel.Information, "retention: removed recording {Recording} ({Files} files), arrived {Arrived}, older than storage.keep_for {KeepFor}")]
+    public static partial void RetentionRemoved(ILogger logger, string recording, int files, DateTimeOffset arrived, TimeSpan keepFor);
+
+    [LoggerMessage(13, LogLevel.Warning, "storage.keep_for is set but the {Store} cannot list its files: nothing is removed")]
+    public static partial void RetentionUnsupported(ILogger logger, string store);
 }

@@ -9,6 +9,7 @@ public static class Program
         if (args is ["offload-cuts", ..]) OffloadCuts.Run(args[1..]).GetAwaiter().GetResult();
         else if (args is ["depot-upload", ..]) DepotUploadBenchmark.Run(args[1..]).GetAwaiter().GetResult();
         else if (args is ["export", ..]) ExportBenchmark.Run(args[1..]);
+        else if (args is ["depot-fleet", ..]) DepotFleetBenchmark.Run(args[1..]).GetAwaiter().GetResult();
         else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

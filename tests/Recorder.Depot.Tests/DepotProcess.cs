@@ -25,7 +25,7 @@ public sealed partial class DepotProcess : IDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
-    private DepotProcess(string root, int port, string? storage, string? extra, string name)
+    private DepotProcess(string root, int port, string? storage, string? extra, string name, IReadOnlyDictionary<string, string>? environment)
     {
         Root = root;
         var config = Path.Combine(root, name + ".yaml");
@@ -46,6 +46,8 @@ public sealed partial class DepotProcess : IDisposable
         if (binary is null) info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "recorder-depot.dll"));
         foreach (var a in new[] { "run", "--config", config }) info.ArgumentList.Add(a);
         info.Environment.Remove("JOURNAL_STREAM");
+        info.Environment.Remove("NOTIFY_SOCKET");
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string>()) info.Environment[variable] = value;
         _process = new Process { StartInfo = info };
         DataReceivedEventHandler onLine = (_, e) =>
         {
@@ -73,8 +75,10 @@ public sealed partial class DepotProcess : IDisposable
     /// <param name="storage">More of the storage map, after its dir: e.g. <c>, s3: { … }</c>.</param>
     /// <param name="extra">More top-level YAML, e.g. <c>state: { postgres: … }</c>.</param>
     /// <param name="name">The config file's name (NAME.yaml): replicas sharing one root each have their own.</param>
-    public static DepotProcess Start(string? root = null, int port = 0, string? storage = null, string? extra = null, string name = "depot") =>
-        new(root ?? Directory.CreateTempSubdirectory("recorder-depot-proc-").FullName, port, storage, extra, name);
+    /// <param name="environment">Extra environment variables (e.g. NOTIFY_SOCKET).</param>
+    public static DepotProcess Start(string? root = null, int port = 0, string? storage = null, string? extra = null, string name = "depot",
+        IReadOnlyDictionary<string, string>? environment = null) =>
+        new(root ?? Directory.CreateTempSubdirectory("recorder-depot-proc-").FullName, port, storage, extra, name, environment);
 
     /// <summary>A token for <paramref name="device"/>, added the way an operator would (`recorder-depot token add`, in-process).</summary>
     public static string AddToken(string root, string device)

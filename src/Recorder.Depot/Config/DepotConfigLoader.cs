@@ -24,10 +24,13 @@ public static class DepotConfigLoader
     private static readonly string[] TlsKeys = ["certificate", "key", "client_ca"];
     private static readonly string[] TusKeys = ["path", "max_size"];
     private static readonly string[] UploadKeys = ["expire_after", "sweep_interval"];
-    private static readonly string[] StorageKeys = ["dir", "s3"];
+    private static readonly string[] StorageKeys = ["dir", "keep_for", "s3"];
     private static readonly string[] S3Keys = ["endpoint", "bucket", "region", "path_style", "prefix", "access_key", "secret_key", "secret_key_file", "part_size"];
     private static readonly string[] StateKeys = ["postgres", "postgres_file"];
     private static readonly string[] CatalogKeys = ["postgres"];
+
+    /// <summary>The word for "no retention limit" in <c>storage.keep_for</c>.</summary>
+    public const string Forever = "forever";
 
     /// <summary>The longest sweep interval (a timer's period is limited to about 49 days).</summary>
     public static readonly TimeSpan MaxSweepInterval = TimeSpan.FromDays(30);
@@ -129,6 +132,8 @@ public static class DepotConfigLoader
                     {
                         if (k == "dir" && r.String(v, p, out var dir)) s = s with { Storage = s.Storage with { Dir = dir } };
                         else if (k == "s3" && !YamlReader.IsNull(v)) s = s with { Storage = s.Storage with { S3 = ReadS3(r, v, p) } };
+                        else if (k == "keep_for" && v is YamlScalarNode { Value: Forever }) s = s with { Storage = s.Storage with { KeepFor = null } };
+                        else if (k == "keep_for" && r.Duration(v, p, out var keep)) s = s with { Storage = s.Storage with { KeepFor = keep } };
                     }
                     break;
                 case "state":
@@ -241,6 +246,8 @@ public static class DepotConfigLoader
                 Error("catalog.postgres", $"catalog.postgres is not a PostgreSQL connection string: {e.Message}");
             }
         }
+        if (!map.Failed("storage.keep_for") && s.Storage.KeepFor is { } keepFor && keepFor <= TimeSpan.Zero)
+            Error("storage.keep_for", "storage.keep_for must be more than 0, or forever");
         if (!map.Failed("state_dir") && s.StateDir.Length == 0) Error("state_dir", "state_dir must not be empty");
         ValidateS3(s, map, Error);
         if (!map.Failed("state"))

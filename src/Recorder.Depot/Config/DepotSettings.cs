@@ -94,6 +94,12 @@ public sealed record StorageSettings
     /// <summary>The root directory; uploads in progress live in its hidden <c>.uploads</c> directory (same file system, so the final rename is atomic).</summary>
     public string Dir { get; init; } = "./depot";
 
+    /// <summary>
+    /// How long a verified recording is kept after it arrived (the time the depot verified its
+    /// newest file); then the whole recording group is removed. Null: forever (the default).
+    /// </summary>
+    public TimeSpan? KeepFor { get; init; }
+
     /// <summary>S3-compatible object storage instead of <see cref="Dir"/> (needs <c>state.postgres</c>); null: the directory.</summary>
     public S3Settings? S3 { get; init; }
 }

@@ -16,6 +16,8 @@ public sealed class DepotMetrics(DepotClock clock)
     private long _failed;
     private long _refused;
     private long _expired;
+    private long _retentionRecordings;
+    private long _retentionFiles;
     private readonly ConcurrentDictionary<string, Device> _devices = new(StringComparer.Ordinal);
 
     private sealed class Device
@@ -56,6 +58,13 @@ public sealed class DepotMetrics(DepotClock clock)
 
     public void ExpiredOne() => Interlocked.Increment(ref _expired);
 
+    /// <summary>Retention removed a recording group of <paramref name="files"/> files.</summary>
+    public void RetentionRemovedOne(int files)
+    {
+        Interlocked.Increment(ref _retentionRecordings);
+        Interlocked.Add(ref _retentionFiles, files);
+    }
+
     private Device DeviceOf(string device) => _devices.GetOrAdd(device, static _ => new Device());
 
     /// <summary>The exposition text.</summary>
@@ -68,6 +77,8 @@ public sealed class DepotMetrics(DepotClock clock)
         Metric(s, "recorder_depot_uploads_failed_total", "counter", "Uploads whose SHA-256 did not match (answered 460, removed).", Failed);
         Metric(s, "recorder_depot_requests_refused_total", "counter", "Requests refused with 401, 403, 409, 423 or 460.", Interlocked.Read(ref _refused));
         Metric(s, "recorder_depot_uploads_expired_total", "counter", "Abandoned uploads removed by the expiry sweep.", Interlocked.Read(ref _expired));
+        Metric(s, "recorder_depot_retention_recordings_removed_total", "counter", "Verified recordings removed by storage.keep_for.", Interlocked.Read(ref _retentionRecordings));
+        Metric(s, "recorder_depot_retention_files_removed_total", "counter", "Verified files removed by storage.keep_for.", Interlocked.Read(ref _retentionFiles));
         var devices = _devices.ToArray();
         Array.Sort(devices, (a, b) => string.CompareOrdinal(a.Key, b.Key));
         s.Append("# HELP recorder_depot_device_bytes_received_total Upload bytes stored per device.\n# TYPE recorder_depot_device_bytes_received_total counter\n");

@@ -5,8 +5,8 @@ using Recorder.Depot.Tus;
 
 namespace Recorder.Depot.Operations;
 
-/// <summary>Runs the expiry sweep every <c>uploads.sweep_interval</c> on the injected clock.</summary>
-internal sealed class UploadExpiry(TusHandler handler, DepotSettings settings, DepotClock clock, ILogger<UploadExpiry> logger) : BackgroundService
+/// <summary>Runs the expiry sweep, then retention (<c>storage.keep_for</c>), every <c>uploads.sweep_interval</c> on the injected clock.</summary>
+internal sealed class UploadExpiry(TusHandler handler, RecordingRetention retention, DepotSettings settings, DepotClock clock, ILogger<UploadExpiry> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -18,6 +18,7 @@ internal sealed class UploadExpiry(TusHandler handler, DepotSettings settings, D
                 try
                 {
                     await handler.SweepAsync(stoppingToken).ConfigureAwait(false);
+                    await retention.SweepAsync(stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Data.Common.DbException)
                 {

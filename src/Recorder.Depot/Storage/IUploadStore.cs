@@ -84,3 +84,20 @@ public interface IUploadWriter : IAsyncDisposable
     /// <summary>Discards everything after <paramref name="offset"/> (a request that must change nothing).</summary>
     ValueTask TruncateAsync(long offset, CancellationToken cancellationToken);
 }
+
+/// <summary>A verified file in storage: where it is (<c>device_id/YYYY-MM-DD/filename</c>) and when it arrived.</summary>
+public readonly record struct StoredFile(string StoragePath, DateTimeOffset Arrived);
+
+/// <summary>
+/// A store whose verified files can be listed and removed: what retention (<c>storage.keep_for</c>)
+/// needs. Separate from <see cref="IUploadStore"/> so a backend offers it when it can; a store
+/// without it keeps everything (the depot logs that once when <c>keep_for</c> is set).
+/// </summary>
+public interface IStoredRecordings
+{
+    /// <summary>Every verified file, with its arrival time (when the depot verified it, on its clock).</summary>
+    IAsyncEnumerable<StoredFile> ListStoredAsync(CancellationToken cancellationToken);
+
+    /// <summary>Removes the verified file at <paramref name="storagePath"/> (gone already is fine).</summary>
+    ValueTask DeleteStoredAsync(string storagePath, CancellationToken cancellationToken);
+}

@@ -16,7 +16,7 @@ namespace Recorder.Depot.Storage;
 /// leaves a verified record with its <c>.part</c>; <see cref="FindAsync"/> finishes the rename.
 /// </para>
 /// </summary>
-public sealed class LocalUploadStore : IUploadStore
+public sealed class LocalUploadStore : IUploadStore, IStoredRecordings
 {
     private readonly string _root;
     private readonly string _uploads;
@@ -94,6 +94,8 @@ public sealed class LocalUploadStore : IUploadStore
     public ValueTask CommitAsync(UploadRecord verified, CancellationToken cancellationToken)
     {
         Save(verified);
+        // The file's modification time is its arrival on the depot's clock: retention (storage.keep_for) counts from it.
+        if (verified.VerifiedAt is { } arrived) File.SetLastWriteTimeUtc(PartPath(verified.Id), arrived.UtcDateTime);
         DurableFile.MoveIntoPlace(PartPath(verified.Id), PathOf(verified.StoragePath));
         return ValueTask.CompletedTask;
     }
@@ -113,6 +115,54 @@ public sealed class LocalUploadStore : IUploadStore
             if (Load(file) is { } record) yield return record;
         }
         await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    public async IAsyncEnumerable<StoredFile> ListStoredAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // <root>/<device_id>/<YYYY-MM-DD>/<file>; the hidden .uploads directory is not stored files.
+        foreach (var device in Directory.EnumerateDirectories(_root))
+        {
+            if (Path.GetFileName(device).StartsWith('.')) continue;
+            foreach (var day in Directory.EnumerateDirectories(device))
+            {
+                foreach (var file in Directory.EnumerateFiles(day))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var name = Path.GetFileName(file);
+                    if (RecordingLayout.KindOf(name) is null) continue; // not ours (a temp file, an operator's note)
+                    DateTime arrived;
+                    try
+                    {
+                        arrived = File.GetLastWriteTimeUtc(file);
+                    }
+                    catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+                    {
+                        continue;
+                    }
+                    yield return new StoredFile(string.Join('/', Path.GetFileName(device), Path.GetFileName(day), name), new DateTimeOffset(arrived, TimeSpan.Zero));
+                }
+            }
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    public ValueTask DeleteStoredAsync(string storagePath, CancellationToken cancellationToken)
+    {
+        var path = PathOf(storagePath);
+        File.Delete(path);
+        var day = Path.GetDirectoryName(path)!;
+        // The day directory goes with its last file; a file arriving meanwhile makes the delete fail harmlessly.
+        if (!Directory.EnumerateFileSystemEntries(day).Any())
+        {
+            try
+            {
+                Directory.Delete(day);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return ValueTask.CompletedTask;
     }
 
     private void Save(UploadRecord record) =>

@@ -35,6 +35,9 @@ public sealed record UploadRecord
     /// <summary>The stored bytes' SHA-256 once verified and committed; null before.</summary>
     public string? VerifiedSha256 { get; init; }
 
+    /// <summary>When the depot verified it (its clock): the file's arrival, which <c>storage.keep_for</c> counts from.</summary>
+    public DateTimeOffset? VerifiedAt { get; init; }
+
     /// <summary>True once verified: HEAD answers <c>X-Ingest-Sha256</c>.</summary>
     [JsonIgnore]
     public bool IsVerified => VerifiedSha256 is not null;

@@ -414,7 +414,8 @@ public sealed class TusHandler
                 $"the stored bytes hash to {actual}, not the declared sha256 {record.ExpectedSha256}; the upload was removed").ConfigureAwait(false);
             return;
         }
-        var verified = record with { VerifiedSha256 = actual, Expires = _time.GetUtcNow() + _settings.Uploads.ExpireAfter };
+        var verifiedAt = _time.GetUtcNow();
+        var verified = record with { VerifiedSha256 = actual, VerifiedAt = verifiedAt, Expires = verifiedAt + _settings.Uploads.ExpireAfter };
         await _store.CommitAsync(verified, CancellationToken.None).ConfigureAwait(false);
         session.Dispose();
         _metrics.VerifiedOne();
