@@ -16,6 +16,7 @@ public static class DepotCommandLine
                recorder-depot token remove DEVICE_ID [--config FILE]
                recorder-depot token list [--config FILE]
         {Catalog.CatalogCommands.Usage.TrimEnd()}
+        {Catalog.CatalogWatchApi.Usage.TrimEnd()}
 
         Without --config the embedded defaults apply: plain HTTP on 127.0.0.1:1080, the tus
         endpoint at /files/, verified files under ./depot, tokens in ./depot-state/tokens.
@@ -33,6 +34,7 @@ public static class DepotCommandLine
             return args.Length == 0 ? 2 : 0;
         }
         if (Catalog.CatalogCommands.Verbs.Contains(args[0])) return Catalog.CatalogCommands.Run(args, output, error);
+        if (Catalog.CatalogWatchApi.Verbs.Contains(args[0])) return Catalog.CatalogWatchApi.Run(args, output, error);
         var positional = new List<string>();
         string? config = null;
         string? listen = null;

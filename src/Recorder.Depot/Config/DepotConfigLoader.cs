@@ -20,12 +20,14 @@ public sealed record DepotConfigResult(DepotSettings? Settings, IReadOnlyList<Co
 /// </summary>
 public static class DepotConfigLoader
 {
-    internal static readonly string[] RootKeys = ["listen", "insecure", "tls", "tus", "uploads", "storage", "state_dir", "catalog"];
+    internal static readonly string[] RootKeys = ["listen", "insecure", "tls", "tus", "uploads", "storage", "state_dir", "catalog", "schemas", "profiles"];
     private static readonly string[] TlsKeys = ["certificate", "key", "client_ca"];
     private static readonly string[] TusKeys = ["path", "max_size"];
     private static readonly string[] UploadKeys = ["expire_after", "sweep_interval"];
     private static readonly string[] StorageKeys = ["dir"];
     private static readonly string[] CatalogKeys = ["postgres"];
+    private static readonly string[] SchemaKeys = ["pinned"];
+    private static readonly string[] ProfileKeys = ["topics", "default_fields"];
 
     /// <summary>The longest sweep interval (a timer's period is limited to about 49 days).</summary>
     public static readonly TimeSpan MaxSweepInterval = TimeSpan.FromDays(30);
@@ -130,6 +132,13 @@ public static class DepotConfigLoader
                     foreach (var (_, v, p) in r.Keys(value, path, CatalogKeys))
                         if (r.OptionalString(v, p, out var postgres)) s = s with { Catalog = s.Catalog with { Postgres = postgres } };
                     break;
+                case "schemas":
+                    foreach (var (_, v, p) in r.Keys(value, path, SchemaKeys))
+                        if (r.StringMap(v, p, out var pinned)) s = s with { Schemas = new SchemaSettings { Pinned = pinned } };
+                    break;
+                case "profiles":
+                    s = s with { Profiles = Catalog.ProfileConfig.Read(r, value, path, ProfileKeys, s.Profiles) };
+                    break;
             }
         }
         return s;
@@ -176,6 +185,10 @@ public static class DepotConfigLoader
                 Error("catalog.postgres", $"catalog.postgres is not a PostgreSQL connection string: {e.Message}");
             }
         }
+        foreach (var (topic, hash) in s.Schemas.Pinned)
+            if (hash.Length != 64 || !hash.All(char.IsAsciiHexDigitLower))
+                Error($"schemas.pinned.{topic}", $"schemas.pinned.{topic}: expected the schema's SHA-256 as 64 lowercase hex digits (the schema_sha256 of /api/schema-changes), got '{hash}'");
+        Catalog.ProfileConfig.Validate(s.Profiles, map, Error);
         if (!map.Failed("state_dir") && s.StateDir.Length == 0) Error("state_dir", "state_dir must not be empty");
     }
 

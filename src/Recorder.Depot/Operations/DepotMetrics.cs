@@ -16,6 +16,7 @@ public sealed class DepotMetrics(DepotClock clock)
     private long _failed;
     private long _refused;
     private long _expired;
+    private long _schemaPinBreaches;
     private readonly ConcurrentDictionary<string, Device> _devices = new(StringComparer.Ordinal);
 
     private sealed class Device
@@ -56,6 +57,11 @@ public sealed class DepotMetrics(DepotClock clock)
 
     public void ExpiredOne() => Interlocked.Increment(ref _expired);
 
+    /// <summary>A recording was cataloged that carries another schema than a topic's pin (<c>schemas.pinned</c>).</summary>
+    public void SchemaPinBroken() => Interlocked.Increment(ref _schemaPinBreaches);
+
+    public long SchemaPinBreaches => Interlocked.Read(ref _schemaPinBreaches);
+
     private Device DeviceOf(string device) => _devices.GetOrAdd(device, static _ => new Device());
 
     /// <summary>The exposition text.</summary>
@@ -68,6 +74,7 @@ public sealed class DepotMetrics(DepotClock clock)
         Metric(s, "recorder_depot_uploads_failed_total", "counter", "Uploads whose SHA-256 did not match (answered 460, removed).", Failed);
         Metric(s, "recorder_depot_requests_refused_total", "counter", "Requests refused with 401, 403, 409, 423 or 460.", Interlocked.Read(ref _refused));
         Metric(s, "recorder_depot_uploads_expired_total", "counter", "Abandoned uploads removed by the expiry sweep.", Interlocked.Read(ref _expired));
+        Metric(s, "recorder_depot_schema_pin_breaches_total", "counter", "Recordings cataloged whose schema of a topic is not the one pinned in schemas.pinned.", SchemaPinBreaches);
         var devices = _devices.ToArray();
         Array.Sort(devices, (a, b) => string.CompareOrdinal(a.Key, b.Key));
         s.Append("# HELP recorder_depot_device_bytes_received_total Upload bytes stored per device.\n# TYPE recorder_depot_device_bytes_received_total counter\n");
