@@ -59,6 +59,12 @@ public sealed record CatalogSettings
 public sealed record SchemaSettings
 {
     public IReadOnlyDictionary<string, string> Pinned { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    // Settings compare by content (a loaded file against the defaults).
+    public bool Equals(SchemaSettings? other) => other is not null && Pinned.Count == other.Pinned.Count
+        && Pinned.All(p => other.Pinned.TryGetValue(p.Key, out var v) && v == p.Value);
+
+    public override int GetHashCode() => Pinned.Count;
 }
 
 /// <summary>Field profiles (<c>profiles</c>): fields per topic (dot paths, <c>accel.x</c>); other JSON and protobuf topics get their first <see cref="DefaultFields"/> numeric fields.</summary>
@@ -72,6 +78,12 @@ public sealed record ProfileSettings
 
     /// <summary>The largest <see cref="DefaultFields"/> and the most fields listed for one topic.</summary>
     public const int MaxFields = 64;
+
+    // Settings compare by content (a loaded file against the defaults).
+    public bool Equals(ProfileSettings? other) => other is not null && DefaultFields == other.DefaultFields && Topics.Count == other.Topics.Count
+        && Topics.All(t => other.Topics.TryGetValue(t.Key, out var v) && v.SequenceEqual(t.Value, StringComparer.Ordinal));
+
+    public override int GetHashCode() => HashCode.Combine(DefaultFields, Topics.Count);
 }
 
 /// <summary>Kestrel HTTPS: a PEM certificate and key; with <see cref="ClientCa"/>, device certificates (mTLS).</summary>
