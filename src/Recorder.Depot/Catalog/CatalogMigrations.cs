@@ -170,8 +170,6 @@ public static class CatalogMigrations
                 analyzed_ns BIGINT NOT NULL
             )
             """,
-            // Schema history reads topics by (topic, schema) in time order.
-            "CREATE INDEX topics_by_schema ON recording_topics (topic, schema_sha256, recording_id)",
         ]),
     ];
 
