@@ -31,7 +31,7 @@ public sealed class ProfileStore(CatalogDialect dialect)
     }
 
     /// <summary>Replaces the recording's profiles and pin breaches in one transaction.</summary>
-    public void Save(long recordingId, string mcapSha256, string settingsSha256, string? error, IReadOnlyList<FieldProfile> profiles, IReadOnlyList<PinBreach> breaches)
+    public void Save(long recordingId, string mcapSha256, string settingsSha256, string? error, IReadOnlyList<FieldProfile> profiles, IReadOnlyList<PinBreach> breaches, long analyzedNs)
     {
         using var connection = dialect.Open();
         using var tx = connection.BeginTransaction();
@@ -44,7 +44,7 @@ public sealed class ProfileStore(CatalogDialect dialect)
             Execute(connection, tx, "INSERT INTO schema_pin_breaches (recording_id, topic, pinned_sha256, schema_sha256) VALUES (@r, @t, @p, @s)",
                 ("r", recordingId), ("t", b.Topic), ("p", b.PinnedSha256), ("s", b.SchemaSha256));
         Execute(connection, tx, "INSERT INTO recording_analysis (recording_id, mcap_sha256, settings_sha256, error, analyzed_ns) VALUES (@r, @m, @s, @e, @t)",
-            ("r", recordingId), ("m", mcapSha256), ("s", settingsSha256), ("e", error), ("t", (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100));
+            ("r", recordingId), ("m", mcapSha256), ("s", settingsSha256), ("e", error), ("t", analyzedNs));
         tx.Commit();
     }
 

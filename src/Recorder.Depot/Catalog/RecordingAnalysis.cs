@@ -14,7 +14,7 @@ namespace Recorder.Depot.Catalog;
 /// MCAP's indexes; memory holds one sketch per (topic, field, day), not the messages. A recording
 /// is analyzed again only when its <c>.mcap</c> (sha256) or these settings change.
 /// </summary>
-public sealed class RecordingAnalysis(ProfileSettings profiles, SchemaSettings schemas)
+public sealed class RecordingAnalysis(ProfileSettings profiles, SchemaSettings schemas, TimeProvider? time = null)
 {
     public const long DayNs = 86_400_000_000_000L;
 
@@ -65,7 +65,7 @@ public sealed class RecordingAnalysis(ProfileSettings profiles, SchemaSettings s
             fields = [];
             error = e.Message;
         }
-        store.Save(recordingId, mcap.Sha256, SettingsHash, error, fields, breaches);
+        store.Save(recordingId, mcap.Sha256, SettingsHash, error, fields, breaches, ((time ?? TimeProvider.System).GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100);
         return breaches;
     }
 
