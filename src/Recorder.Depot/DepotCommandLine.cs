@@ -18,6 +18,7 @@ public static class DepotCommandLine
                recorder-depot token list [--config FILE]
         {Catalog.CatalogCommands.Usage.TrimEnd()}
                recorder-depot export --device DEVICE_ID --start TIME --end TIME [--topic TOPIC]... -o FILE|- [--config FILE]
+        {Catalog.CatalogWatchApi.Usage.TrimEnd()}
 
         Without --config the embedded defaults apply: plain HTTP on 127.0.0.1:1080, the tus
         endpoint at /files/, verified files under ./depot, tokens in ./depot-state/tokens.
@@ -38,6 +39,7 @@ public static class DepotCommandLine
         }
         if (Catalog.CatalogCommands.Verbs.Contains(args[0])) return Catalog.CatalogCommands.Run(args, output, error);
         if (args[0] == "export") return Export.ExportCommand.Run(args[1..], output, error);
+        if (Catalog.CatalogWatchApi.Verbs.Contains(args[0])) return Catalog.CatalogWatchApi.Run(args, output, error);
         var positional = new List<string>();
         string? config = null;
         string? listen = null;

@@ -13,7 +13,7 @@ namespace Recorder.Depot.Catalog;
 /// Times are RFC 3339 (<c>2026-11-27T08:00:00Z</c>) or nanoseconds since the epoch. A bad
 /// parameter is a 400 with <c>{"error": …}</c>.
 /// </summary>
-public sealed class CatalogApi(CatalogDatabase database)
+public sealed class CatalogApi(CatalogDatabase database, CatalogWatchApi watch)
 {
     public const string Prefix = "/api/";
 
@@ -43,6 +43,7 @@ public sealed class CatalogApi(CatalogDatabase database)
                     await Write(context, 200, database.Devices(), CatalogJson.Default.DevicesPage).ConfigureAwait(false);
                     return;
             }
+            if (await watch.TryHandleAsync(context, path.TrimEnd('/')).ConfigureAwait(false)) return;
             if (path.StartsWith("/api/recordings/", StringComparison.Ordinal)
                 && long.TryParse(path.AsSpan("/api/recordings/".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
             {
@@ -50,7 +51,7 @@ public sealed class CatalogApi(CatalogDatabase database)
                 else await Write(context, 404, new CatalogError($"no recording {id}"), CatalogJson.Default.CatalogError).ConfigureAwait(false);
                 return;
             }
-            await Write(context, 404, new CatalogError($"no such API: {path} (there are /api/recordings, /api/recordings/ID, /api/events, /api/devices)"), CatalogJson.Default.CatalogError).ConfigureAwait(false);
+            await Write(context, 404, new CatalogError($"no such API: {path} (there are /api/recordings, /api/recordings/ID, /api/events, /api/devices, /api/schema-changes, /api/profiles)"), CatalogJson.Default.CatalogError).ConfigureAwait(false);
         }
         catch (CatalogQueryException e)
         {
@@ -93,14 +94,14 @@ public sealed class CatalogApi(CatalogDatabase database)
         };
     }
 
-    private static void Known(IQueryCollection query, string[] keys)
+    internal static void Known(IQueryCollection query, string[] keys)
     {
         foreach (var key in query.Keys)
             if (!keys.Contains(key, StringComparer.Ordinal))
                 throw new CatalogQueryException($"unknown parameter '{key}' (known: {string.Join(", ", keys)})");
     }
 
-    private static string? One(IQueryCollection query, string key)
+    internal static string? One(IQueryCollection query, string key)
     {
         StringValues values = query[key];
         if (values.Count > 1) throw new CatalogQueryException($"{key} is given {values.Count} times");
@@ -122,7 +123,7 @@ public sealed class CatalogApi(CatalogDatabase database)
         throw new CatalogQueryException($"{name} is a time like 2026-11-27T08:00:00Z or nanoseconds since the epoch, not '{text}'");
     }
 
-    private static async Task Write<T>(HttpContext context, int status, T value, JsonTypeInfo<T> type)
+    internal static async Task Write<T>(HttpContext context, int status, T value, JsonTypeInfo<T> type)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";

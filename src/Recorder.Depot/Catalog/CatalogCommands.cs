@@ -98,7 +98,7 @@ public static class CatalogCommands
                     return 0;
                 default:
                     var watch = Stopwatch.StartNew();
-                    var (groups, added, replaced, unchanged) = CatalogIndexer.Reindex(database, new LocalCatalogSource(settings.Storage.Dir));
+                    var (groups, added, replaced, unchanged) = CatalogIndexer.Reindex(database, new LocalCatalogSource(settings.Storage.Dir), new RecordingAnalysis(settings.Profiles, settings.Schemas));
                     output.WriteLine(Inv($"reindexed {groups} recordings in {watch.Elapsed.TotalSeconds:0.00} s: {added} added, {replaced} changed, {unchanged} unchanged"));
                     return 0;
             }

@@ -288,7 +288,7 @@ public sealed class CatalogDatabase : IDisposable
             r => new VideoEntry(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), r.GetDouble(7)));
         var metadata = Rows(connection, "SELECT record, ordinal, key, value FROM recording_metadata WHERE recording_id = @id ORDER BY ordinal, key", id,
             r => new MetadataEntry(r.GetString(0), Convert.ToInt32(r.GetValue(1), CultureInfo.InvariantCulture), r.GetString(2), r.GetString(3)));
-        return new RecordingDetail(item, library, files, topics, events, video, metadata);
+        return new RecordingDetail(item, library, files, topics, events, video, metadata, new ProfileStore(_dialect).PinBreaches(id));
     }
 
     /// <summary>The recording of a group key, or null.</summary>

@@ -25,8 +25,13 @@ public sealed partial class CatalogIndexer : BackgroundService
     private int _busy = 1; // the catch-up at start: not idle before it has queued what it found
     private TaskCompletionSource _idle = NewIdle(completed: false);
 
-    public CatalogIndexer(CatalogDatabase database, ICatalogSource source, ILogger<CatalogIndexer> logger)
+    private readonly RecordingAnalysis _analysis;
+    private readonly Operations.DepotMetrics _metrics;
+
+    public CatalogIndexer(CatalogDatabase database, ICatalogSource source, RecordingAnalysis analysis, Operations.DepotMetrics metrics, ILogger<CatalogIndexer> logger)
     {
+        _analysis = analysis;
+        _metrics = metrics;
         _database = database;
         _source = source;
         _logger = logger;
@@ -137,19 +142,27 @@ public sealed partial class CatalogIndexer : BackgroundService
         if (arrived is not null) foreach (var (file, hash) in arrived) known[file] = hash;
         var entry = RecordingIndexer.Index(_source, group, known);
         var result = _database.Save(entry);
+        if (_analysis.Run(_database, _source, entry) is { Count: > 0 } breaches)
+        {
+            _metrics.SchemaPinBroken();
+            foreach (var b in breaches) PinBroken(_logger, group, b.Topic, b.SchemaSha256 ?? "(none)", b.PinnedSha256);
+        }
         if (entry.Status != RecordingStatus.Ok) CatalogedProblem(_logger, group, entry.Status, entry.Error ?? "");
         else Cataloged(_logger, group, result.ToString().ToLowerInvariant(), entry.Topics.Count, entry.Events.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     /// <summary>Catalogs every group in storage, in the calling thread; returns (groups, added, replaced, unchanged). Idempotent.</summary>
-    public static (int Groups, int Added, int Replaced, int Unchanged) Reindex(CatalogDatabase database, ICatalogSource source)
+    /// <param name="analysis">Profiles and schema pins to work out too (those whose .mcap or settings changed), or null for the catalog entries alone.</param>
+    public static (int Groups, int Added, int Replaced, int Unchanged) Reindex(CatalogDatabase database, ICatalogSource source, RecordingAnalysis? analysis = null)
     {
         int groups = 0, added = 0, replaced = 0, unchanged = 0;
         foreach (var group in source.Groups())
         {
             groups++;
             var entry = RecordingIndexer.Index(source, group, database.KnownFiles(group));
-            switch (database.Save(entry))
+            var saved = database.Save(entry);
+            analysis?.Run(database, source, entry);
+            switch (saved)
             {
                 case CatalogDatabase.SaveResult.Added: added++; break;
                 case CatalogDatabase.SaveResult.Replaced: replaced++; break;
@@ -171,6 +184,9 @@ public sealed partial class CatalogIndexer : BackgroundService
 
     [LoggerMessage(41, LogLevel.Warning, "cataloged {Group} as {Status}: {Reason}")]
     private static partial void CatalogedProblem(ILogger logger, string group, string status, string reason);
+
+    [LoggerMessage(43, LogLevel.Warning, "{Group} breaks the schema pin of {Topic}: it carries schema {Schema}, the pin is {Pinned}")]
+    private static partial void PinBroken(ILogger logger, string group, string topic, string schema, string pinned);
 
     [LoggerMessage(42, LogLevel.Error, "cataloging {Group} failed (it is tried again on its next file or by `recorder-depot reindex`): {Error}")]
     private static partial void CatalogFailed(ILogger logger, string group, string error);

@@ -133,6 +133,44 @@ public static class CatalogMigrations
             """,
             "CREATE INDEX devices_by_longest ON devices (longest_ns)",
         ]),
+        (2, "field profiles (KLL sketches), schema pin breaches, analysis state", [
+            // One row per (recording, topic, field, UTC day of the messages); the sketch is a KllSketch, base64.
+            """
+            CREATE TABLE field_profiles (
+                recording_id BIGINT NOT NULL,
+                topic {text} NOT NULL,
+                field {text} NOT NULL,
+                day BIGINT NOT NULL,
+                count BIGINT NOT NULL,
+                nulls BIGINT NOT NULL,
+                min DOUBLE PRECISION,
+                max DOUBLE PRECISION,
+                sum DOUBLE PRECISION NOT NULL,
+                sketch {text} NOT NULL,
+                PRIMARY KEY (recording_id, topic, field, day)
+            )
+            """,
+            "CREATE INDEX field_profiles_by_field ON field_profiles (topic, field, day)",
+            """
+            CREATE TABLE schema_pin_breaches (
+                recording_id BIGINT NOT NULL,
+                topic {text} NOT NULL,
+                pinned_sha256 {text} NOT NULL,
+                schema_sha256 {text},
+                PRIMARY KEY (recording_id, topic)
+            )
+            """,
+            // Which .mcap (sha256) under which settings each recording was analyzed with: it is analyzed again when either changes.
+            """
+            CREATE TABLE recording_analysis (
+                recording_id BIGINT PRIMARY KEY,
+                mcap_sha256 {text} NOT NULL,
+                settings_sha256 {text} NOT NULL,
+                error {text},
+                analyzed_ns BIGINT NOT NULL
+            )
+            """,
+        ]),
     ];
 
     /// <summary>The newest schema version this build knows.</summary>

@@ -163,7 +163,8 @@ public sealed record RecordingItem(long Id, string GroupKey, string DeviceId, st
 public sealed record RecordingsPage(IReadOnlyList<RecordingItem> Recordings, string? NextCursor);
 
 public sealed record RecordingDetail(RecordingItem Recording, string? Library, IReadOnlyList<CatalogFile> Files, IReadOnlyList<TopicEntry> Topics,
-    IReadOnlyList<EventItem> Events, IReadOnlyList<VideoEntry> Video, IReadOnlyList<MetadataEntry> Metadata);
+    IReadOnlyList<EventItem> Events, IReadOnlyList<VideoEntry> Video, IReadOnlyList<MetadataEntry> Metadata,
+    IReadOnlyList<PinBreach>? SchemaPinBreaches = null);
 
 public sealed record EventItem(long Id, long RecordingId, string GroupKey, string DeviceId, long TimeNs, string Type, string Text, string Fields);
 

@@ -29,8 +29,10 @@ public static class CatalogStartup
     {
         services.AddSingleton(_ => Open(settings, time));
         services.AddSingleton<ICatalogSource>(new LocalCatalogSource(settings.Storage.Dir));
+        services.AddSingleton(new RecordingAnalysis(settings.Profiles, settings.Schemas, time));
         services.AddSingleton<CatalogIndexer>();
         services.AddHostedService(sp => sp.GetRequiredService<CatalogIndexer>());
+        services.AddSingleton<CatalogWatchApi>();
         services.AddSingleton<CatalogApi>();
     }
 }

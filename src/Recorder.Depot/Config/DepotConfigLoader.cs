@@ -20,7 +20,7 @@ public sealed record DepotConfigResult(DepotSettings? Settings, IReadOnlyList<Co
 /// </summary>
 public static class DepotConfigLoader
 {
-    internal static readonly string[] RootKeys = ["listen", "insecure", "tls", "tus", "uploads", "storage", "state_dir", "state", "catalog"];
+    internal static readonly string[] RootKeys = ["listen", "insecure", "tls", "tus", "uploads", "storage", "state_dir", "state", "catalog", "schemas", "profiles"];
     private static readonly string[] TlsKeys = ["certificate", "key", "client_ca"];
     private static readonly string[] TusKeys = ["path", "max_size"];
     private static readonly string[] UploadKeys = ["expire_after", "sweep_interval"];
@@ -28,6 +28,8 @@ public static class DepotConfigLoader
     private static readonly string[] S3Keys = ["endpoint", "bucket", "region", "path_style", "prefix", "access_key", "secret_key", "secret_key_file", "part_size"];
     private static readonly string[] StateKeys = ["postgres", "postgres_file"];
     private static readonly string[] CatalogKeys = ["postgres"];
+    private static readonly string[] SchemaKeys = ["pinned"];
+    private static readonly string[] ProfileKeys = ["topics", "default_fields"];
 
     /// <summary>The word for "no retention limit" in <c>storage.keep_for</c>.</summary>
     public const string Forever = "forever";
@@ -149,6 +151,13 @@ public static class DepotConfigLoader
                     foreach (var (_, v, p) in r.Keys(value, path, CatalogKeys))
                         if (r.OptionalString(v, p, out var postgres)) s = s with { Catalog = s.Catalog with { Postgres = postgres } };
                     break;
+                case "schemas":
+                    foreach (var (_, v, p) in r.Keys(value, path, SchemaKeys))
+                        if (r.StringMap(v, p, out var pinned)) s = s with { Schemas = new SchemaSettings { Pinned = pinned } };
+                    break;
+                case "profiles":
+                    s = s with { Profiles = Catalog.ProfileConfig.Read(r, value, path, ProfileKeys, s.Profiles) };
+                    break;
             }
         }
         return s;
@@ -248,6 +257,10 @@ public static class DepotConfigLoader
         }
         if (!map.Failed("storage.keep_for") && s.Storage.KeepFor is { } keepFor && keepFor <= TimeSpan.Zero)
             Error("storage.keep_for", "storage.keep_for must be more than 0, or forever");
+        foreach (var (topic, hash) in s.Schemas.Pinned)
+            if (hash.Length != 64 || !hash.All(char.IsAsciiHexDigitLower))
+                Error($"schemas.pinned.{topic}", $"schemas.pinned.{topic}: expected the schema's SHA-256 as 64 lowercase hex digits (the schema_sha256 of /api/schema-changes), got '{hash}'");
+        Catalog.ProfileConfig.Validate(s.Profiles, map, Error);
         if (!map.Failed("state_dir") && s.StateDir.Length == 0) Error("state_dir", "state_dir must not be empty");
         ValidateS3(s, map, Error);
         if (!map.Failed("state"))

@@ -41,6 +41,12 @@ public sealed record DepotSettings
     /// <summary>The catalog's database.</summary>
     public CatalogSettings Catalog { get; init; } = new();
 
+    /// <summary>Schema pins: a recording whose topic carries another schema is flagged.</summary>
+    public SchemaSettings Schemas { get; init; } = new();
+
+    /// <summary>Which numeric fields of which topics get a profile (count, nulls, min, max, mean, quantiles).</summary>
+    public ProfileSettings Profiles { get; init; } = new();
+
     /// <summary>The embedded catalog's SQLite file (used when <see cref="CatalogSettings.Postgres"/> is not set).</summary>
     public string CatalogFile => Path.Combine(StateDir, "catalog.sqlite");
 }
@@ -50,6 +56,37 @@ public sealed record CatalogSettings
 {
     /// <summary>A PostgreSQL connection string (Npgsql keywords: <c>Host=…;Database=…;Username=…</c>); null: SQLite.</summary>
     public string? Postgres { get; init; }
+}
+
+/// <summary>Schema pins (<c>schemas.pinned</c>): topic → the SHA-256 (hex) of the schema bytes it must carry.</summary>
+public sealed record SchemaSettings
+{
+    public IReadOnlyDictionary<string, string> Pinned { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    // Settings compare by content (a loaded file against the defaults).
+    public bool Equals(SchemaSettings? other) => other is not null && Pinned.Count == other.Pinned.Count
+        && Pinned.All(p => other.Pinned.TryGetValue(p.Key, out var v) && v == p.Value);
+
+    public override int GetHashCode() => Pinned.Count;
+}
+
+/// <summary>Field profiles (<c>profiles</c>): fields per topic (dot paths, <c>accel.x</c>); other JSON and protobuf topics get their first <see cref="DefaultFields"/> numeric fields.</summary>
+public sealed record ProfileSettings
+{
+    /// <summary>Topic → the fields to profile (replaces the default for that topic; an empty list profiles none).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Topics { get; init; } = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+
+    /// <summary>How many numeric fields (the first, in schema or document order) a topic not listed gets; 0 profiles only the listed topics.</summary>
+    public int DefaultFields { get; init; } = 8;
+
+    /// <summary>The largest <see cref="DefaultFields"/> and the most fields listed for one topic.</summary>
+    public const int MaxFields = 64;
+
+    // Settings compare by content (a loaded file against the defaults).
+    public bool Equals(ProfileSettings? other) => other is not null && DefaultFields == other.DefaultFields && Topics.Count == other.Topics.Count
+        && Topics.All(t => other.Topics.TryGetValue(t.Key, out var v) && v.SequenceEqual(t.Value, StringComparer.Ordinal));
+
+    public override int GetHashCode() => HashCode.Combine(DefaultFields, Topics.Count);
 }
 
 /// <summary>Kestrel HTTPS: a PEM certificate and key; with <see cref="ClientCa"/>, device certificates (mTLS).</summary>

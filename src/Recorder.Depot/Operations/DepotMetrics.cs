@@ -18,6 +18,7 @@ public sealed class DepotMetrics(DepotClock clock)
     private long _expired;
     private long _retentionRecordings;
     private long _retentionFiles;
+    private long _schemaPinBreaches;
     private readonly ConcurrentDictionary<string, Device> _devices = new(StringComparer.Ordinal);
 
     private sealed class Device
@@ -65,6 +66,11 @@ public sealed class DepotMetrics(DepotClock clock)
         Interlocked.Add(ref _retentionFiles, files);
     }
 
+    /// <summary>A recording was cataloged that carries another schema than a topic's pin (<c>schemas.pinned</c>).</summary>
+    public void SchemaPinBroken() => Interlocked.Increment(ref _schemaPinBreaches);
+
+    public long SchemaPinBreaches => Interlocked.Read(ref _schemaPinBreaches);
+
     private Device DeviceOf(string device) => _devices.GetOrAdd(device, static _ => new Device());
 
     /// <summary>The exposition text.</summary>
@@ -79,6 +85,7 @@ public sealed class DepotMetrics(DepotClock clock)
         Metric(s, "recorder_depot_uploads_expired_total", "counter", "Abandoned uploads removed by the expiry sweep.", Interlocked.Read(ref _expired));
         Metric(s, "recorder_depot_retention_recordings_removed_total", "counter", "Verified recordings removed by storage.keep_for.", Interlocked.Read(ref _retentionRecordings));
         Metric(s, "recorder_depot_retention_files_removed_total", "counter", "Verified files removed by storage.keep_for.", Interlocked.Read(ref _retentionFiles));
+        Metric(s, "recorder_depot_schema_pin_breaches_total", "counter", "Recordings cataloged whose schema of a topic is not the one pinned in schemas.pinned.", SchemaPinBreaches);
         var devices = _devices.ToArray();
         Array.Sort(devices, (a, b) => string.CompareOrdinal(a.Key, b.Key));
         s.Append("# HELP recorder_depot_device_bytes_received_total Upload bytes stored per device.\n# TYPE recorder_depot_device_bytes_received_total counter\n");
