@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using static Recorder.Depot.Catalog.CatalogSql;
 
 namespace Recorder.Depot.Catalog;
 
@@ -381,26 +382,5 @@ public sealed class CatalogDatabase : IDisposable
         var list = new List<T>();
         while (rows.Read()) list.Add(read(rows));
         return list;
-    }
-
-    private static DbCommand Command(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = "@" + name;
-            parameter.Value = value ?? DBNull.Value;
-            command.Parameters.Add(parameter);
-        }
-        return command;
-    }
-
-    private static void Execute(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, tx, sql, parameters);
-        command.ExecuteNonQuery();
     }
 }

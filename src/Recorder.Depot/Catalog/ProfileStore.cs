@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using static Recorder.Depot.Catalog.CatalogSql;
 
 namespace Recorder.Depot.Catalog;
 
@@ -210,28 +211,6 @@ public sealed class ProfileStore(CatalogDialect dialect)
             }
             return new ProfileGroup(key, Recordings, Messages, Bytes, DurationNs > 0 ? Math.Round(Messages / (DurationNs / 1e9), 6) : 0, Drops, Gaps, MaxGapNs, stats);
         }
-    }
-
-    private static DbCommand Command(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            if (!sql.Contains("@" + name, StringComparison.Ordinal)) continue;
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = "@" + name;
-            parameter.Value = value ?? DBNull.Value;
-            command.Parameters.Add(parameter);
-        }
-        return command;
-    }
-
-    private static void Execute(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, tx, sql, parameters);
-        command.ExecuteNonQuery();
     }
 }
 
