@@ -15,10 +15,11 @@ namespace Recorder.Depot.Web;
 /// (<see cref="FrameReader"/>), so nothing else of the recording is read. Without ffmpeg on PATH
 /// there are no thumbnails, and the page says so.
 /// </summary>
-public sealed partial class Thumbnails(string storageRoot, string cacheDir, ILogger<Thumbnails> logger)
+/// <param name="useFfmpeg">Look for ffmpeg on PATH (false: a depot without it, as the tests show the page then).</param>
+public sealed partial class Thumbnails(string storageRoot, string cacheDir, ILogger<Thumbnails> logger, bool useFfmpeg = true)
 {
     /// <summary>The ffmpeg executable found on PATH, or null.</summary>
-    public string? Ffmpeg { get; } = FindOnPath("ffmpeg");
+    public string? Ffmpeg { get; } = useFfmpeg ? FindOnPath("ffmpeg") : null;
 
     /// <summary>The cached PNG of a recording's video topic (it may not exist).</summary>
     public string PathFor(string groupKey, string topic) =>

@@ -47,7 +47,7 @@ public sealed class WebPageTests : IAsyncLifetime
         ? dir : Path.Combine(AppContext.BaseDirectory, "screenshots");
 
     [Fact]
-    public async Task Search_timeline_and_recording_pages_show_what_the_recorder_recorded()
+    public async Task Search_timeline_and_recording_pages_show_what_the_recorder_recorded_and_the_thumbnail_is_its_first_frame()
     {
         var (clip, first, second) = await FillFromRecorder();
         var all = Database.FindRecordings(new RecordingQuery { Limit = 1000 }).Recordings.Select(r => r.Id).ToList();
@@ -157,6 +157,22 @@ public sealed class WebPageTests : IAsyncLifetime
         {
             Assert.Equal(404, exportStatus); // blocked: /api/export is on the export branch
         }
+
+        // A depot without ffmpeg: no thumbnail, and the page says why.
+        var withoutFfmpeg = new WebPages(Database, new Thumbnails(_depot.Storage, Path.Combine(_depot.Root, "no-thumbnails"),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<Thumbnails>.Instance, useFfmpeg: false), _depot.Storage);
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Request.Method = "GET";
+        context.Request.Path = $"/recordings/{first}";
+        context.Request.Scheme = "http";
+        context.Request.Host = new Microsoft.AspNetCore.Http.HostString("127.0.0.1");
+        context.Response.Body = new MemoryStream();
+        await withoutFfmpeg.HandleAsync(context);
+        var withoutPage = System.Text.Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray());
+        Assert.Equal(200, context.Response.StatusCode);
+        Assert.Contains("ffmpeg is not installed", withoutPage, StringComparison.Ordinal);
+        Assert.DoesNotContain("<img", withoutPage, StringComparison.Ordinal);
+        Assert.Contains(Camera, withoutPage, StringComparison.Ordinal);
 
         foreach (var shot in new[] { "recordings.png", "timeline.png", "recording.png", "devices.png", "search-event.png" })
             Assert.True(new FileInfo(Path.Combine(ScreenshotDir, shot)).Length > 1000, $"no screenshot {shot}");
