@@ -125,7 +125,7 @@ public static class ConfigLoader
         .ToList()
         .AsReadOnly();
 
-    private static void FailAll(SourceMap map, string[] keys)
+    private static void FailAll(SourceMap map, IEnumerable<string> keys)
     {
         foreach (var key in keys) map.Fail(key);
     }

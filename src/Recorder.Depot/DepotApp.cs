@@ -87,7 +87,8 @@ public sealed class DepotApp : IAsyncDisposable
         });
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(new DepotClock(time ?? TimeProvider.System));
-        builder.Services.AddSingleton<IUploadStore>(new LocalUploadStore(settings.Storage.Dir));
+        var store = UploadStores.Open(settings);
+        builder.Services.AddSingleton(_ => store); // created by a factory: the container disposes it
         builder.Services.AddSingleton(new TokenStore(settings.TokensFile));
         builder.Services.AddSingleton<DeviceAuthenticator>();
         builder.Services.AddSingleton<DepotMetrics>();
@@ -99,6 +100,7 @@ public sealed class DepotApp : IAsyncDisposable
         var tus = app.Services.GetRequiredService<TusHandler>();
         var metrics = app.Services.GetRequiredService<DepotMetrics>();
         var catalog = app.Services.GetRequiredService<CatalogApi>();
+        var export = new Export.ExportEndpoint(settings.Storage.Dir, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Recorder.Depot.Export"));
         var (pages, access) = WebStartup.Start(app.Services);
         app.Run(context =>
         {
@@ -107,6 +109,7 @@ public sealed class DepotApp : IAsyncDisposable
             if (path == "/metrics") return Metrics(context, metrics);
             if (tus.Serves(path)) return tus.HandleAsync(context);
             if ((CatalogApi.Serves(path) || WebPages.Serves(path)) && !access.Allows(context)) return OperatorAccess.Refuse(context);
+            if (path == Export.ExportEndpoint.Path) return export.HandleAsync(context); // before the catalog, which takes the rest of /api/
             if (CatalogApi.Serves(path)) return catalog.HandleAsync(context);
             if (WebPages.Serves(path)) return pages.HandleAsync(context);
             if (fallback is not null) return fallback(context);
@@ -158,7 +161,7 @@ public sealed class DepotApp : IAsyncDisposable
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Url = new Uri(address.Replace("://[::]", "://[::1]", StringComparison.Ordinal).Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal) + "/");
-        DepotLog.Listening(_app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Recorder.Depot"), Url.ToString(), Settings.Tus.Path, Path.GetFullPath(Settings.Storage.Dir));
+        DepotLog.Listening(_app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Recorder.Depot"), Url.ToString(), Settings.Tus.Path, UploadStores.Describe(Settings));
     }
 
     public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();

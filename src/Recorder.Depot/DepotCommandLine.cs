@@ -18,12 +18,15 @@ public static class DepotCommandLine
                recorder-depot token add|remove --operator NAME [--config FILE]
                recorder-depot token list --operators [--config FILE]
         {Catalog.CatalogCommands.Usage.TrimEnd()}
+               recorder-depot export --device DEVICE_ID --start TIME --end TIME [--topic TOPIC]... -o FILE|- [--config FILE]
 
         Without --config the embedded defaults apply: plain HTTP on 127.0.0.1:1080, the tus
         endpoint at /files/, verified files under ./depot, tokens in ./depot-state/tokens.
         Operator tokens (./depot-state/operator-tokens) read the web pages and /api/ from
         elsewhere than loopback; they upload nothing, and vehicle tokens read nothing.
         See config/depot.example.yaml for every key and its default.
+        export: one MCAP of the device's recordings in [start, end] (RFC 3339 or nanoseconds), merged in
+        log-time order (proto/depot_export.md); GET /api/export?device=&start=&end=&topic= does the same.
         """;
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
@@ -37,6 +40,7 @@ public static class DepotCommandLine
             return args.Length == 0 ? 2 : 0;
         }
         if (Catalog.CatalogCommands.Verbs.Contains(args[0])) return Catalog.CatalogCommands.Run(args, output, error);
+        if (args[0] == "export") return Export.ExportCommand.Run(args[1..], output, error);
         var positional = new List<string>();
         string? config = null;
         string? listen = null;

@@ -16,9 +16,7 @@ namespace Recorder.Ingest;
 public sealed class AnnexBSession
 {
     private readonly TopicInputOptions _input;
-    private readonly IngestOptions _options;
-    private readonly BatchQueue _queue;
-    private readonly ChannelRegistry _registry;
+    private readonly IngestContext _context;
     private readonly ProducerStats _stats;
     private readonly ILogger _logger;
     private readonly AccessUnitHandler _onAccessUnit;
@@ -29,14 +27,12 @@ public sealed class AnnexBSession
     private long _accessUnits;
     private bool _warnedBFrames;
 
-    public AnnexBSession(TopicInputOptions input, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
+    public AnnexBSession(TopicInputOptions input, IngestContext context, ProducerStats stats)
     {
         _input = input;
-        _options = options;
-        _queue = queue;
-        _registry = registry;
+        _context = context;
         _stats = stats;
-        _logger = logger;
+        _logger = context.Logger;
         _onAccessUnit = OnAccessUnit; // one delegate for the session: no allocation per push
     }
 
@@ -45,35 +41,36 @@ public sealed class AnnexBSession
     private static VideoCodec CodecOf(TopicInputOptions input) => input.Format == TopicInputFormat.H265 ? VideoCodec.H265 : VideoCodec.H264;
 
     /// <summary>Registers the topic's channel for this input's storage: CompressedVideo, or VideoFrameRef for sidecar.</summary>
-    public static bool TryRegister(TopicInputOptions input, ChannelRegistry registry, out ushort channelId)
+    public static bool TryRegister(TopicInputOptions input, IRecordingIntake recording, out ushort channelId)
     {
         var registered = input.Store == FrameStore.Sidecar
-            ? registry.TryGetOrAddSchema(VideoFrameRef.SchemaName, "protobuf", VideoFrameRef.FileDescriptorSet, out var schemaId)
-            : registry.TryGetOrAddSchema(CompressedVideo.SchemaName, CompressedVideo.SchemaEncoding, CompressedVideo.FileDescriptorSet, out schemaId);
+            ? recording.TryGetOrAddSchema(VideoFrameRef.SchemaName, "protobuf", VideoFrameRef.FileDescriptorSet, out var schemaId)
+            : recording.TryGetOrAddSchema(CompressedVideo.SchemaName, CompressedVideo.SchemaEncoding, CompressedVideo.FileDescriptorSet, out schemaId);
         channelId = 0;
-        if (!registered || !registry.TryGetOrAddChannel(input.Topic, "protobuf", schemaId, Recorder.Mcap.Channel.NoMetadata, out channelId)) return false;
-        registry.MarkRawVideo(channelId, new RawVideoInput(CodecOf(input), input.Store));
+        if (!registered || !recording.TryGetOrAddChannel(input.Topic, "protobuf", schemaId, Recorder.Mcap.Channel.NoMetadata, out channelId)) return false;
+        recording.MarkRawVideo(channelId, new RawVideoInput(CodecOf(input), input.Store));
         return true;
     }
 
     public async Task RunAsync(PipeReader input, CancellationToken cancellationToken)
     {
-        if (!TryRegister(_input, _registry, out _channelId))
+        var recording = _context.Recording;
+        if (!TryRegister(_input, recording, out _channelId))
         {
-            Refusals.Record(_queue, _stats, _logger, "the recording has no channel ids left");
+            Refusals.Record(_context, _stats, "the recording has no channel ids left");
             await input.CompleteAsync().ConfigureAwait(false);
             return;
         }
-        _policy = _options.DropPolicyFor(_input.Topic);
-        var batches = _batches = new ProducerBatches(_queue, _stats.Source);
-        var splitter = new AnnexBSplitter(Codec, (int)Math.Min(_options.MaxRecordSize, int.MaxValue));
+        _policy = _context.Options.DropPolicyFor(_input.Topic);
+        var batches = _batches = recording.OpenProducer(_stats.Source);
+        var splitter = new AnnexBSplitter(Codec, (int)Math.Min(_context.Options.MaxRecordSize, int.MaxValue));
         try
         {
             while (true)
             {
                 var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
                 // The arrival of these bytes: an AU takes the time of the read that brought its first byte.
-                var arrival = _queue.Now();
+                var arrival = recording.Now();
                 try
                 {
                     foreach (var segment in result.Buffer) splitter.Push(segment.Span, arrival, _onAccessUnit);
@@ -84,7 +81,7 @@ public sealed class AnnexBSession
                 {
                     // What was split before the bad bytes is kept; the rest of this stream is refused.
                     await batches.QueueAllAsync(cancellationToken).ConfigureAwait(false);
-                    Refusals.Record(_queue, _stats, _logger, $"not a valid {Codec.Name()} Annex B stream at byte {splitter.BytesPushed}: {e.Message}");
+                    Refusals.Record(_context, _stats, $"not a valid {Codec.Name()} Annex B stream at byte {splitter.BytesPushed}: {e.Message}");
                     return;
                 }
                 // Frames are few and large: queue each read's AUs at once rather than waiting for a full batch.

@@ -1,2 +1,2 @@
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
-[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Recorder.Recording.Tests")]
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Recorder.Ingest.Tests")]

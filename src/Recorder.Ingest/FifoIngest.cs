@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
-using Recorder.Recording;
 
 namespace Recorder.Ingest;
 
@@ -13,22 +12,20 @@ namespace Recorder.Ingest;
 public sealed class FifoIngest : ITopicInput
 {
     private readonly TopicInputOptions _fifo;
+    private readonly IngestContext _context;
     private readonly IngestOptions _options;
-    private readonly BatchQueue _queue;
-    private readonly ChannelRegistry _registry;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private long _sessions;
     private int _disposed;
 
-    public FifoIngest(TopicInputOptions fifo, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ILogger logger)
+    public FifoIngest(TopicInputOptions fifo, IngestContext context)
     {
         _fifo = fifo;
-        _options = options;
-        _queue = queue;
-        _registry = registry;
-        _logger = logger;
+        _context = context;
+        _options = context.Options;
+        _logger = context.Logger;
         _thread = new Thread(Run) { Name = "fifo " + fifo.Topic, IsBackground = true };
     }
 
@@ -168,7 +165,7 @@ public sealed class FifoIngest : ITopicInput
             {
                 var stats = StartSession();
                 var reader = new SessionReader(stream);
-                await ProducerSessions.RunAsync(() => TopicInputs.RunSessionAsync(_fifo, _options, _queue, _registry, stats, _logger, reader, _stop.Token), _queue, stats, _logger).ConfigureAwait(false);
+                await ProducerSessions.RunAsync(() => TopicInputs.RunSessionAsync(_fifo, _context, stats, reader, _stop.Token), _context, stats).ConfigureAwait(false);
                 reader.Complete(); // a no-op when the session completed it
                 if (stats.RefusedBecause is not null || _stop.IsCancellationRequested || !await AnotherStreamFollowsAsync(stream).ConfigureAwait(false)) break;
             }

@@ -16,36 +16,36 @@ namespace Recorder.Ingest;
 public sealed class JsonLinesSession
 {
     private readonly TopicInputOptions _fifo;
+    private readonly IngestContext _context;
     private readonly IngestOptions _options;
-    private readonly BatchQueue _queue;
-    private readonly ChannelRegistry _registry;
+    private readonly IRecordingIntake _recording;
     private readonly ProducerStats _stats;
     private readonly ILogger _logger;
     private ulong _lineNumber;
 
-    public JsonLinesSession(TopicInputOptions fifo, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
+    public JsonLinesSession(TopicInputOptions fifo, IngestContext context, ProducerStats stats)
     {
         _fifo = fifo;
-        _options = options;
-        _queue = queue;
-        _registry = registry;
+        _context = context;
+        _options = context.Options;
+        _recording = context.Recording;
         _stats = stats;
-        _logger = logger;
+        _logger = context.Logger;
     }
 
     public async Task RunAsync(PipeReader input, CancellationToken cancellationToken)
     {
         ushort schemaId = 0;
         if (_fifo.JsonSchema is { Length: > 0 } schemaText)
-            _registry.TryGetOrAddSchema(_fifo.Topic, "jsonschema", Encoding.UTF8.GetBytes(schemaText), out schemaId);
-        if (!_registry.TryGetOrAddChannel(_fifo.Topic, "json", schemaId, Recorder.Mcap.Channel.NoMetadata, out var channelId))
+            _recording.TryGetOrAddSchema(_fifo.Topic, "jsonschema", Encoding.UTF8.GetBytes(schemaText), out schemaId);
+        if (!_recording.TryGetOrAddChannel(_fifo.Topic, "json", schemaId, Recorder.Mcap.Channel.NoMetadata, out var channelId))
         {
             _stats.RefusedBecause = "the recording has no channel ids left";
             await input.CompleteAsync().ConfigureAwait(false);
             return;
         }
         var policy = _options.DropPolicyFor(_fifo.Topic);
-        var batches = new ProducerBatches(_queue, _stats.Source);
+        var batches = _recording.OpenProducer(_stats.Source);
         var scratch = new ArrayBufferWriter<byte>();
         uint sequence = 0;
         try
@@ -54,13 +54,15 @@ public sealed class JsonLinesSession
             {
                 var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var buffer = result.Buffer;
-                ProcessLines(ref buffer, result.IsCompleted, channelId, policy, ref sequence, batches, scratch);
+                // A line over the limit is refused whether its end came in the same read or is still to come.
+                var tooLong = !ProcessLines(ref buffer, result.IsCompleted, channelId, policy, ref sequence, batches, scratch);
                 if (batches.HasReady) await batches.QueueReadyAsync(cancellationToken).ConfigureAwait(false);
-                if (buffer.Length > _options.MaxRecordSize)
+                if (tooLong || buffer.Length > _options.MaxRecordSize)
                 {
-                    _stats.RefusedBecause = $"line {_lineNumber + 1} is longer than {_options.MaxRecordSize} bytes";
-                    IngestLog.ProducerRefused(_logger, _stats.Source, _stats.RefusedBecause, _stats.Messages);
                     input.AdvanceTo(buffer.End);
+                    // The lines before it are queued before the refusal's event, as in the other sessions.
+                    await batches.QueueAllAsync(cancellationToken).ConfigureAwait(false);
+                    Refusals.Record(_context, _stats, $"line {_lineNumber + 1} is longer than {_options.MaxRecordSize} bytes");
                     break;
                 }
                 input.AdvanceTo(buffer.Start, buffer.End);
@@ -77,12 +79,16 @@ public sealed class JsonLinesSession
         }
     }
 
-    /// <summary>Turns every whole line in the buffer into a message.</summary>
-    private void ProcessLines(ref ReadOnlySequence<byte> buffer, bool isCompleted, ushort channelId, DropPolicy policy, ref uint sequence,
+    /// <summary>
+    /// Turns every whole line in the buffer into a message. False at a line longer than the record
+    /// limit (not counted in the line number): the session ends there.
+    /// </summary>
+    private bool ProcessLines(ref ReadOnlySequence<byte> buffer, bool isCompleted, ushort channelId, DropPolicy policy, ref uint sequence,
         ProducerBatches batches, ArrayBufferWriter<byte> scratch)
     {
         while (TryTakeLine(ref buffer, isCompleted, out var line))
         {
+            if (line.Length > _options.MaxRecordSize) return false;
             _lineNumber++;
             var data = line.IsSingleSegment ? line.FirstSpan : Copy(line, scratch);
             if (data.Length > 0 && data[^1] == (byte)'\r') data = data[..^1];
@@ -90,7 +96,7 @@ public sealed class JsonLinesSession
             if (!IsOneJsonValue(data))
             {
                 _stats.Skip();
-                _queue.CountRefused(channelId);
+                _recording.CountRefused(channelId);
                 IngestLog.BadJsonLine(_logger, _stats.Source, _lineNumber, _stats.Skipped);
                 continue;
             }
@@ -98,6 +104,7 @@ public sealed class JsonLinesSession
             sequence++;
             _stats.Add(data.Length);
         }
+        return true;
     }
 
     /// <summary>The next line without its newline; at the end of input, the unterminated rest counts as a line.</summary>

@@ -9,7 +9,7 @@ namespace Recorder.Ingest;
 /// <summary>
 /// One producer speaking MCAP: magic, Header, then Schema, Channel and Message records (chunked or
 /// not), optionally DataEnd and Footer. Its schema and channel ids are its own; they are mapped
-/// onto the recording's ids through the <see cref="ChannelRegistry"/>, where identical definitions
+/// onto the recording's ids through the <see cref="IRecordingIntake"/>, where identical definitions
 /// from any producer share an id. Messages are copied into batches for the writer's queue.
 /// <para>Attachment and Metadata records are kept: written into the open recording, each noting the
 /// producer that sent it (proto/ingest.md). The recorder's own namespace (<c>/recorder/</c> topics,
@@ -20,9 +20,9 @@ namespace Recorder.Ingest;
 /// </summary>
 public sealed class McapProducerSession
 {
+    private readonly IngestContext _context;
     private readonly IngestOptions _options;
-    private readonly BatchQueue _queue;
-    private readonly ChannelRegistry _registry;
+    private readonly IRecordingIntake _recording;
     private readonly ILogger _logger;
     private readonly Dictionary<ushort, (Schema Schema, ushort Global)> _schemas = new();
     // Indexed by the producer's channel id: a message's lookup is one array read.
@@ -53,12 +53,12 @@ public sealed class McapProducerSession
         _channels[id] = entry;
     }
 
-    public McapProducerSession(IngestOptions options, BatchQueue queue, ChannelRegistry registry, ProducerStats stats, ILogger logger)
+    public McapProducerSession(IngestContext context, ProducerStats stats)
     {
-        _options = options;
-        _queue = queue;
-        _registry = registry;
-        _logger = logger;
+        _context = context;
+        _options = context.Options;
+        _recording = context.Recording;
+        _logger = context.Logger;
         Stats = stats;
     }
 
@@ -74,7 +74,7 @@ public sealed class McapProducerSession
             ValidateCrcs = true,
             EmitChunks = true, // for each chunk's message_end_time (timestamps: receive)
         });
-        var batches = new ProducerBatches(_queue, Stats.Source);
+        var batches = _recording.OpenProducer(Stats.Source);
         _selectionVersion = _options.SelectionVersion();
         try
         {
@@ -135,11 +135,11 @@ public sealed class McapProducerSession
         }
     }
 
-    private void Refuse(string reason) => Refusals.Record(_queue, Stats, _logger, reason);
+    private void Refuse(string reason) => Refusals.Record(_context, Stats, reason);
 
     private void QueueCommands()
     {
-        foreach (var command in _commands) _queue.EnqueueCommand(command);
+        foreach (var command in _commands) _recording.EnqueueCommand(command);
         _commands.Clear();
     }
 
@@ -195,7 +195,7 @@ public sealed class McapProducerSession
                 if (schema.Id == 0) return null; // never a schema; readers ignore it
                 if (_schemas.TryGetValue(schema.Id, out var known))
                     return known.Schema.ContentEquals(schema) ? null : $"schema {schema.Id} redefined with different content";
-                if (!_registry.TryGetOrAddSchema(schema.Name, schema.Encoding, schema.Data.Span, out var globalSchema))
+                if (!_recording.TryGetOrAddSchema(schema.Name, schema.Encoding, schema.Data.Span, out var globalSchema))
                     return "the recording has no schema ids left";
                 _schemas[schema.Id] = (schema with { Data = schema.Data.ToArray() }, globalSchema);
                 return null;
@@ -288,7 +288,7 @@ public sealed class McapProducerSession
 
     // Configured tags and frame_id are applied by the writer as a channel enters a file, so a reload reaches the next file.
     private bool TryRegister(Channel c, ushort globalSchema, out ushort globalChannel) =>
-        _registry.TryGetOrAddChannel(c.Topic, c.MessageEncoding, globalSchema, c.Metadata, out globalChannel);
+        _recording.TryGetOrAddChannel(c.Topic, c.MessageEncoding, globalSchema, c.Metadata, out globalChannel);
 
     /// <summary>The selection changed (a reload): select every declared channel again.</summary>
     private void Reselect(int version)

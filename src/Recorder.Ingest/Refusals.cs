@@ -8,23 +8,23 @@ namespace Recorder.Ingest;
 /// <summary>A refused producer leaves a trace in three places: the session's counters, the log, and a `producer_refused` event in the file.</summary>
 internal static class Refusals
 {
-    public static void Record(BatchQueue queue, ProducerStats stats, ILogger logger, string reason)
+    public static void Record(IngestContext context, ProducerStats stats, string reason)
     {
         stats.RefusedBecause = reason;
-        IngestLog.ProducerRefused(logger, stats.Source, reason, stats.Messages);
-        Event(queue, stats, reason);
+        IngestLog.ProducerRefused(context.Logger, stats.Source, reason, stats.Messages);
+        Event(context.Recording, stats, reason);
     }
 
     /// <summary>A session that ended with an exception nobody expected: logged with its stack, and counted as refused like any other.</summary>
-    public static void RecordCrash(BatchQueue queue, ProducerStats stats, ILogger logger, Exception exception)
+    public static void RecordCrash(IngestContext context, ProducerStats stats, Exception exception)
     {
         stats.RefusedBecause = $"unexpected {exception.GetType().Name}: {exception.Message}";
-        IngestLog.ProducerCrashed(logger, stats.Source, exception);
-        Event(queue, stats, stats.RefusedBecause);
+        IngestLog.ProducerCrashed(context.Logger, stats.Source, exception);
+        Event(context.Recording, stats, stats.RefusedBecause);
     }
 
-    private static void Event(BatchQueue queue, ProducerStats stats, string reason) =>
-        queue.EnqueueCommand(new EventCommand("producer_refused", new Dictionary<string, string>
+    private static void Event(IRecordingIntake recording, ProducerStats stats, string reason) =>
+        recording.EnqueueCommand(new EventCommand("producer_refused", new Dictionary<string, string>
         {
             ["producer"] = stats.Source,
             ["reason"] = reason,
@@ -40,7 +40,7 @@ internal static class ProducerSessions
     /// (a bug, or input nobody foresaw) ends only this producer, counted as refused with an event in
     /// the file (<see cref="Refusals.RecordCrash"/>). Never throws.
     /// </summary>
-    public static async Task RunAsync(Func<Task> session, BatchQueue queue, ProducerStats stats, ILogger logger)
+    public static async Task RunAsync(Func<Task> session, IngestContext context, ProducerStats stats)
     {
         try
         {
@@ -52,11 +52,11 @@ internal static class ProducerSessions
         }
         catch (IOException e) when (e.InnerException is SocketException)
         {
-            IngestLog.ProducerReset(logger, stats.Source);
+            IngestLog.ProducerReset(context.Logger, stats.Source);
         }
         catch (Exception e)
         {
-            Refusals.RecordCrash(queue, stats, logger, e);
+            Refusals.RecordCrash(context, stats, e);
         }
     }
 }

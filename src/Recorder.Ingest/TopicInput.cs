@@ -1,6 +1,4 @@
 using System.IO.Pipelines;
-using Microsoft.Extensions.Logging;
-using Recorder.Recording;
 
 namespace Recorder.Ingest;
 
@@ -24,17 +22,17 @@ public interface ITopicInput : IDisposable
 
 public static class TopicInputs
 {
-    public static ITopicInput Create(TopicInputOptions input, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ILogger logger) =>
+    public static ITopicInput Create(TopicInputOptions input, IngestContext context) =>
         input.Transport == TopicInputTransport.Socket
-            ? new TopicSocketIngest(input, options, queue, registry, logger)
-            : new FifoIngest(input, options, queue, registry, logger);
+            ? new TopicSocketIngest(input, context)
+            : new FifoIngest(input, context);
 
     /// <summary>Runs one writer's session in the input's format until its stream ends or is refused.</summary>
-    internal static Task RunSessionAsync(TopicInputOptions input, IngestOptions options, BatchQueue queue, ChannelRegistry registry,
-        ProducerStats stats, ILogger logger, PipeReader reader, CancellationToken cancellationToken) => input.Format switch
+    internal static Task RunSessionAsync(TopicInputOptions input, IngestContext context, ProducerStats stats, PipeReader reader,
+        CancellationToken cancellationToken) => input.Format switch
     {
-        TopicInputFormat.Jsonl => new JsonLinesSession(input, options, queue, registry, stats, logger).RunAsync(reader, cancellationToken),
-        TopicInputFormat.H264 or TopicInputFormat.H265 => new AnnexBSession(input, options, queue, registry, stats, logger).RunAsync(reader, cancellationToken),
-        _ => new McapProducerSession(options, queue, registry, stats, logger).RunAsync(reader, cancellationToken),
+        TopicInputFormat.Jsonl => new JsonLinesSession(input, context, stats).RunAsync(reader, cancellationToken),
+        TopicInputFormat.H264 or TopicInputFormat.H265 => new AnnexBSession(input, context, stats).RunAsync(reader, cancellationToken),
+        _ => new McapProducerSession(context, stats).RunAsync(reader, cancellationToken),
     };
 }

@@ -1,7 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Recorder.Recording;
 
 namespace Recorder.Ingest;
 
@@ -14,9 +13,7 @@ namespace Recorder.Ingest;
 public sealed class TopicSocketIngest : ITopicInput
 {
     private readonly TopicInputOptions _input;
-    private readonly IngestOptions _options;
-    private readonly BatchQueue _queue;
-    private readonly ChannelRegistry _registry;
+    private readonly IngestContext _context;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private Socket? _listener;
@@ -24,13 +21,11 @@ public sealed class TopicSocketIngest : ITopicInput
     private Task _session = Task.CompletedTask;
     private long _sessions;
 
-    public TopicSocketIngest(TopicInputOptions input, IngestOptions options, BatchQueue queue, ChannelRegistry registry, ILogger logger)
+    public TopicSocketIngest(TopicInputOptions input, IngestContext context)
     {
         _input = input;
-        _options = options;
-        _queue = queue;
-        _registry = registry;
-        _logger = logger;
+        _context = context;
+        _logger = context.Logger;
     }
 
     public TopicInputOptions Options => _input;
@@ -45,7 +40,7 @@ public sealed class TopicSocketIngest : ITopicInput
     {
         try
         {
-            _listener = UnixSockets.Listen(_input.Path, _options.SocketMode, backlog: 16);
+            _listener = UnixSockets.Listen(_input.Path, _context.Options.SocketMode, backlog: 16);
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
@@ -93,8 +88,8 @@ public sealed class TopicSocketIngest : ITopicInput
         {
             await using var stream = new NetworkStream(connection, ownsSocket: true);
             var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024));
-            await TopicInputs.RunSessionAsync(_input, _options, _queue, _registry, stats, _logger, reader, _stop.Token).ConfigureAwait(false);
-        }, _queue, stats, _logger).ConfigureAwait(false);
+            await TopicInputs.RunSessionAsync(_input, _context, stats, reader, _stop.Token).ConfigureAwait(false);
+        }, _context, stats).ConfigureAwait(false);
     }
 
     public void Dispose()

@@ -1,7 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Recorder.Recording;
 
 namespace Recorder.Ingest;
 
@@ -11,9 +10,8 @@ namespace Recorder.Ingest;
 /// </summary>
 public sealed class UnixSocketIngest : IAsyncDisposable
 {
+    private readonly IngestContext _context;
     private readonly IngestOptions _options;
-    private readonly BatchQueue _queue;
-    private readonly ChannelRegistry _registry;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _sessions = new();
@@ -24,12 +22,11 @@ public sealed class UnixSocketIngest : IAsyncDisposable
     private long _connections;
     private long _refused;
 
-    public UnixSocketIngest(IngestOptions options, BatchQueue queue, ChannelRegistry registry, ILogger logger)
+    public UnixSocketIngest(IngestContext context)
     {
-        _options = options;
-        _queue = queue;
-        _registry = registry;
-        _logger = logger;
+        _context = context;
+        _options = context.Options;
+        _logger = context.Logger;
     }
 
     public long Connections => Interlocked.Read(ref _connections);
@@ -94,9 +91,9 @@ public sealed class UnixSocketIngest : IAsyncDisposable
             {
                 await using var stream = new NetworkStream(connection, ownsSocket: true);
                 var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024));
-                var session = new McapProducerSession(_options, _queue, _registry, stats, _logger);
+                var session = new McapProducerSession(_context, stats);
                 await session.RunAsync(reader, _stop.Token).ConfigureAwait(false);
-            }, _queue, stats, _logger).ConfigureAwait(false);
+            }, _context, stats).ConfigureAwait(false);
             if (stats.RefusedBecause is not null) Interlocked.Increment(ref _refused);
         }
         finally

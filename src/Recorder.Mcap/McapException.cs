@@ -27,6 +27,8 @@ public enum McapErrorKind
     InvalidOperation,
     /// <summary>The writer's output failed earlier; the writer is in its terminal Failed state.</summary>
     WriterFailed,
+    /// <summary>A file has no summary or chunk indexes, and the operation reads only through them (the merger).</summary>
+    NotIndexed,
 }
 
 /// <summary>The one exception type of Recorder.Mcap: a kind, and where in the input it happened.</summary>

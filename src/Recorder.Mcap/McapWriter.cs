@@ -210,6 +210,106 @@ public sealed class McapWriter : IDisposable
         if (_options.UseChunks && _chunk.Count >= _options.ChunkSize) CutChunk();
     }
 
+    /// <summary>
+    /// Appends a chunk exactly as another file holds it (still compressed), with that file's
+    /// MessageIndex records: the merger's fast path for a chunk whose ids already match this file's.
+    /// Cuts the open chunk first and writes, outside chunks, the definitions of the chunk's channels
+    /// that were not written yet, so a streaming reader knows them before the chunk. Every channel the
+    /// message indexes name must be registered here under the same id (with the same schema id);
+    /// <paramref name="messageStartTime"/> and <paramref name="messageEndTime"/> are the chunk's.
+    /// The chunk's own CRC is kept, not checked: its bytes are copied, not decoded.
+    /// </summary>
+    /// <param name="chunkRecord">The whole Chunk record, opcode and length included.</param>
+    /// <param name="messageIndexRecords">The MessageIndex records that followed it, whole.</param>
+    public void CopyChunk(ReadOnlySpan<byte> chunkRecord, ReadOnlySpan<byte> messageIndexRecords, ulong messageStartTime, ulong messageEndTime)
+    {
+        EnsureOpen();
+        if (!_options.UseChunks) ThrowHelper.Throw(McapErrorKind.InvalidOperation, "CopyChunk needs a writer that uses chunks");
+        if (chunkRecord.Length < McapConstants.RecordPrefixLength || (McapOpcode)chunkRecord[0] != McapOpcode.Chunk
+            || System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(chunkRecord[1..]) != (ulong)(chunkRecord.Length - McapConstants.RecordPrefixLength))
+            ThrowHelper.Throw(McapErrorKind.InvalidRecord, "CopyChunk was not given one whole Chunk record");
+        var fields = new FieldReader(chunkRecord[McapConstants.RecordPrefixLength..], McapOpcode.Chunk, -1);
+        fields.U64("message_start_time");
+        fields.U64("message_end_time");
+        var uncompressedSize = fields.U64("uncompressed_size");
+        fields.U32("uncompressed_crc");
+        var compression = fields.String("compression");
+        var compressedSize = fields.U64("records");
+        if (compressedSize != (ulong)fields.Remaining)
+            ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"the copied chunk declares {compressedSize} record bytes but holds {fields.Remaining}");
+
+        // First pass: every index names a registered channel; count its messages.
+        var messages = 0UL;
+        var position = 0;
+        while (position < messageIndexRecords.Length)
+        {
+            var (channelId, count, length) = MessageIndexAt(messageIndexRecords, position);
+            var channels = _channels;
+            if (channelId >= channels.Length || channels[channelId] is null) ThrowHelper.UnknownChannel(channelId);
+            messages += count;
+            position += length;
+        }
+
+        CutChunk();
+        position = 0;
+        while (position < messageIndexRecords.Length)
+        {
+            var (channelId, count, length) = MessageIndexAt(messageIndexRecords, position);
+            var channel = _channels[channelId]!;
+            if (!channel.Written) WriteDefinitions(channel, _sink);
+            channel.MessageCount += count;
+            position += length;
+        }
+
+        var chunkStart = _sink.Position;
+        _sink.Write(chunkRecord);
+        var indexStart = _sink.Position;
+        var indexOffsets = EmptyIndexOffsets;
+        if (_options.EnableMessageIndex && messageIndexRecords.Length > 0)
+        {
+            indexOffsets = new Dictionary<ushort, ulong>();
+            position = 0;
+            while (position < messageIndexRecords.Length)
+            {
+                var (channelId, _, length) = MessageIndexAt(messageIndexRecords, position);
+                indexOffsets[channelId] = (ulong)(indexStart + position);
+                position += length;
+            }
+            _sink.Write(messageIndexRecords);
+        }
+        if (_options.EnableChunkIndex)
+            _chunkIndexes.Add(new ChunkIndex(messageStartTime, messageEndTime, (ulong)chunkStart, (ulong)chunkRecord.Length, indexOffsets,
+                (ulong)(_sink.Position - indexStart), compression, compressedSize, uncompressedSize));
+
+        if (messages > 0)
+        {
+            _messageCount += messages;
+            if (messageStartTime < _messageStartTime) _messageStartTime = messageStartTime;
+            if (messageEndTime > _messageEndTime) _messageEndTime = messageEndTime;
+        }
+        _chunkCount++;
+        LastChunkStart = chunkStart;
+        LastChunkEnd = indexStart;
+        LastMessageOffsetInChunk = -1;
+        _sink.FlushBuffer();
+    }
+
+    private static (ushort ChannelId, ulong Count, int Length) MessageIndexAt(ReadOnlySpan<byte> records, int position)
+    {
+        var rest = records[position..];
+        if (rest.Length < McapConstants.RecordPrefixLength + 6 || (McapOpcode)rest[0] != McapOpcode.MessageIndex)
+            ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"no MessageIndex record at offset {position} of the copied index run");
+        var contentLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(rest[1..]);
+        if (contentLength > (ulong)(rest.Length - McapConstants.RecordPrefixLength) || contentLength < 6)
+            ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"the MessageIndex record at offset {position} of the copied index run overruns it");
+        var content = rest.Slice(McapConstants.RecordPrefixLength, (int)contentLength);
+        var channelId = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(content);
+        var bytes = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(content[2..]);
+        if (bytes % 16 != 0 || bytes > (ulong)content.Length - 6)
+            ThrowHelper.Throw(McapErrorKind.InvalidRecord, $"the MessageIndex record at offset {position} of the copied index run has a bad records length");
+        return (channelId, bytes / 16, McapConstants.RecordPrefixLength + (int)contentLength);
+    }
+
     /// <summary>Writes an attachment in the data section (never inside a chunk).</summary>
     public void WriteAttachment(Attachment attachment)
     {

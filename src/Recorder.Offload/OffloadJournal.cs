@@ -1,41 +1,15 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
+using Recorder.Storage;
 
 namespace Recorder.Offload;
-
-/// <summary>A file's kind in the upload metadata (and in the journal, as a byte: proto/offload_state.md).</summary>
-public enum FileKind : byte
-{
-    /// <summary>The recording, <c>NAME.mcap</c>.</summary>
-    Mcap = 0,
-
-    /// <summary>Its frame index, <c>NAME.vidx</c>.</summary>
-    Vidx = 1,
-
-    /// <summary>A sidecar video stream, <c>NAME.TOPICSLUG.h264</c> or <c>.h265</c> (journal version 2 on).</summary>
-    Stream = 2,
-}
-
-public static class FileKinds
-{
-    /// <summary>The name in the upload metadata and <c>recorder offload status</c>: <c>mcap</c>, <c>vidx</c> or <c>stream</c>.</summary>
-    public static string Name(FileKind kind) => kind switch
-    {
-        FileKind.Mcap => "mcap",
-        FileKind.Vidx => "vidx",
-        FileKind.Stream => "stream",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown file kind"),
-    };
-
-    internal static bool IsDefined(byte value) => value <= (byte)FileKind.Stream;
-}
 
 /// <summary>One change to the offload state (proto/offload_state.md). Each names the file by its key: the path under the recordings root.</summary>
 public abstract record JournalRecord(string Key);
 
 /// <summary>The file is known: its fingerprint, hash and what the upload metadata says about it. Starts the file over.</summary>
-public sealed record QueuedRecord(string Key, long Size, long MtimeNs, byte[] Sha256, FileKind Kind, string Recording, ulong StartNs, ulong EndNs, bool Marks)
+public sealed record QueuedRecord(string Key, long Size, long MtimeNs, byte[] Sha256, RecordingFileKind Kind, string Recording, ulong StartNs, ulong EndNs, bool Marks)
     : JournalRecord(Key);
 
 /// <summary>The depot created an upload for the file at this URL (written, and fsynced, before any byte is sent).</summary>
@@ -64,7 +38,7 @@ public sealed record UploadedRecord(string Key, byte[] Sha256) : JournalRecord(K
 
 /// <summary>What the journal knows about one file after replay. <paramref name="UploadedUnverified"/>: see <see cref="UploadedRecord"/>.</summary>
 public sealed record JournalEntry(
-    string Key, long Size, long MtimeNs, byte[] Sha256, FileKind Kind, string Recording, ulong StartNs, ulong EndNs, bool Marks,
+    string Key, long Size, long MtimeNs, byte[] Sha256, RecordingFileKind Kind, string Recording, ulong StartNs, ulong EndNs, bool Marks,
     string? Url = null, long ExpiresUnixMs = 0, long Offset = 0, bool Verified = false, bool Deleted = false, bool UploadedUnverified = false);
 
 /// <summary>What opening the journal found. <paramref name="UpgradedFrom"/>: the older version the file was rewritten from (0: none).</summary>
@@ -360,7 +334,7 @@ public sealed class OffloadJournal : IDisposable
                 U64(body, (ulong)q.MtimeNs);
                 if (q.Sha256.Length != 32) throw new ArgumentException("sha256 must be 32 bytes");
                 body.AddRange(q.Sha256);
-                if (!FileKinds.IsDefined((byte)q.Kind)) throw new ArgumentException($"unknown file kind {q.Kind}");
+                if (!RecordingLayout.IsDefinedKind((byte)q.Kind)) throw new ArgumentException($"unknown file kind {q.Kind}");
                 body.Add((byte)q.Kind);
                 Str(body, q.Recording);
                 U64(body, q.StartNs);
@@ -470,10 +444,10 @@ public sealed class OffloadJournal : IDisposable
     private static byte ReadByte(ReadOnlySpan<byte> p, ref int at) => p[at++];
 
     /// <summary>A kind this version does not know is undecodable, like damage: the replay ends there.</summary>
-    private static FileKind ReadKind(ReadOnlySpan<byte> p, ref int at)
+    private static RecordingFileKind ReadKind(ReadOnlySpan<byte> p, ref int at)
     {
         var value = ReadByte(p, ref at);
-        return FileKinds.IsDefined(value) ? (FileKind)value : throw new ArgumentException($"unknown file kind {value}");
+        return RecordingLayout.IsDefinedKind(value) ? (RecordingFileKind)value : throw new ArgumentException($"unknown file kind {value}");
     }
 
     private static byte[] ReadBytes(ReadOnlySpan<byte> p, ref int at, int count)

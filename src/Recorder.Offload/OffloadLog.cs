@@ -56,9 +56,6 @@ internal static partial class OffloadLog
     [LoggerMessage(515, LogLevel.Warning, "Not deleting {File}: {Reason}")]
     public static partial void KeptLocal(ILogger logger, string file, string reason);
 
-    [LoggerMessage(516, LogLevel.Warning, "Disk pressure: {FreeBytes} bytes free, below {MinFreeBytes}; deleting verified {File}")]
-    public static partial void DiskPressure(ILogger logger, long freeBytes, long minFreeBytes, string file);
-
     [LoggerMessage(518, LogLevel.Information, "The depot {Verification}")]
     public static partial void DepotVerification(ILogger logger, string verification);
 

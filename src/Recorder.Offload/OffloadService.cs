@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Recorder.Storage;
 
 namespace Recorder.Offload;
 
@@ -13,8 +14,10 @@ namespace Recorder.Offload;
 /// its SHA-256, the journal recorded that durably, and the retention policy allows it. A
 /// recording travels as a unit: its <c>.mcap</c>, <c>.vidx</c> and sidecar video streams are
 /// uploaded together and leave the disk together, only once every one of them is verified.
+/// It deletes nothing itself: the <see cref="RecordingStore"/> does, and this service is its
+/// ledger (<see cref="IRetentionLedger"/>), so every deletion, whoever asked for it, is journaled.
 /// </summary>
-public sealed class OffloadService : IAsyncDisposable
+public sealed class OffloadService : IAsyncDisposable, IRetentionLedger
 {
     private readonly OffloadOptions _options;
     private readonly ILogger _logger;
@@ -23,6 +26,7 @@ public sealed class OffloadService : IAsyncDisposable
     private readonly DepotConnection _depot;
     private readonly TusClient _client;
     private readonly OffloadJournal _journal;
+    private readonly RecordingStore _store;
     private readonly Hysteresis _presence;
     private readonly object _lock = new();
     private readonly Dictionary<string, Item> _items = new(StringComparer.Ordinal);
@@ -50,8 +54,12 @@ public sealed class OffloadService : IAsyncDisposable
     private Task? _prober;
     private Task? _scanner;
 
+    /// <param name="store">
+    /// The recordings' store, shared with the recording stage: this service becomes its ledger
+    /// until disposed. By default one of its own over <see cref="OffloadOptions.RecordingsDirectory"/>.
+    /// </param>
     public OffloadService(OffloadOptions options, ILogger? logger = null, TimeProvider? time = null, IWifiState? wifi = null,
-        Action<SocketsHttpHandler>? configureHandler = null)
+        Action<SocketsHttpHandler>? configureHandler = null, RecordingStore? store = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
@@ -66,12 +74,20 @@ public sealed class OffloadService : IAsyncDisposable
         _journal = OffloadJournal.Open(options.StatePath, out var info);
         JournalInfo = info;
         _session.Cancel(); // no session until the depot is in range
+        _store = store ?? new RecordingStore(options.RecordingsDirectory);
+        _store.Ledger = this;
     }
+
+    /// <summary>The store that deletes the recordings; this service is its ledger.</summary>
+    public RecordingStore Store => _store;
 
     /// <summary>What opening the journal found (records replayed, torn bytes cut).</summary>
     public JournalOpenInfo JournalInfo { get; }
 
-    /// <summary>Raised just before a local file is deleted, with its path and the SHA-256 the depot verified.</summary>
+    /// <summary>
+    /// Raised just before a local file the depot verified is deleted (after its upload, or by the
+    /// store to make room), with its path and the SHA-256 the depot verified.
+    /// </summary>
     public event Action<string, string>? Deleting;
 
     /// <summary>Raised when the depot comes into range (true) or leaves it (false).</summary>
@@ -114,7 +130,7 @@ public sealed class OffloadService : IAsyncDisposable
 
     /// <summary>
     /// Whether <paramref name="path"/> has been uploaded and verified by the depot (the journal says so,
-    /// durably) and is unchanged since, so that at a storage limit the recording stage may delete it
+    /// durably) and is unchanged since, so that at a storage limit the recording store may delete it
     /// before anything not yet offloaded. A recording with a sidecar that is not verified yet is not.
     /// Safe from any thread; reads the journal only.
     /// </summary>
@@ -122,20 +138,31 @@ public sealed class OffloadService : IAsyncDisposable
     {
         if (!VerifiedUnchanged(path)) return false;
         // The recording is deleted whole, so every companion (.vidx, sidecar streams) must be at the depot too.
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var prefix = Path.GetFileNameWithoutExtension(path) + ".";
-        foreach (var companion in Directory.EnumerateFiles(dir, prefix + "*"))
-        {
-            if (companion.EndsWith(".active", StringComparison.Ordinal)) return false;
-            if ((companion.EndsWith(".vidx", StringComparison.Ordinal) || companion.EndsWith(".h264", StringComparison.Ordinal) || companion.EndsWith(".h265", StringComparison.Ordinal))
-                && !VerifiedUnchanged(companion)) return false;
-        }
-        return true;
+        var (companions, active) = RecordingCatalog.Companions(Path.GetFullPath(path));
+        return !active && companions.TrueForAll(VerifiedUnchanged);
     }
+
+    bool IRetentionLedger.IsOffloaded(string mcapPath) => IsVerified(mcapPath);
+
+    void IRetentionLedger.Deleting(string path)
+    {
+        if (_journal.TryGetEntry(KeyOf(path), out var entry) && entry.Verified) Deleting?.Invoke(path, Convert.ToHexStringLower(entry.Sha256));
+    }
+
+    /// <summary>Every deletion is journaled (durably), whoever asked for it: a file the writer deleted to make room is not offered for upload again.</summary>
+    void IRetentionLedger.Deleted(string path)
+    {
+        var key = KeyOf(path);
+        _journal.Append(new DeletedRecord(key), durable: true);
+        lock (_lock)
+            if (_items.Remove(key, out var item) && item.Verified) _deleted++;
+    }
+
+    private string KeyOf(string path) => RecordingCatalog.KeyOf(Path.GetFullPath(_options.RecordingsDirectory), Path.GetFullPath(path));
 
     private bool VerifiedUnchanged(string path)
     {
-        var key = RecordingCatalog.KeyOf(Path.GetFullPath(_options.RecordingsDirectory), Path.GetFullPath(path));
+        var key = KeyOf(path);
         if (!_journal.TryGetEntry(key, out var entry) || !entry.Verified || entry.Deleted) return false;
         var info = new FileInfo(path);
         return info.Exists && info.Length == entry.Size && (info.LastWriteTimeUtc - DateTime.UnixEpoch).Ticks * 100 == entry.MtimeNs;
@@ -206,7 +233,6 @@ public sealed class OffloadService : IAsyncDisposable
                 while (_wakeScanner.CurrentCount > 0) _wakeScanner.Wait(0);
                 Rescan();
                 SweepVerifiedGroups();
-                RelieveDiskPressure();
                 _journal.CompactIfLarge();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -498,7 +524,7 @@ public sealed class OffloadService : IAsyncDisposable
         new("device_id", _options.DeviceId),
         new("start_time", item.File.StartNs.ToString(CultureInfo.InvariantCulture)),
         new("end_time", item.File.EndNs.ToString(CultureInfo.InvariantCulture)),
-        new("kind", FileKinds.Name(item.File.Kind)),
+        new("kind", RecordingLayout.KindName(item.File.Kind)),
         new("recording", item.File.Recording),
     ];
 
@@ -799,8 +825,9 @@ public sealed class OffloadService : IAsyncDisposable
     /// last, so an interruption never leaves companions without their MCAP (the next sweep or
     /// pressure pass finishes the group from the journal's verified entries).
     /// <paramref name="afterUpload"/>: called by a worker that just uploaded the group, which then
-    /// reports a file still to upload and wakes the scanner; the scan loop's own passes (sweep,
-    /// disk pressure) run right after a rescan and stay quiet about it.
+    /// reports a file still to upload and wakes the scanner; the scan loop's own sweep runs right
+    /// after a rescan and stays quiet about it. The store deletes the files, and tells this service
+    /// (its ledger) about each, which journals it.
     /// </summary>
     private bool TryDeleteGroup(List<Item> group, bool afterUpload)
     {
@@ -812,7 +839,7 @@ public sealed class OffloadService : IAsyncDisposable
         }
         if (group.Count == 0 || group.Any(i => !i.Verified)) return false;
         var mcapPath = Path.Combine(_options.RecordingsDirectory, groupKey);
-        var mcap = group.FirstOrDefault(i => i.File.Kind == FileKind.Mcap);
+        var mcap = group.FirstOrDefault(i => i.File.Kind == RecordingFileKind.Mcap);
         if (mcap is null && File.Exists(mcapPath))
         {
             // Its MCAP is on disk but not (yet, or no longer) an uploaded file of the group.
@@ -852,69 +879,14 @@ public sealed class OffloadService : IAsyncDisposable
                 return false;
             }
         }
-        // Companions first (in name order), the .mcap last.
-        group.Sort(static (a, b) =>
+        // The store deletes companions first (in name order), the .mcap last; each is journaled through IRetentionLedger.
+        if (!_store.Delete(mcapPath, group.ConvertAll(i => i.File.Path)))
         {
-            var byMcap = (a.File.Kind == FileKind.Mcap).CompareTo(b.File.Kind == FileKind.Mcap);
-            return byMcap != 0 ? byMcap : string.CompareOrdinal(a.File.Key, b.File.Key);
-        });
-        foreach (var item in group)
-        {
-            var sha = Convert.ToHexStringLower(item.Sha256!);
-            Deleting?.Invoke(item.File.Path, sha);
-            try
-            {
-                File.Delete(item.File.Path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                OffloadLog.KeptLocal(_logger, item.File.Key, e.Message);
-                return false;
-            }
-            _journal.Append(new DeletedRecord(item.File.Key), durable: true);
-            lock (_lock)
-            {
-                _items.Remove(item.File.Key);
-                _deleted++;
-            }
-            OffloadLog.Deleted(_logger, item.File.Key);
+            OffloadLog.KeptLocal(_logger, groupKey, "a file of the recording could not be deleted");
+            return false;
         }
+        foreach (var item in group) OffloadLog.Deleted(_logger, item.File.Key);
         return true;
-    }
-
-    /// <summary>Keep-until-pressure: below <c>MinFreeBytes</c> free, verified recordings go, oldest first.</summary>
-    private void RelieveDiskPressure()
-    {
-        if (_options.MinFreeBytes <= 0 || _options.DeleteAfterUpload) return;
-        while (FreeBytes() is { } free && free < _options.MinFreeBytes)
-        {
-            List<Item>? oldest;
-            lock (_lock)
-            {
-                oldest = _items.Values
-                    .Where(i => !i.Busy)
-                    .GroupBy(i => i.File.GroupKey, StringComparer.Ordinal)
-                    .Where(g => g.All(i => i.Verified))
-                    .Select(g => g.ToList())
-                    .OrderBy(g => g[0].File, Comparer<RecordingFile>.Create(static (a, b) => (a.StartNs, a.Key).CompareTo((b.StartNs, b.Key))))
-                    .FirstOrDefault();
-            }
-            if (oldest is null) return;
-            OffloadLog.DiskPressure(_logger, free, _options.MinFreeBytes, oldest[0].File.Key);
-            if (!TryDeleteGroup(oldest, afterUpload: false)) return;
-        }
-    }
-
-    private long? FreeBytes()
-    {
-        try
-        {
-            return new DriveInfo(Path.GetFullPath(_options.RecordingsDirectory)).AvailableFreeSpace;
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
-        {
-            return null;
-        }
     }
 
     // ---- status --------------------------------------------------------------------------------
@@ -950,7 +922,7 @@ public sealed class OffloadService : IAsyncDisposable
                 double? eta = itemRate > 0 ? (item.File.Size - item.Offset) / itemRate : null;
                 var state = item.Verified ? "verified" : item.UploadedUnverified ? UploadedUnverifiedState : item.Parked ? "failed" : item.Busy ? item.State : "queued";
                 if (files.Count < 200)
-                    files.Add(new OffloadFileStatus(item.File.Key, FileKinds.Name(item.File.Kind), item.File.Size, item.Offset, state,
+                    files.Add(new OffloadFileStatus(item.File.Key, RecordingLayout.KindName(item.File.Kind), item.File.Size, item.Offset, state,
                         Math.Round(itemRate, 1), eta is null ? null : Math.Round(eta.Value, 1), item.File.Marks, item.Error));
             }
             var stateName = _paused ? "paused"
@@ -992,6 +964,8 @@ public sealed class OffloadService : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or TimeoutException)
         {
         }
+        // Waits for a deletion under way (the writer's, say): none is journaled through a closed journal.
+        _store.Detach(this);
         _journal.Dispose();
         _client.Dispose();
         _depot.Dispose();

@@ -12,6 +12,13 @@ public sealed class BatchQueue
     private readonly Queue<MessageBatch> _items = new();
     private readonly Stack<MessageBatch> _pool = new();
     private readonly RecordingClock _clock;
+    private readonly TimeProvider _time;
+    // The writer's timed wait: one timer, re-armed per wait (no allocation), that wakes the monitor when it
+    // fires. It lives as long as the queue (the process); disarmed between waits, it holds nothing.
+    private ITimer? _waitTimer;
+    private long _waitsStarted;
+    private long _waitsExpired;
+    private int _waiting;
     private TaskCompletionSource? _space;
     private long _bytes;
     private ulong[] _drops = new ulong[64];
@@ -21,11 +28,16 @@ public sealed class BatchQueue
     private int _lastEpoch;
     private bool _completed;
 
-    public BatchQueue(long capacityBytes, RecordingClock clock)
+    /// <param name="time">
+    /// What the writer's timed waits (<see cref="TryDequeue"/>) run on: by default the receive
+    /// clock's, so the whole recording stage runs on one clock (a fake one in tests).
+    /// </param>
+    public BatchQueue(long capacityBytes, RecordingClock clock, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacityBytes, 1);
         CapacityBytes = capacityBytes;
         _clock = clock;
+        _time = time ?? clock.Time;
         Memory = new BatchMemory(capacityBytes);
     }
 
@@ -232,12 +244,15 @@ public sealed class BatchQueue
         }
     }
 
-    /// <summary>The writer's side: the next item, waiting up to <paramref name="timeout"/>. False on timeout or when completed and drained.</summary>
+    /// <summary>
+    /// The writer's side (one thread): the next item, waiting up to <paramref name="timeout"/> of the
+    /// queue's <see cref="TimeProvider"/>. False on timeout or when completed and drained.
+    /// </summary>
     public bool TryDequeue(TimeSpan timeout, out MessageBatch batch)
     {
         lock (_lock)
         {
-            if (_items.Count == 0 && !_completed && timeout > TimeSpan.Zero) Monitor.Wait(_lock, timeout);
+            if (_items.Count == 0 && !_completed && timeout > TimeSpan.Zero) WaitForItem(timeout);
             if (_items.Count == 0)
             {
                 batch = null!;
@@ -252,6 +267,43 @@ public sealed class BatchQueue
             }
             return true;
         }
+    }
+
+    /// <summary>
+    /// Waits under the lock until an item comes, the queue completes or the timeout passes on the
+    /// queue's clock (the timer's callback pulses the monitor). A callback left over from an earlier
+    /// wait can only end this one early, which the caller takes as a timeout.
+    /// </summary>
+    private void WaitForItem(TimeSpan timeout)
+    {
+        _waitTimer ??= _time.CreateTimer(static state => ((BatchQueue)state!).WaitExpired(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        var wait = ++_waitsStarted;
+        _waiting = 1;
+        _waitTimer.Change(timeout, Timeout.InfiniteTimeSpan);
+        try
+        {
+            while (_items.Count == 0 && !_completed && _waitsExpired < wait) Monitor.Wait(_lock);
+        }
+        finally
+        {
+            _waiting = 0;
+            _waitTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void WaitExpired()
+    {
+        lock (_lock)
+        {
+            _waitsExpired = _waitsStarted;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>Whether the writer is waiting in <see cref="TryDequeue"/> now (for tests that advance a fake clock under it).</summary>
+    internal bool WriterWaiting
+    {
+        get { lock (_lock) return _waiting != 0; }
     }
 
     /// <summary>No more items: waiting producers are released with cancellation, the writer drains what is queued.</summary>

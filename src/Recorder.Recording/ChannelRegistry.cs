@@ -99,8 +99,5 @@ public sealed class ChannelRegistry
 public sealed record RawVideoInput(Recorder.Video.VideoCodec Codec, Recorder.Video.FrameStore Store)
 {
     /// <summary>The stream file's extension (what ffmpeg and VLC expect for raw Annex B).</summary>
-    public string StreamExtension => Codec == Recorder.Video.VideoCodec.H265 ? ".h265" : ".h264";
-
-    /// <summary>Whether a path names a sidecar stream file (by its extension).</summary>
-    public static bool IsStreamFile(string path) => path.EndsWith(".h264", StringComparison.Ordinal) || path.EndsWith(".h265", StringComparison.Ordinal);
+    public string StreamExtension => Codec == Recorder.Video.VideoCodec.H265 ? RecordingLayout.H265Extension : RecordingLayout.H264Extension;
 }

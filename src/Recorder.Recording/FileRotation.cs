@@ -1,12 +1,10 @@
-using System.Globalization;
-
 namespace Recorder.Recording;
 
 /// <summary>
-/// Which file the writer is in and when it must move on: names each new recording
-/// (<c>ROOT/YYYY-MM-DD/DEVICE_yyyyMMddTHHmmssZ_NNNN.mcap</c>, the date and time of its first
-/// message, the sequence counting files of this run and skipping names already taken), remembers
-/// the open file's start and clock epoch, and says when a file has reached its size or duration.
+/// Which file the writer is in and when it must move on: names each new recording (by
+/// <see cref="RecordingLayout"/>: the date and time of its first message, the sequence counting
+/// files of this run and skipping names already taken), remembers the open file's start and clock
+/// epoch, and says when a file has reached its size or duration.
 /// It touches the disk only to create the day's directory and to see which names are taken.
 /// </summary>
 internal sealed class FileRotation(string root, string deviceId)
@@ -22,16 +20,16 @@ internal sealed class FileRotation(string root, string deviceId)
     /// The final path of the next file, starting at <paramref name="startTime"/>; its directory is
     /// created. A name taken by a finished or an unfinished (<c>.active</c>) file is skipped.
     /// </summary>
-    public string NextFile(ulong startTime, string activeSuffix)
+    public string NextFile(ulong startTime)
     {
         Sequence++;
         var start = DateTimeOffset.UnixEpoch.AddTicks((long)(startTime / 100));
-        var dir = Path.Combine(root, start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        var dir = Path.Combine(root, RecordingLayout.DateDirectory(start));
         Directory.CreateDirectory(dir);
         while (true)
         {
-            var final = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"{deviceId}_{start:yyyyMMdd'T'HHmmss'Z'}_{Sequence:D4}.mcap"));
-            if (!File.Exists(final) && !File.Exists(final + activeSuffix)) return final;
+            var final = Path.Combine(dir, RecordingLayout.McapFileName(deviceId, start, Sequence));
+            if (!File.Exists(final) && !File.Exists(RecordingLayout.ActivePath(final))) return final;
             Sequence++;
         }
     }

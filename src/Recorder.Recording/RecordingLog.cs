@@ -29,8 +29,7 @@ internal static partial class RecordingLog
     [LoggerMessage(106, LogLevel.Error, "Message on unknown global channel {ChannelId} dropped")]
     public static partial void UnknownChannel(ILogger logger, int channelId);
 
-    [LoggerMessage(107, LogLevel.Warning, "Deleted {Path} to make room ({Why})")]
-    public static partial void DeletedForSpace(ILogger logger, string path, string why);
+    // 107 (deleted to make room) is the store's now: StorageLog in Recorder.Storage.
 
     [LoggerMessage(108, LogLevel.Error, "Disk full: {Reason}; not writing, counting every message until space returns")]
     public static partial void DiskFull(ILogger logger, string reason);

@@ -13,22 +13,40 @@ public enum FsyncPolicy
     Never,
 }
 
-/// <summary>The recording stage's options, with every default in one place. The host maps configuration onto it.</summary>
+/// <summary>
+/// The recording stage's options, with every default in one place, and the settings type of the
+/// <c>recording:</c> section: the YAML maps onto it in one place (Recorder.Config's
+/// <c>RecorderKeys.Recording</c>, which names each property's key). The host adds what other
+/// sections decide (latched topics, producer time, storage limits).
+/// </summary>
 public sealed record RecordingOptions
 {
-    /// <summary>Root directory: files go to &lt;Directory&gt;/&lt;device_id&gt;/&lt;YYYY-MM-DD&gt;/.</summary>
-    public string Directory { get; init; } = "recordings";
+    /// <summary><c>recording.dir</c>: root directory; files go to &lt;Directory&gt;/&lt;device_id&gt;/&lt;YYYY-MM-DD&gt;/. Relative to the working directory.</summary>
+    public string Directory { get; init; } = "./recordings";
 
+    /// <summary><c>recording.chunk.size</c>: cut a chunk once it holds this many uncompressed bytes; 1 KiB to 64 MiB.</summary>
     public int ChunkSize { get; init; } = 1024 * 1024;
+
+    /// <summary><c>recording.chunk.max_age</c>: cut a chunk once its first message is this old; 10 ms to 1 h.</summary>
     public TimeSpan ChunkMaxAge { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>recording.chunk.compression</c>: how chunks are compressed.</summary>
     public McapCompression Compression { get; init; } = McapCompression.Zstd;
+
+    /// <summary><c>recording.split.size</c>: start a new file once the current one reaches this size; at least the chunk size.</summary>
     public long SplitSize { get; init; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary><c>recording.split.duration</c>: start a new file once the current one spans this long; at least 1 s.</summary>
     public TimeSpan SplitDuration { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary><c>recording.fsync</c>: when written data is forced to disk.</summary>
     public FsyncPolicy Fsync { get; init; } = FsyncPolicy.Chunk;
+
+    /// <summary>The period of <see cref="FsyncPolicy.Interval"/> (the daemon's choice, not a key).</summary>
     public TimeSpan FsyncInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Topics whose last message is repeated at the start of every file (e.g. /tf_static).</summary>
-    public IReadOnlySet<string> LatchedTopics { get; init; } = new HashSet<string>();
+    public IReadOnlySet<string> LatchedTopics { get; init; } = System.Collections.Frozen.FrozenSet<string>.Empty; // shared, so two defaults compare equal
 
     /// <summary>
     /// Topics whose producers' own log_time is trusted (`timestamps: producer`). Their messages, and
@@ -52,7 +70,7 @@ public sealed record RecordingOptions
     public long SplitHoldMaxBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>
-    /// At a split, how long video topics keep writing to the old file while waiting for their next
+    /// <c>recording.split.keyframe_wait</c>: at a split, how long video topics keep writing to the old file while waiting for their next
     /// keyframe, so each file starts every video topic with a keyframe. Past it the split proceeds
     /// and the gap is reported. Zero splits at once.
     /// </summary>
@@ -61,17 +79,14 @@ public sealed record RecordingOptions
     /// <summary>How often a `/recorder/diagnostics` message is written; zero disables it.</summary>
     public TimeSpan DiagnosticsInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Most bytes the recordings may occupy (0: no limit).</summary>
+    /// <summary><c>storage.max_bytes</c>: most bytes the recordings may occupy (0: no limit).</summary>
     public long MaxBytes { get; init; }
 
-    /// <summary>Free space to leave on the recording volume.</summary>
+    /// <summary><c>storage.min_free_bytes</c>: free space to leave on the recording volume.</summary>
     public long MinFreeBytes { get; init; }
 
-    /// <summary>At a storage limit, after deleting offloaded files: stop recording (counting drops) or delete the oldest files.</summary>
+    /// <summary><c>storage.when_full</c>: at a storage limit, after deleting offloaded files: stop recording (counting drops) or delete the oldest files.</summary>
     public bool DeleteOldestWhenFull { get; init; }
-
-    /// <summary>Whether a finished file has been offloaded and verified (so it may go first when space is short).</summary>
-    public Func<string, bool> IsOffloaded { get; init; } = static _ => false;
 
     /// <summary>Free bytes on the volume holding a path; injectable so tests can fake a full disk.</summary>
     public Func<string, long> FreeBytes { get; init; } = static path => new DriveInfo(Path.GetFullPath(path)).AvailableFreeSpace;
@@ -91,9 +106,6 @@ public sealed record RecordingOptions
     public Func<string, IReadOnlyDictionary<string, string>> ChannelMetadata { get; init; } = static _ => NoMetadata;
 
     private static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
-
-    /// <summary>The suffix an open file carries until it is finished and renamed.</summary>
-    public const string ActiveSuffix = ".active";
 }
 
 /// <summary>Who and what is recording: the values of the `recorder.device` metadata record.</summary>

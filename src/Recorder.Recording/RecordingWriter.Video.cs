@@ -265,9 +265,9 @@ public sealed partial class RecordingWriter
     private FrameIndexer Index()
     {
         if (_indexer is not null) return _indexer;
-        var final = Path.ChangeExtension(_finalPath!, ".vidx");
+        var final = RecordingLayout.VidxPath(_finalPath!);
         _frameIndexFinalPath = final;
-        _frameIndexActivePath = final + RecordingOptions.ActiveSuffix;
+        _frameIndexActivePath = RecordingLayout.ActivePath(final);
         _frameIndexStream = new FileStream(_frameIndexActivePath, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 16 * 1024);
         _frameIndex = new FrameIndexWriter(_frameIndexStream, Path.GetFileName(_finalPath!));
         return _indexer = new FrameIndexer(_frameIndex);
@@ -280,7 +280,7 @@ public sealed partial class RecordingWriter
         video.SidecarName = name;
         video.SidecarNameUtf8 = Encoding.UTF8.GetBytes(name);
         video.SidecarFinalPath = Path.Combine(Path.GetDirectoryName(_finalPath!)!, name);
-        video.SidecarActivePath = video.SidecarFinalPath + RecordingOptions.ActiveSuffix;
+        video.SidecarActivePath = RecordingLayout.ActivePath(video.SidecarFinalPath);
         video.SidecarOffset = 0;
         return video.Sidecar = new FileStream(video.SidecarActivePath, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 256 * 1024);
     }
@@ -380,14 +380,15 @@ public sealed partial class RecordingWriter
     {
         var dir = Path.GetDirectoryName(finalMcap)!;
         var stem = Path.GetFileNameWithoutExtension(finalMcap);
-        foreach (var active in Directory.EnumerateFiles(dir, stem + ".*" + RecordingOptions.ActiveSuffix))
+        foreach (var active in Directory.EnumerateFiles(dir, stem + ".*" + RecordingLayout.ActiveSuffix))
         {
-            var name = active[..^RecordingOptions.ActiveSuffix.Length];
-            if (name.EndsWith(FrameIndex.Extension, StringComparison.Ordinal)) File.Delete(active);
-            else if (RawVideoInput.IsStreamFile(name)) File.Move(active, name, overwrite: true);
+            var name = RecordingLayout.FinalPath(active);
+            var kind = RecordingLayout.KindOf(name);
+            if (kind == RecordingFileKind.Vidx) File.Delete(active);
+            else if (kind == RecordingFileKind.Stream) File.Move(active, name, overwrite: true);
             // The .mcap.active itself is the caller's.
         }
-        var index = FrameIndex.PathFor(finalMcap);
+        var index = RecordingLayout.VidxPath(finalMcap);
         if (FrameIndexRebuilder.RebuildFile(recoveredMcap, index, Path.GetFileName(finalMcap)).Frames == 0) File.Delete(index);
     }
 }

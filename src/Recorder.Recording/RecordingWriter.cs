@@ -55,8 +55,8 @@ public sealed partial class RecordingWriter : IDisposable
     private long _reorderOrder;
     private long _reorderBytes;
 
-    // Finished files, oldest first, for storage limits.
-    private readonly List<(string Path, long Size)> _finished = new();
+    // Storage limits and the finished recordings they may delete: RecordingStore, asked through the disk-full handling.
+    private readonly DiskFullHandler _diskFull;
 
     private McapWriter? _writer;
     private Stream? _file;
@@ -67,7 +67,6 @@ public sealed partial class RecordingWriter : IDisposable
     private ulong _lastLogTime;
     private long _chunkStartTicks;
     private long _lastFsyncTicks;
-    private long _lastStorageCheckTicks;
     /// <summary>Events, diagnostics and write latency (WriterDiagnostics.cs).</summary>
     private readonly WriterDiagnostics _diagnostics;
     private readonly List<TopicCounts> _diagnosticTopics = new();
@@ -102,6 +101,7 @@ public sealed partial class RecordingWriter : IDisposable
         _root = Path.Combine(options.Directory, device.DeviceId);
         _rotation = new FileRotation(_root, device.DeviceId);
         _device = new Dictionary<string, string>(device.Values);
+        _diskFull = new DiskFullHandler(new RecordingStore(_root, FreeBytes, _logger), _time);
         if (!registry.TryGetOrAddSchema("recorder.Event", "jsonschema", WriterDiagnostics.EventSchema, out var eventSchema)
             || !registry.TryGetOrAddChannel(EventsTopic, "json", eventSchema, Channel.NoMetadata, out _eventsChannel)
             || !registry.TryGetOrAddSchema("recorder.Diagnostics", "jsonschema", WriterDiagnostics.DiagnosticsSchema, out var diagnosticsSchema)
@@ -142,6 +142,12 @@ public sealed partial class RecordingWriter : IDisposable
         public ulong LatchedPublishTime;
         public uint LatchedSequence;
     }
+
+    /// <summary>
+    /// The finished recordings of this device and the one place that deletes them: the offload stage
+    /// becomes its ledger, so deletions made for room are journaled.
+    /// </summary>
+    public RecordingStore Store => _diskFull.Store;
 
     /// <summary>Completes when the writer has drained the queue and finished its last file.</summary>
     public Task Stopped => _stopped.Task;
@@ -375,7 +381,7 @@ public sealed partial class RecordingWriter : IDisposable
     {
         if (_health != WriterHealth.Ok)
         {
-            if (_time.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1)) TryResume();
+            if (_diskFull.CheckDue) TryResume();
             return;
         }
         if (_reorder is not null) ReleaseUpTo(Watermark(_queue.Now()));
@@ -383,7 +389,7 @@ public sealed partial class RecordingWriter : IDisposable
         CheckSplitDeadline();
         // Through the queue: stamped after everything received so far, so the file stays in order.
         if (_diagnostics.IsDue(_options.DiagnosticsInterval) && _writer is not null) _queue.EnqueueCommand(new DiagnosticsCommand());
-        if (_time.GetElapsedTime(_lastStorageCheckTicks) >= TimeSpan.FromSeconds(1) && !EnsureStorage())
+        if (_diskFull.CheckDue && !EnsureStorage())
             EnterDiskFull("storage limit reached");
     }
 
@@ -585,9 +591,9 @@ public sealed partial class RecordingWriter : IDisposable
             EnterDiskFull("storage limit reached");
             throw new IOException("No space for a new recording file: storage limit reached");
         }
-        var final = _rotation.NextFile(startTime, RecordingOptions.ActiveSuffix);
+        var final = _rotation.NextFile(startTime);
         _finalPath = final;
-        _activePath = final + RecordingOptions.ActiveSuffix;
+        _activePath = RecordingLayout.ActivePath(final);
         _file = _options.OpenFile(_activePath);
         _writer = new McapWriter(_file, new McapWriterOptions
         {
@@ -654,9 +660,8 @@ public sealed partial class RecordingWriter : IDisposable
         else _file.Flush();
         _file.Dispose();
         File.Move(_activePath!, _finalPath!);
-        var bytes = RecordingBytes(_finalPath!);
+        var bytes = Store.Add(_finalPath!);
         FinishedFiles.Add(_finalPath!);
-        _finished.Add((_finalPath!, bytes));
         _filesFinished++;
         RecordingLog.FileFinished(_logger, _finalPath!, messages, bytes, chunks, reason);
         _previousEndReason = reason;
@@ -777,44 +782,11 @@ public sealed partial class RecordingWriter : IDisposable
     }
 
     /// <summary>
-    /// Keeps the recordings within storage.max_bytes and storage.min_free_bytes: offloaded files go
-    /// first, then (with delete_oldest) the oldest files. False when the limits still cannot be met.
+    /// Keeps the recordings within storage.max_bytes and storage.min_free_bytes, counting the file
+    /// being written (the store deletes offloaded recordings first, then with delete_oldest the
+    /// oldest). False when the limits still cannot be met.
     /// </summary>
-    private bool EnsureStorage()
-    {
-        _lastStorageCheckTicks = _time.GetTimestamp();
-        bool Short(out long free, out long used)
-        {
-            free = FreeBytes();
-            used = (_writer?.Position ?? 0) + _sidecarBytes;
-            foreach (var (_, size) in _finished) used += size;
-            return (free >= 0 && free < _options.MinFreeBytes) || (_options.MaxBytes > 0 && used > _options.MaxBytes);
-        }
-        if (!Short(out _, out _)) return true;
-        foreach (var pass in new[] { false, true })
-        {
-            if (pass && !_options.DeleteOldestWhenFull) break;
-            for (var i = 0; i < _finished.Count && Short(out _, out _);)
-            {
-                var (path, _) = _finished[i];
-                if (!pass && !_options.IsOffloaded(path)) { i++; continue; }
-                try
-                {
-                    // The recording goes whole: its frame index and sidecar video streams with it.
-                    foreach (var companion in Companions(path)) File.Delete(companion);
-                    File.Delete(path);
-                    RecordingLog.DeletedForSpace(_logger, path, pass ? "oldest" : "offloaded");
-                }
-                catch (IOException)
-                {
-                    i++;
-                    continue;
-                }
-                _finished.RemoveAt(i);
-            }
-        }
-        return !Short(out _, out _);
-    }
+    private bool EnsureStorage() => _diskFull.TryMakeRoom(_options, (_writer?.Position ?? 0) + _sidecarBytes);
 
     private void EnterDiskFull(string reason)
     {
@@ -876,7 +848,7 @@ public sealed partial class RecordingWriter : IDisposable
     /// <summary>Turns a cut-off or left-over `.active` file into a finished one holding every whole chunk.</summary>
     private McapRecoveryResult? RecoverFile(string active)
     {
-        var final = active[..^RecordingOptions.ActiveSuffix.Length];
+        var final = RecordingLayout.FinalPath(active);
         var temporary = final + ".recovering";
         if (File.Exists(final))
         {
@@ -903,11 +875,11 @@ public sealed partial class RecordingWriter : IDisposable
         }
         catch (Exception e) when (e is IOException or McapException or InvalidDataException or UnauthorizedAccessException)
         {
-            RecordingLog.LeftoverRecoveryFailed(_logger, Path.ChangeExtension(final, ".vidx"), e.Message);
+            RecordingLog.LeftoverRecoveryFailed(_logger, RecordingLayout.VidxPath(final), e.Message);
         }
         File.Move(temporary, final, overwrite: false);
         File.Delete(active);
-        _finished.Add((final, RecordingBytes(final)));
+        Store.Add(final);
         _device["recovered_previous_file"] = Path.GetFileName(final);
         RecordingLog.RecoveredLeftover(_logger, final, result.Messages, result.ExitCode);
         FinishedFiles.Add(final);
@@ -966,7 +938,7 @@ public sealed partial class RecordingWriter : IDisposable
     private void RecoverLeftovers()
     {
         if (!Directory.Exists(_root)) return;
-        foreach (var active in Directory.EnumerateFiles(_root, "*.mcap" + RecordingOptions.ActiveSuffix, SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (var active in Directory.EnumerateFiles(_root, "*" + RecordingLayout.ActivePath(RecordingLayout.McapExtension), SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             try
             {
@@ -979,27 +951,10 @@ public sealed partial class RecordingWriter : IDisposable
         }
         // Leftovers are reported in the next file's metadata, not as files of this run.
         FinishedFiles.Clear();
-        _finished.Clear();
+        Store.Clear();
     }
 
-    private void ScanFinished()
-    {
-        if (!Directory.Exists(_root)) return;
-        foreach (var file in Directory.EnumerateFiles(_root, "*.mcap", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-            _finished.Add((file, RecordingBytes(file)));
-    }
-
-    /// <summary>A finished recording's companion files: NAME.vidx and the sidecar streams NAME.TOPIC.h264/.h265.</summary>
-    internal static IEnumerable<string> Companions(string mcap)
-    {
-        var dir = Path.GetDirectoryName(mcap);
-        if (dir is null || !Directory.Exists(dir)) return [];
-        var prefix = Path.GetFileNameWithoutExtension(mcap) + ".";
-        return Directory.EnumerateFiles(dir, prefix + "*").Where(f => f.EndsWith(FrameIndex.Extension, StringComparison.Ordinal) || RawVideoInput.IsStreamFile(f)).ToList();
-    }
-
-    /// <summary>What a finished recording occupies: the MCAP and its companions.</summary>
-    private static long RecordingBytes(string mcap) => new FileInfo(mcap).Length + Companions(mcap).Sum(f => new FileInfo(f).Length);
+    private void ScanFinished() => Store.Scan();
 
     public static string RecorderVersion { get; } = typeof(RecordingWriter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 

@@ -2,17 +2,20 @@ using System.Globalization;
 
 namespace Recorder.Storage;
 
-/// <summary>The kinds of file a recording is made of.</summary>
-public enum RecordingFileKind
+/// <summary>
+/// The kinds of file a recording is made of. The values are a contract: the offload journal stores
+/// them as a byte (proto/offload_state.md).
+/// </summary>
+public enum RecordingFileKind : byte
 {
     /// <summary><c>NAME.mcap</c>: the recording itself.</summary>
-    Mcap,
+    Mcap = 0,
 
     /// <summary><c>NAME.vidx</c>: its frame index (proto/frame_index.md).</summary>
-    Vidx,
+    Vidx = 1,
 
-    /// <summary><c>NAME.TOPICSLUG.h264</c>/<c>.h265</c>: a sidecar video stream, raw Annex B.</summary>
-    Stream,
+    /// <summary><c>NAME.TOPICSLUG.h264</c>/<c>.h265</c>: a sidecar video stream, raw Annex B (journal version 2 on).</summary>
+    Stream = 2,
 }
 
 /// <summary>
@@ -32,6 +35,39 @@ public static class RecordingLayout
 
     /// <summary>The frame index's extension.</summary>
     public const string VidxExtension = ".vidx";
+
+    /// <summary>A sidecar H.264 stream's extension (what ffmpeg and VLC expect for raw Annex B).</summary>
+    public const string H264Extension = ".h264";
+
+    /// <summary>A sidecar H.265 stream's extension.</summary>
+    public const string H265Extension = ".h265";
+
+    /// <summary>The name a file has while it is written: <paramref name="path"/> plus <see cref="ActiveSuffix"/>.</summary>
+    public static string ActivePath(string path) => path + ActiveSuffix;
+
+    /// <summary>True for a file still being written (<see cref="ActiveSuffix"/>).</summary>
+    public static bool IsActive(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return path.EndsWith(ActiveSuffix, StringComparison.Ordinal);
+    }
+
+    /// <summary>The final name of an <c>.active</c> file: the suffix removed.</summary>
+    public static string FinalPath(string activePath)
+    {
+        if (!IsActive(activePath)) throw new ArgumentException($"'{activePath}' does not end in {ActiveSuffix}", nameof(activePath));
+        return activePath[..^ActiveSuffix.Length];
+    }
+
+    /// <summary>The frame index beside the recording <paramref name="mcapPath"/>: <c>NAME.vidx</c>.</summary>
+    public static string VidxPath(string mcapPath) => Path.ChangeExtension(mcapPath, VidxExtension);
+
+    /// <summary>A sidecar stream beside the recording <paramref name="mcapPath"/>: <c>NAME.TOPICSLUG.h264</c>/<c>.h265</c>.</summary>
+    public static string StreamPath(string mcapPath, string topicSlug, bool h265) =>
+        Path.ChangeExtension(mcapPath, null) + "." + topicSlug + (h265 ? H265Extension : H264Extension);
+
+    /// <summary>True for a finished file that is part of a recording: <c>.mcap</c>, <c>.vidx</c>, <c>.h264</c>, <c>.h265</c>.</summary>
+    public static bool IsRecordingFile(string path) => KindOf(path) is not null;
 
     /// <summary>The name of the directory for the UTC day of <paramref name="start"/>: <c>YYYY-MM-DD</c>.</summary>
     public static string DateDirectory(DateTimeOffset start) => start.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
@@ -54,7 +90,7 @@ public static class RecordingLayout
     public static bool IsStream(string fileName)
     {
         ArgumentNullException.ThrowIfNull(fileName);
-        return fileName.EndsWith(".h264", StringComparison.Ordinal) || fileName.EndsWith(".h265", StringComparison.Ordinal);
+        return fileName.EndsWith(H264Extension, StringComparison.Ordinal) || fileName.EndsWith(H265Extension, StringComparison.Ordinal);
     }
 
     /// <summary>The lowercase name of a kind as the upload metadata spells it: <c>mcap</c>, <c>vidx</c>, <c>stream</c>.</summary>
@@ -62,8 +98,12 @@ public static class RecordingLayout
     {
         RecordingFileKind.Mcap => "mcap",
         RecordingFileKind.Vidx => "vidx",
-        _ => "stream",
+        RecordingFileKind.Stream => "stream",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown file kind"),
     };
+
+    /// <summary>True for a byte that names a <see cref="RecordingFileKind"/> (the journal checks what it reads).</summary>
+    public static bool IsDefinedKind(byte value) => value <= (byte)RecordingFileKind.Stream;
 
     /// <summary>
     /// True when <paramref name="fileName"/> belongs to the recording <paramref name="mcapName"/>:

@@ -8,6 +8,7 @@ public static class Program
     {
         if (args is ["offload-cuts", ..]) OffloadCuts.Run(args[1..]).GetAwaiter().GetResult();
         else if (args is ["depot-upload", ..]) DepotUploadBenchmark.Run(args[1..]).GetAwaiter().GetResult();
+        else if (args is ["export", ..]) ExportBenchmark.Run(args[1..]);
         else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

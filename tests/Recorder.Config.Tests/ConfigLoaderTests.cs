@@ -1,3 +1,9 @@
+using Recorder.Ingest;
+using Recorder.Mcap;
+using Recorder.Offload;
+using Recorder.Recording;
+using Recorder.Video;
+
 namespace Recorder.Config.Tests;
 
 /// <summary>Loading: defaults, the example files, overriding, error collection, and the settings' own behaviour.</summary>
@@ -25,13 +31,13 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal("default", s.Fleet);
         Assert.Null(s.FleetFile);
         Assert.Null(s.DeviceFile);
-        Assert.Equal("./recordings", s.Recording.Dir);
+        Assert.Equal("./recordings", s.Recording.Directory);
         Assert.Equal(1L << 20, s.Recording.ChunkSize);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Recording.ChunkMaxAge);
-        Assert.Equal(ChunkCompression.Zstd, s.Recording.Compression);
+        Assert.Equal(McapCompression.Zstd, s.Recording.Compression);
         Assert.Equal(2L << 30, s.Recording.SplitSize);
         Assert.Equal(TimeSpan.FromMinutes(10), s.Recording.SplitDuration);
-        Assert.Equal(FsyncMode.Chunk, s.Recording.Fsync);
+        Assert.Equal(FsyncPolicy.Chunk, s.Recording.Fsync);
         Assert.Equal(0L, s.Storage.MaxBytes);
         Assert.Equal(256L << 20, s.Storage.MinFreeBytes);
         Assert.Equal(WhenFull.Stop, s.Storage.WhenFull);
@@ -86,13 +92,13 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(fleetPath, s.FleetFile);
         Assert.Equal(devicePath, s.DeviceFile);
         Assert.Equal("east-robotaxi", s.Fleet);
-        Assert.Equal("/var/lib/recorder/recordings", s.Recording.Dir);
+        Assert.Equal("/var/lib/recorder/recordings", s.Recording.Directory);
         Assert.Equal(1L << 20, s.Recording.ChunkSize);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Recording.ChunkMaxAge);
-        Assert.Equal(ChunkCompression.Lz4, s.Recording.Compression);
+        Assert.Equal(McapCompression.Lz4, s.Recording.Compression);
         Assert.Equal(2L << 30, s.Recording.SplitSize);
         Assert.Equal(TimeSpan.FromMinutes(10), s.Recording.SplitDuration);
-        Assert.Equal(FsyncMode.Chunk, s.Recording.Fsync);
+        Assert.Equal(FsyncPolicy.Chunk, s.Recording.Fsync);
         Assert.Equal(100L << 30, s.Storage.MaxBytes); // the device file overrides the fleet's 200GiB
         Assert.Equal(5L << 30, s.Storage.MinFreeBytes);
         Assert.Equal(WhenFull.Stop, s.Storage.WhenFull);
@@ -110,16 +116,16 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(DropPolicy.DropOldest, s.Topics[1].Drop);
         Assert.Null(s.Topics[1].Fifo);
         Assert.Equal("/run/recorder/diag.jsonl", s.Topics[2].Fifo);
-        Assert.Equal(InputFormat.Jsonl, s.Topics[2].Format);
+        Assert.Equal(TopicInputFormat.Jsonl, s.Topics[2].Format);
         Assert.Equal("/run/recorder/camera_front.h264", s.Topics[3].Fifo);
-        Assert.Equal(InputFormat.H264, s.Topics[3].Format);
+        Assert.Equal(TopicInputFormat.H264, s.Topics[3].Format);
         Assert.Equal("camera_front", s.Topics[3].FrameId);
         Assert.Equal("pii", s.Topics[3].Tags["sensitivity"]);
         Assert.Null(s.Topics[3].Store); // container by default
         Assert.Equal("/run/recorder/camera_rear.sock", s.Topics[4].Socket);
         Assert.Null(s.Topics[4].Fifo);
-        Assert.Equal(InputFormat.H265, s.Topics[4].Format);
-        Assert.Equal(VideoStore.Sidecar, s.Topics[4].Store);
+        Assert.Equal(TopicInputFormat.H265, s.Topics[4].Format);
+        Assert.Equal(FrameStore.Sidecar, s.Topics[4].Store);
         Assert.Equal(TimeSpan.FromSeconds(2), s.Recording.KeyframeWait);
         Assert.Equal(["operator"], s.Metadata.Required);
 
@@ -136,9 +142,9 @@ public sealed class ConfigLoaderTests : IDisposable
     {
         Assert.Null(LoadOk(null).Offload);
         var defaults = LoadOk("offload: { endpoint: https://depot.lan/files, token_file: /etc/recorder/depot.token }").Offload!;
-        Assert.Equal(new OffloadSettings { Endpoint = "https://depot.lan/files", TokenFile = "/etc/recorder/depot.token" }, defaults);
+        Assert.Equal(new OffloadOptions { Endpoint = new Uri("https://depot.lan/files"), TokenFile = "/etc/recorder/depot.token" }, defaults);
         Assert.True(defaults.Enabled);
-        Assert.Equal(OffloadPresence.Probe, defaults.Presence);
+        Assert.Equal(PresenceMode.Probe, defaults.Presence);
         Assert.Equal(TimeSpan.FromSeconds(30), defaults.ProbeInterval);
         Assert.Equal(2, defaults.EnterAfter);
         Assert.Equal(3, defaults.LeaveAfter);
@@ -173,7 +179,7 @@ public sealed class ConfigLoaderTests : IDisposable
               client_key: /etc/recorder/device.key
               ca: /etc/recorder/depot-ca.pem
             """).Offload!;
-        Assert.Equal(OffloadPresence.NetworkManager, o.Presence);
+        Assert.Equal(PresenceMode.NetworkManager, o.Presence);
         Assert.Equal(["depot-a", "depot-b"], o.Ssids);
         Assert.Equal(TimeSpan.FromSeconds(10), o.ProbeInterval);
         Assert.Equal(TimeSpan.FromSeconds(2), o.ProbeTimeout);
@@ -184,8 +190,8 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal((TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(2)), (o.RetryMin, o.RetryMax));
         Assert.True(o.DeleteAfterUpload);
         Assert.Equal(TimeSpan.FromMinutes(1), o.RescanInterval);
-        Assert.Equal("/var/lib/recorder/offload", o.StateDir);
-        Assert.Equal(("/etc/recorder/device.crt", "/etc/recorder/device.key", "/etc/recorder/depot-ca.pem"), (o.ClientCertificate, o.ClientKey, o.Ca));
+        Assert.Equal("/var/lib/recorder/offload", o.StateDirectory);
+        Assert.Equal(("/etc/recorder/device.crt", "/etc/recorder/device.key", "/etc/recorder/depot-ca.pem"), (o.ClientCertificateFile, o.ClientKeyFile, o.CaFile));
         Assert.True(o.Insecure);
 
         // Turned off, the section keeps its values and is not checked further.
@@ -202,10 +208,10 @@ public sealed class ConfigLoaderTests : IDisposable
         var result = ConfigLoader.LoadFromText(string.Join('\n', lines.Take(start).Concat(section)), null);
         Assert.True(result.Succeeded, string.Join("\n", result.Errors));
         var o = result.Settings!.Offload!;
-        Assert.Equal("https://depot.example/files", o.Endpoint);
+        Assert.Equal("https://depot.example/files", o.Endpoint.OriginalString);
         Assert.Equal("/etc/recorder/depot.token", o.TokenFile);
-        Assert.Equal("/etc/recorder/depot-ca.pem", o.Ca);
-        Assert.Equal(OffloadPresence.Probe, o.Presence);
+        Assert.Equal("/etc/recorder/depot-ca.pem", o.CaFile);
+        Assert.Equal(PresenceMode.Probe, o.Presence);
         Assert.Null(ConfigLoader.Load(RepoPaths.Config("fleet.yaml"), null).Settings!.Offload);
     }
 
@@ -215,8 +221,8 @@ public sealed class ConfigLoaderTests : IDisposable
         var s = LoadOk("recording:\n  chunk: { size: 4MiB }\nstorage: { when_full: delete_oldest }");
         Assert.Equal(4L << 20, s.Recording.ChunkSize);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Recording.ChunkMaxAge);
-        Assert.Equal(ChunkCompression.Zstd, s.Recording.Compression);
-        Assert.Equal("./recordings", s.Recording.Dir);
+        Assert.Equal(McapCompression.Zstd, s.Recording.Compression);
+        Assert.Equal("./recordings", s.Recording.Directory);
         Assert.Equal(WhenFull.DeleteOldest, s.Storage.WhenFull);
         Assert.Equal(256L << 20, s.Storage.MinFreeBytes);
         Assert.Equal("default", s.Fleet);
@@ -246,7 +252,7 @@ public sealed class ConfigLoaderTests : IDisposable
     {
         Assert.Equal(new RecorderSettings().Recording, LoadOk("").Recording);
         Assert.Equal("default", LoadOk("# nothing yet\n").Fleet);
-        Assert.Equal("./recordings", LoadOk("recording:\n").Recording.Dir);
+        Assert.Equal("./recordings", LoadOk("recording:\n").Recording.Directory);
         Assert.Equal("f", LoadOk("fleet: f\n---\n").Fleet);
     }
 
@@ -330,7 +336,7 @@ public sealed class ConfigLoaderTests : IDisposable
             "fleet.yaml:7:57: topics[3].store must be one of container, sidecar, got 'box'",
         ], result.Errors.Select(e => e.ToString()));
         var ok = LoadOk("topics:\n  - { topic: /cam, socket: ./cam.sock, format: h264, store: sidecar }\nrecording:\n  split: { keyframe_wait: 0s }");
-        Assert.Equal(("./cam.sock", VideoStore.Sidecar), (ok.Topics[0].Socket, ok.Topics[0].Store));
+        Assert.Equal(("./cam.sock", FrameStore.Sidecar), (ok.Topics[0].Socket, ok.Topics[0].Store));
         Assert.Equal(TimeSpan.Zero, ok.Recording.KeyframeWait);
     }
 
@@ -477,7 +483,7 @@ public sealed class ConfigLoaderTests : IDisposable
               - { topic: /c, fifo: /run/c, format: h264 }
               - { topic: /d, fifo: /run/d, format: h265 }
             """);
-        Assert.Equal([InputFormat.Mcap, InputFormat.Jsonl, InputFormat.H264, InputFormat.H265], s.Topics.Select(t => t.Format!.Value));
+        Assert.Equal([TopicInputFormat.Mcap, TopicInputFormat.Jsonl, TopicInputFormat.H264, TopicInputFormat.H265], s.Topics.Select(t => t.Format!.Value));
     }
 
     [Fact]
@@ -500,11 +506,11 @@ public sealed class ConfigLoaderTests : IDisposable
     [Fact]
     public void YamlNames_match_the_names_files_use()
     {
-        Assert.Equal("lz4", YamlNames.Of(ChunkCompression.Lz4));
+        Assert.Equal("lz4", YamlNames.Of(McapCompression.Lz4));
         Assert.Equal("delete_oldest", YamlNames.Of(WhenFull.DeleteOldest));
         Assert.Equal("drop_newest", YamlNames.Of(DropPolicy.DropNewest));
-        Assert.Equal("h265", YamlNames.Of(InputFormat.H265));
+        Assert.Equal("h265", YamlNames.Of(TopicInputFormat.H265));
         Assert.Equal("producer", YamlNames.Of(TimestampMode.Producer));
-        Assert.Equal("interval", YamlNames.Of(FsyncMode.Interval));
+        Assert.Equal("interval", YamlNames.Of(FsyncPolicy.Interval));
     }
 }

@@ -1,4 +1,5 @@
 using Recorder.Config.Loading;
+using Recorder.Mcap;
 
 namespace Recorder.Config.Tests;
 
@@ -272,9 +273,9 @@ public sealed class ServiceConfigTests
         Assert.True(result.Succeeded, string.Join("\n", result.Errors));
         var s = result.Settings!;
         Assert.Equal("east", s.Fleet);
-        Assert.Equal("/data/r", s.Recording.Dir);                    // fleet, not named by the device file
+        Assert.Equal("/data/r", s.Recording.Directory);                    // fleet, not named by the device file
         Assert.Equal(4L << 20, s.Recording.ChunkSize);               // device wins
-        Assert.Equal(ChunkCompression.Lz4, s.Recording.Compression); // fleet, beside the overridden key
+        Assert.Equal(McapCompression.Lz4, s.Recording.Compression); // fleet, beside the overridden key
         Assert.Equal("/run/other/ingest.sock", s.Ingest.Socket);
         Assert.Equal("/run/other/control.sock", s.ControlSocket);    // still beside the ingest socket
         Assert.Equal(["/debug/.*"], s.Ingest.Exclude);
@@ -333,7 +334,7 @@ public sealed class ServiceConfigTests
         Assert.True(result.Succeeded, string.Join("\n", result.Errors));
         Assert.Equal([$"{device}:1:1: device_id is not set; this device records as its host name '{Environment.MachineName}'"], result.Warnings.Select(w => w.ToString()));
         var s = result.Settings!;
-        Assert.Equal("/data/recordings", s.Recording.Dir);
+        Assert.Equal("/data/recordings", s.Recording.Directory);
         Assert.Equal("/run/recorder/ingest.sock", s.Ingest.Socket);
         Assert.Equal("/run/recorder/control.sock", s.ControlSocket);
         Assert.Equal(Environment.MachineName, s.Device.DeviceId);

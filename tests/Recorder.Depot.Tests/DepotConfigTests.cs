@@ -45,13 +45,31 @@ public sealed class DepotConfigTests
     [InlineData("tus: { path: files }\n", "depot.yaml:1:14: tus.path must start and end with '/', like /files/, got 'files'")]
     [InlineData("tus: { max_size: lots }\n", "depot.yaml:1:18: tus.max_size: expected a size like 512MiB or 2GiB, got 'lots'")]
     [InlineData("tls: { key: /nonexistent/key.pem }\n", "depot.yaml:1:13: tls.key needs tls.certificate")]
-    [InlineData("storage: { bucket: x }\n", "depot.yaml:1:12: unknown key 'bucket' in 'storage' (known keys: dir)")]
+    [InlineData("storage: { bucket: x }\n", "depot.yaml:1:12: unknown key 'bucket' in 'storage' (known keys: dir, s3)")]
+    [InlineData("storage: { s3: { endpoint: http://127.0.0.1:9000, bucket: depot, access_key: a, secret_key: b } }\n", "depot.yaml:1:16: storage.s3 needs state.postgres: the upload state (offset, parts, hash, lock) of S3 uploads lives in PostgreSQL")]
+    [InlineData("storage: { s3: { endpoint: s3.example, bucket: depot, access_key: a, secret_key: b } }\nstate: { postgres: Host=db }\n", "depot.yaml:1:28: storage.s3.endpoint must be an http:// or https:// URL, got 's3.example'")]
+    [InlineData("storage: { s3: { endpoint: http://s3, bucket: Depot, access_key: a, secret_key: b } }\nstate: { postgres: Host=db }\n", "depot.yaml:1:47: storage.s3.bucket must be a bucket name (lowercase letters, digits, '-' and '.'), got 'Depot'")]
+    [InlineData("storage: { s3: { endpoint: http://s3, bucket: d, access_key: a, secret_key: b, part_size: 1MiB } }\nstate: { postgres: Host=db }\n", "depot.yaml:1:91: storage.s3.part_size must be from 5MiB (S3's minimum) to 1GiB (each upload in progress buffers one part in memory)")]
+    [InlineData("storage: { s3: { endpoint: http://s3, bucket: d, access_key: a, secret_key: b, prefix: /x } }\nstate: { postgres: Host=db }\n", "depot.yaml:1:88: storage.s3.prefix must be empty or end with '/' (and not start with it), got '/x'")]
+    [InlineData("storage: { s3: { endpoint: http://s3, bucket: d, access_key: a, secret_key: b, regin: x } }\nstate: { postgres: Host=db }\n", "depot.yaml:1:80: unknown key 'regin' in 'storage.s3' (did you mean 'region'?)")]
+    [InlineData("state: { postgres: Host=db }\n", "depot.yaml:1:20: state.postgres needs storage.s3: shared upload state is for replicas that share S3 storage, not a local directory")]
+    [InlineData("state: { postgres: \"not a connection string\" }\n", "depot.yaml:1:20: state.postgres must be a connection string like Host=db;Database=depot;Username=depot")]
     [InlineData("storage: [ ./depot ]\n", "depot.yaml:1:10: storage: expected a mapping of keys to values, got a list")]
     public void A_bad_file_gets_an_exact_error(string yaml, string expected)
     {
         var result = DepotConfigLoader.LoadFromText(yaml, "depot.yaml");
         Assert.False(result.Succeeded);
         Assert.Equal(expected, result.Errors[0].ToString());
+    }
+
+    [Fact]
+    public void S3_storage_with_postgres_state_loads_with_its_defaults()
+    {
+        var result = DepotConfigLoader.LoadFromText("storage:\n  s3: { endpoint: http://127.0.0.1:9000, bucket: depot, access_key: a, secret_key: b }\nstate: { postgres: \"Host=db;Database=depot\" }\n", "depot.yaml");
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        var s3 = result.Settings!.Storage.S3!;
+        Assert.Equal(("http://127.0.0.1:9000", "depot", "us-east-1", true, "", 8L << 20), (s3.Endpoint, s3.Bucket, s3.Region, s3.PathStyle, s3.Prefix, s3.PartSize));
+        Assert.Equal("Host=db;Database=depot", result.Settings.State.ResolvePostgres());
     }
 
     [Fact]

@@ -25,13 +25,15 @@ public sealed partial class DepotProcess : IDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
-    private DepotProcess(string root, int port)
+    private DepotProcess(string root, int port, string? storage, string? extra, string name)
     {
         Root = root;
-        File.WriteAllText(Path.Combine(root, "depot.yaml"), $"""
+        var config = Path.Combine(root, name + ".yaml");
+        File.WriteAllText(config, $"""
             listen: 127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}
-            storage: {"{"} dir: {Path.Combine(root, "store")} {"}"}
+            storage: {"{"} dir: {Path.Combine(root, "store")}{storage} {"}"}
             state_dir: {Path.Combine(root, "state")}
+            {extra}
             """);
         var binary = Environment.GetEnvironmentVariable("RECORDER_DEPOT_BINARY") is { Length: > 0 } native ? Path.GetFullPath(native) : null;
         var info = new ProcessStartInfo(binary ?? "dotnet")
@@ -42,7 +44,7 @@ public sealed partial class DepotProcess : IDisposable
             UseShellExecute = false,
         };
         if (binary is null) info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "recorder-depot.dll"));
-        foreach (var a in new[] { "run", "--config", Path.Combine(root, "depot.yaml") }) info.ArgumentList.Add(a);
+        foreach (var a in new[] { "run", "--config", config }) info.ArgumentList.Add(a);
         info.Environment.Remove("JOURNAL_STREAM");
         _process = new Process { StartInfo = info };
         DataReceivedEventHandler onLine = (_, e) =>
@@ -68,8 +70,11 @@ public sealed partial class DepotProcess : IDisposable
     private static partial Regex ListeningLine();
 
     /// <summary>Starts a depot in <paramref name="root"/> (a fresh directory when null) on <paramref name="port"/> (0: any).</summary>
-    public static DepotProcess Start(string? root = null, int port = 0) =>
-        new(root ?? Directory.CreateTempSubdirectory("recorder-depot-proc-").FullName, port);
+    /// <param name="storage">More of the storage map, after its dir: e.g. <c>, s3: { … }</c>.</param>
+    /// <param name="extra">More top-level YAML, e.g. <c>state: { postgres: … }</c>.</param>
+    /// <param name="name">The config file's name (NAME.yaml): replicas sharing one root each have their own.</param>
+    public static DepotProcess Start(string? root = null, int port = 0, string? storage = null, string? extra = null, string name = "depot") =>
+        new(root ?? Directory.CreateTempSubdirectory("recorder-depot-proc-").FullName, port, storage, extra, name);
 
     /// <summary>A token for <paramref name="device"/>, added the way an operator would (`recorder-depot token add`, in-process).</summary>
     public static string AddToken(string root, string device)

@@ -4,6 +4,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Recorder.Depot.Config;
 using Recorder.Depot.Identity;
+using Recorder.Depot.Storage;
+using Recorder.Depot.Storage.S3;
+using Recorder.Depot.Tests.Fixtures;
 using Recorder.Depot.Tus;
 
 namespace Recorder.Depot.Tests;
@@ -22,22 +25,53 @@ public sealed class TestDepot : IAsyncDisposable
     public LogCapture Log { get; } = new();
     public string Storage => Path.Combine(Root, "store");
 
-    public static async Task<TestDepot> StartAsync(Func<DepotSettings, DepotSettings>? configure = null)
+    /// <summary>The S3 bucket and PostgreSQL server when the depot keeps uploads there (a fresh key prefix and database per depot); null: the local directory.</summary>
+    public SharedStorage? Shared { get; private set; }
+
+    private DepotSettings _settings = null!;
+
+    /// <param name="shared">S3 + PostgreSQL instead of the local directory.</param>
+    public static async Task<TestDepot> StartAsync(Func<DepotSettings, DepotSettings>? configure = null, SharedStorage? shared = null)
     {
-        var depot = new TestDepot();
+        var depot = new TestDepot { Shared = shared };
         var settings = new DepotSettings
         {
             Listen = "127.0.0.1:0",
             Storage = new StorageSettings { Dir = Path.Combine(depot.Root, "store") },
             StateDir = Path.Combine(depot.Root, "state"),
         };
+        if (shared is not null) settings = shared.Configure(settings);
         if (configure is not null) settings = configure(settings);
         var tokens = new TokenStore(settings.TokensFile);
         depot.TokenA = tokens.Add("dev-a");
         depot.TokenB = tokens.Add("dev-b");
+        depot._settings = settings;
         depot.App = DepotApp.Build(settings, depot.Time, l => l.AddProvider(depot.Log).SetMinimumLevel(LogLevel.Debug));
         await depot.App.StartAsync();
         return depot;
+    }
+
+    /// <summary>Stops the depot and starts a new one on the same storage, state and clock (a restart: nothing in memory survives).</summary>
+    public async Task RestartAsync()
+    {
+        _settings = _settings with { Listen = $"127.0.0.1:{App.Url.Port}" }; // the same address: clients hold upload URLs
+        await App.DisposeAsync();
+        App = DepotApp.Build(_settings, Time, l => l.AddProvider(Log).SetMinimumLevel(LogLevel.Debug));
+        await App.StartAsync();
+    }
+
+    public IUploadStore Store => (IUploadStore)App.Services.GetService(typeof(IUploadStore))!;
+
+    /// <summary>The bytes of the file stored at <paramref name="storagePath"/> (device/date/name), or null when there is none.</summary>
+    public async Task<byte[]?> ReadStoredAsync(string storagePath)
+    {
+        if (Shared is null)
+        {
+            var path = Path.Combine(Storage, storagePath);
+            return File.Exists(path) ? await File.ReadAllBytesAsync(path) : null;
+        }
+        using var s3 = Shared.Client();
+        return await s3.GetObjectAsync(_settings.Storage.S3!.Prefix + storagePath, CancellationToken.None);
     }
 
     public Uri Endpoint => App.Endpoint;
@@ -51,16 +85,71 @@ public sealed class TestDepot : IAsyncDisposable
 
     public TusHandler Handler => (TusHandler)App.Services.GetService(typeof(TusHandler))!;
 
-    /// <summary>Every regular file in storage (uploads in progress included), relative to the root.</summary>
-    public List<string> StoredFiles() => Directory.Exists(Storage)
-        ? Directory.EnumerateFiles(Storage, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(Storage, f)).Order(StringComparer.Ordinal).ToList()
-        : [];
+    /// <summary>
+    /// Everything the store keeps, relative to its root: files (uploads in progress included) and
+    /// upload records. Locally the regular files; on S3 the objects under the prefix and, for each
+    /// row of upload state in PostgreSQL, <c>.uploads/ID.state</c>.
+    /// </summary>
+    public List<string> StoredFiles()
+    {
+        if (Shared is null)
+        {
+            return Directory.Exists(Storage)
+                ? Directory.EnumerateFiles(Storage, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(Storage, f)).Order(StringComparer.Ordinal).ToList()
+                : [];
+        }
+        return Task.Run(async () =>
+        {
+            var prefix = _settings.Storage.S3!.Prefix;
+            var all = new List<string>();
+            using var s3 = Shared.Client();
+            await foreach (var (key, _) in s3.ListAsync(prefix, CancellationToken.None)) all.Add(key[prefix.Length..]);
+            await foreach (var record in Store.ListAsync(CancellationToken.None)) all.Add(".uploads/" + record.Id + ".state");
+            return all.Order(StringComparer.Ordinal).ToList();
+        }).GetAwaiter().GetResult();
+    }
 
     public async ValueTask DisposeAsync()
     {
         await App.DisposeAsync();
         Directory.Delete(Root, recursive: true);
     }
+}
+
+/// <summary>S3 (s3rver) and PostgreSQL for test depots: each depot gets its own key prefix in the bucket and its own database.</summary>
+public sealed class SharedStorage(S3Server s3, PostgresServer postgres)
+{
+    private static int _depots;
+
+    public S3Server S3 { get; } = s3;
+    public PostgresServer Postgres { get; } = postgres;
+
+    /// <summary>A fresh prefix and database on <paramref name="settings"/>.</summary>
+    public DepotSettings Configure(DepotSettings settings) => settings with
+    {
+        Storage = settings.Storage with { S3 = S3Settings() },
+        State = new StateSettings { Postgres = Postgres.CreateDatabase("depot") },
+    };
+
+    public S3Settings S3Settings(string? prefix = null) => new()
+    {
+        Endpoint = S3.Endpoint.ToString(),
+        Bucket = S3Server.Bucket,
+        Region = S3Server.Region,
+        AccessKey = S3Server.AccessKey,
+        SecretKey = S3Server.SecretKey,
+        Prefix = prefix ?? $"depot{Interlocked.Increment(ref _depots)}-{Guid.NewGuid():N}/",
+        PartSize = S3UploadStore.MinPartSize,
+    };
+
+    public S3Client Client() => new(new S3Connection(S3.Endpoint, S3Server.Bucket, S3Server.Region, S3Server.AccessKey, S3Server.SecretKey, PathStyle: true));
+}
+
+/// <summary>One s3rver and one PostgreSQL server for every test class that runs depots on S3 + PostgreSQL.</summary>
+[CollectionDefinition(Name)]
+public sealed class SharedStorageCollection : ICollectionFixture<S3Server>, ICollectionFixture<PostgresServer>
+{
+    public const string Name = "s3+postgres";
 }
 
 /// <summary>An ILoggerProvider keeping every formatted line (with its level), for assertions on what was logged.</summary>

@@ -2,13 +2,21 @@ using System.Net;
 
 namespace Recorder.Depot.Tests;
 
-/// <summary>The tus endpoint against a real HTTP client, in-process on a fake clock: the protocol, verification and the lying clients.</summary>
-public sealed class TusProtocolTests : IAsyncLifetime
+/// <summary>
+/// The tus endpoint against a real HTTP client, in-process on a fake clock: the protocol,
+/// verification and the lying clients. The same suite runs on every storage backend: the local
+/// directory (<see cref="TusProtocolTests"/>) and S3 + PostgreSQL (<see cref="TusProtocolOnS3Tests"/>).
+/// </summary>
+public abstract class TusProtocolSuite : IAsyncLifetime
 {
     private TestDepot _depot = null!;
     private const string Name = "dev-a_20261127T080000Z_0001.mcap";
+    private const string StoredName = "dev-a/2026-11-27/" + Name;
 
-    public async Task InitializeAsync() => _depot = await TestDepot.StartAsync();
+    /// <summary>S3 + PostgreSQL, or null for the local directory.</summary>
+    protected abstract SharedStorage? Shared { get; }
+
+    public async Task InitializeAsync() => _depot = await TestDepot.StartAsync(shared: Shared);
 
     public async Task DisposeAsync() => await _depot.DisposeAsync();
 
@@ -54,8 +62,7 @@ public sealed class TusProtocolTests : IAsyncLifetime
         Assert.Equal(sample.Sha256, Tus.Header(head, "X-Ingest-Sha256"));
         Assert.Equal(sample.Bytes.Length, Tus.Offset(head));
         Assert.Equal("no-store", head.Headers.CacheControl!.ToString());
-        var stored = Path.Combine(_depot.Storage, "dev-a", "2026-11-27", Name);
-        Assert.Equal(sample.Bytes, await File.ReadAllBytesAsync(stored));
+        Assert.Equal(sample.Bytes, await _depot.ReadStoredAsync(StoredName));
         Assert.DoesNotContain(_depot.StoredFiles(), f => f.EndsWith(".part", StringComparison.Ordinal));
         var metrics = await client.GetStringAsync(new Uri(_depot.App.Url, "/metrics"));
         Assert.Contains("recorder_depot_uploads_verified_total 1\n", metrics, StringComparison.Ordinal);
@@ -166,11 +173,11 @@ public sealed class TusProtocolTests : IAsyncLifetime
         slow.Headers.Add("Upload-Offset", "0");
         slow.Content = new HeldContent(sample.Bytes, 100_000, hold.Task);
         var first = client.SendAsync(slow);
-        // Wait until the first PATCH has stored its first half (it holds the lock while it waits for the rest).
+        // Wait until the first PATCH has handed its first half to the store (it holds the lock while it waits for the rest).
         while (true)
         {
-            using var head = await Tus.Head(client, upload);
-            if (Tus.Offset(head) == 100_000) break;
+            var metrics = await client.GetStringAsync(new Uri(_depot.App.Url, "/metrics"));
+            if (metrics.Contains("recorder_depot_bytes_received_total 100000\n", StringComparison.Ordinal)) break;
             Assert.False(first.IsCompleted, "the first PATCH ended early");
             await Task.Delay(10); // a real request on a real server: poll its progress
         }
@@ -181,7 +188,7 @@ public sealed class TusProtocolTests : IAsyncLifetime
         using var done = await first;
         Assert.Equal(204, (int)done.StatusCode);
         Assert.Equal(sample.Sha256, Tus.Header(done, "X-Ingest-Sha256"));
-        Assert.Equal(sample.Bytes, await File.ReadAllBytesAsync(Path.Combine(_depot.Storage, "dev-a", "2026-11-27", Name)));
+        Assert.Equal(sample.Bytes, await _depot.ReadStoredAsync(StoredName));
         Assert.Contains(_depot.Log.Lines, l => l.Contains("refused 423 PATCH", StringComparison.Ordinal) && l.Contains("device dev-a", StringComparison.Ordinal));
     }
 
@@ -212,7 +219,7 @@ public sealed class TusProtocolTests : IAsyncLifetime
     [Fact]
     public async Task An_abandoned_upload_expires_after_expire_after_on_the_clock()
     {
-        await using var depot = await TestDepot.StartAsync(NoTimedSweep); // this test runs the sweeps itself
+        await using var depot = await TestDepot.StartAsync(NoTimedSweep, Shared); // this test runs the sweeps itself
         var _depot = depot;
         var sample = Sample.Random(Name, 10_000);
         using var client = _depot.Client(_depot.TokenA);
@@ -246,7 +253,7 @@ public sealed class TusProtocolTests : IAsyncLifetime
     [Fact]
     public async Task An_expired_upload_not_yet_swept_is_gone_with_410()
     {
-        await using var depot = await TestDepot.StartAsync(NoTimedSweep);
+        await using var depot = await TestDepot.StartAsync(NoTimedSweep, Shared);
         var _depot = depot;
         var sample = Sample.Random(Name, 100);
         using var client = _depot.Client(_depot.TokenA);
@@ -310,6 +317,37 @@ public sealed class TusProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_restarted_depot_resumes_an_upload_mid_part_and_verifies_it()
+    {
+        // 12 MiB: on S3 (5 MiB parts) the pieces end inside part 1, inside part 2 (after part 1 was
+        // uploaded) and at the end; the restart drops every hash and buffer held in memory.
+        var sample = Sample.Random(Name, 12 << 20, seed: 7);
+        using var client = _depot.Client(_depot.TokenA);
+        var upload = await Tus.CreateOk(client, _depot.Endpoint, sample);
+        using (var first = await Tus.Patch(client, upload, 0, sample.Bytes.AsMemory(0, 3 << 20))) Assert.Equal(3 << 20, Tus.Offset(first));
+        using (var second = await Tus.Patch(client, upload, 3 << 20, sample.Bytes.AsMemory(3 << 20, 4 << 20))) Assert.Equal(7 << 20, Tus.Offset(second));
+        Assert.DoesNotContain(StoredName, _depot.StoredFiles());
+        await _depot.RestartAsync();
+        using (var head = await Tus.Head(client, upload)) Assert.Equal(7 << 20, Tus.Offset(head));
+        using var last = await Tus.Patch(client, upload, 7 << 20, sample.Bytes.AsMemory(7 << 20));
+        Assert.Equal(204, (int)last.StatusCode);
+        Assert.Equal(sample.Sha256, Tus.Header(last, "X-Ingest-Sha256"));
+        Assert.Equal(sample.Bytes, await _depot.ReadStoredAsync(StoredName));
+        Assert.Equal([StoredName], _depot.StoredFiles().Where(f => !f.EndsWith(".json", StringComparison.Ordinal) && !f.EndsWith(".state", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task An_empty_file_is_verified_and_stored()
+    {
+        var sample = Sample.Random(Name, 0);
+        using var client = _depot.Client(_depot.TokenA);
+        var upload = await Tus.CreateOk(client, _depot.Endpoint, sample);
+        using var patch = await Tus.Patch(client, upload, 0, Array.Empty<byte>());
+        Assert.Equal(sample.Sha256, Tus.Header(patch, "X-Ingest-Sha256"));
+        Assert.Equal(Array.Empty<byte>(), await _depot.ReadStoredAsync(StoredName));
+    }
+
+    [Fact]
     public async Task Healthz_answers_ok()
     {
         using var client = _depot.Client(null);
@@ -345,4 +383,17 @@ public sealed class TusProtocolTests : IAsyncLifetime
             return true;
         }
     }
+}
+
+/// <summary>The suite on the local directory (the embedded default).</summary>
+public sealed class TusProtocolTests : TusProtocolSuite
+{
+    protected override SharedStorage? Shared => null;
+}
+
+/// <summary>The suite on S3 (s3rver) with upload state in PostgreSQL.</summary>
+[Collection(SharedStorageCollection.Name)]
+public sealed class TusProtocolOnS3Tests(Fixtures.S3Server s3, Fixtures.PostgresServer postgres) : TusProtocolSuite
+{
+    protected override SharedStorage? Shared { get; } = new(s3, postgres);
 }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Recorder.Storage;
 
 namespace Recorder.Offload.Tests;
 
@@ -16,10 +17,10 @@ public sealed class JournalTests : IDisposable
     private static QueuedRecord Queued(string key, long size = 1000) =>
         new(key, size, 1_700_000_000_000_000_000, Hash(key), KindOf(key), "r.mcap", 10, 20, key.Contains("mark", StringComparison.Ordinal));
 
-    private static FileKind KindOf(string key) =>
-        key.EndsWith(".vidx", StringComparison.Ordinal) ? FileKind.Vidx
-        : key.EndsWith(".h264", StringComparison.Ordinal) || key.EndsWith(".h265", StringComparison.Ordinal) ? FileKind.Stream
-        : FileKind.Mcap;
+    private static RecordingFileKind KindOf(string key) =>
+        key.EndsWith(".vidx", StringComparison.Ordinal) ? RecordingFileKind.Vidx
+        : key.EndsWith(".h264", StringComparison.Ordinal) || key.EndsWith(".h265", StringComparison.Ordinal) ? RecordingFileKind.Stream
+        : RecordingFileKind.Mcap;
 
     /// <summary>A realistic history: files queued, created, progressing, verified, deleted, dropped, forgotten.</summary>
     private static List<JournalRecord> History() =>
@@ -109,7 +110,7 @@ public sealed class JournalTests : IDisposable
         Assert.True(e["dev/d.mcap"].UploadedUnverified);
         Assert.False(e["dev/d.mcap"].Verified);
         Assert.Equal(300, e["dev/d.mcap"].Offset);
-        Assert.Equal(FileKind.Stream, e["dev/c.camera_front.h264"].Kind);
+        Assert.Equal(RecordingFileKind.Stream, e["dev/c.camera_front.h264"].Kind);
         Assert.Equal(4500, e["dev/c.camera_front.h264"].Offset);
         Assert.True(e["dev/c.camera_rear.h265"].Verified);
         Assert.True(e["dev/a.mcap"].Verified);
@@ -252,7 +253,7 @@ public sealed class JournalTests : IDisposable
         Assert.Equal(0, again.UpgradedFrom);
         Assert.Equal(0, again.DiscardedBytes);
         Assert.True(reopened.Entries["dev/a.mcap"].Verified);
-        Assert.Equal(FileKind.Stream, reopened.Entries["dev/c.camera_front.h264"].Kind);
+        Assert.Equal(RecordingFileKind.Stream, reopened.Entries["dev/c.camera_front.h264"].Kind);
     }
 
     [Fact]
@@ -295,7 +296,7 @@ public sealed class JournalTests : IDisposable
         var second = OffloadJournal.HeaderSize + OffloadJournal.Encode(Queued("dev/a.mcap")).Length;
         var key = System.Text.Encoding.UTF8.GetByteCount("dev/a.camera_front.h264");
         var kindAt = second + 4 + 1 + 2 + key + 8 + 8 + 32;
-        Assert.Equal((byte)FileKind.Stream, bytes[kindAt]);
+        Assert.Equal((byte)RecordingFileKind.Stream, bytes[kindAt]);
         bytes[kindAt] = 9;
         var length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(second));
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(second + 4 + length), System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(second, 4 + length)));
@@ -303,6 +304,6 @@ public sealed class JournalTests : IDisposable
         using var reopened = OffloadJournal.Open(JournalPath, out var info);
         Assert.Equal(1, info.Records);
         Assert.Equal(["dev/a.mcap"], reopened.Entries.Keys);
-        Assert.Throws<ArgumentException>(() => OffloadJournal.Encode(Queued("dev/x.mcap") with { Kind = (FileKind)9 }));
+        Assert.Throws<ArgumentException>(() => OffloadJournal.Encode(Queued("dev/x.mcap") with { Kind = (RecordingFileKind)9 }));
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Recorder.Storage;
 
 namespace Recorder.Offload.Tests;
 
@@ -49,14 +50,14 @@ public sealed class StreamUploadTests : IDisposable
     {
         var (mcap, _, front, rear) = Recording();
         var file = RecordingCatalog.Describe(_recordings, front)!;
-        Assert.Equal(FileKind.Stream, file.Kind);
+        Assert.Equal(RecordingFileKind.Stream, file.Kind);
         Assert.Equal(Name + ".mcap", file.Recording);
         Assert.Equal(RecordingCatalog.KeyOf(_recordings, mcap), file.GroupKey);
         var owner = RecordingCatalog.Describe(_recordings, mcap)!;
         Assert.Equal((owner.StartNs, owner.EndNs, owner.Marks), (file.StartNs, file.EndNs, file.Marks));
         Assert.Equal(2_000_000_000UL, file.StartNs);
-        Assert.Equal(FileKind.Stream, RecordingCatalog.Describe(_recordings, rear)!.Kind);
-        Assert.Equal("stream", FileKinds.Name(FileKind.Stream));
+        Assert.Equal(RecordingFileKind.Stream, RecordingCatalog.Describe(_recordings, rear)!.Kind);
+        Assert.Equal("stream", RecordingLayout.KindName(RecordingFileKind.Stream));
 
         // A topic slug may hold dots: the longest NAME with an .mcap wins.
         var dotted = Samples.Stream(mcap, "lidar.v2_front", "h264", 100);
@@ -121,7 +122,7 @@ public sealed class StreamUploadTests : IDisposable
         using (var journal = OffloadJournal.Open(Path.Combine(_state, "offload.journal"), out _))
         {
             var entry = journal.Entries[RecordingCatalog.KeyOf(_recordings, front)];
-            Assert.Equal(FileKind.Stream, entry.Kind);
+            Assert.Equal(RecordingFileKind.Stream, entry.Kind);
             Assert.NotNull(entry.Url);
         }
 
@@ -188,7 +189,7 @@ public sealed class StreamUploadTests : IDisposable
         Assert.DoesNotContain(depot.Events("create"), e => e["metadata"]!["filename"]!.GetValue<string>().Contains("camera_rear", StringComparison.Ordinal));
 
         // The stream is final now: it travels, then the whole recording leaves.
-        var rear = rearActive[..^RecordingCatalog.ActiveSuffix.Length];
+        var rear = rearActive[..^RecordingLayout.ActiveSuffix.Length];
         File.Move(rearActive, rear);
         var rearBytes = File.ReadAllBytes(rear);
         service.NotifyFinished(mcap);
@@ -208,9 +209,9 @@ public sealed class StreamUploadTests : IDisposable
         var dir = Path.Combine(_recordings, "dev-1", "2026-11-27");
         // Open: .mcap.active and .h264.active.
         var done = Samples.Recording(_recordings, "done", 20_000, 1_000_000_000);
-        var openActive = Samples.Recording(_recordings, "open", 20_000, 2_000_000_000) + RecordingCatalog.ActiveSuffix;
-        File.Move(openActive[..^RecordingCatalog.ActiveSuffix.Length], openActive);
-        Samples.Stream(openActive[..^RecordingCatalog.ActiveSuffix.Length], "camera_front", "h264", 50_000, active: true);
+        var openActive = Samples.Recording(_recordings, "open", 20_000, 2_000_000_000) + RecordingLayout.ActiveSuffix;
+        File.Move(openActive[..^RecordingLayout.ActiveSuffix.Length], openActive);
+        Samples.Stream(openActive[..^RecordingLayout.ActiveSuffix.Length], "camera_front", "h264", 50_000, active: true);
         // Unfinished: the .mcap has no trailing magic yet, its stream is already named final.
         var unfinished = Samples.Recording(_recordings, "unfinished", 20_000, 3_000_000_000);
         var complete = File.ReadAllBytes(unfinished);

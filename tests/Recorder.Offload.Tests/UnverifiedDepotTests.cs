@@ -1,3 +1,5 @@
+using Recorder.Storage;
+
 namespace Recorder.Offload.Tests;
 
 /// <summary>
@@ -84,23 +86,29 @@ public sealed class UnverifiedDepotTests : IDisposable
     {
         using var depot = DepotProcess.Start(standard: true);
         var first = Samples.Recording(_recordings, "dev-1_20261127T100000Z_0001", 200_000, 1_000_000_000, seed: 1);
-        // Always under pressure: every verified recording would go at once.
-        var options = Samples.Options(_recordings, depot.Url, _state) with { MinFreeBytes = long.MaxValue };
+        // Always under pressure: the store (whose ledger the service is) would delete every offloaded recording at once.
+        var store = new RecordingStore(_recordings, freeBytes: () => 0);
+        var pressure = new RetentionPolicy(MaxBytes: 0, MinFreeBytes: long.MaxValue, DeleteOldest: false);
+        var options = Samples.Options(_recordings, depot.Url, _state);
         var deletions = 0;
         string second;
-        await using (var service = new OffloadService(options))
+        await using (var service = new OffloadService(options, store: store))
         {
             service.Deleting += (_, _) => Interlocked.Increment(ref deletions);
             service.Start();
             service.Now();
             await Samples.WaitFor(() => service.Status().UploadedUnverified == 1, TimeSpan.FromSeconds(30), () => FaultInjectionTests.Describe(service.Status()));
-            // A rescan finds the second file, and the pressure pass of that same scan comes right after it.
+            store.Scan();
+            Assert.Equal([first], store.Recordings);
+            Assert.False(store.MakeRoom(pressure, 0), "room was made");
             second = Samples.Recording(_recordings, "dev-1_20261127T100100Z_0002", 50_000, 2_000_000_000, seed: 2);
             service.NotifyFinished(second);
             await Samples.WaitFor(() => service.Status().Pending == 1, TimeSpan.FromSeconds(10), () => FaultInjectionTests.Describe(service.Status()));
             service.Now();
             await Samples.WaitFor(() => service.Status().UploadedUnverified == 2, TimeSpan.FromSeconds(30), () => FaultInjectionTests.Describe(service.Status()));
-        } // disposing waits for the scan loop, so any pressure pass under way has finished
+            store.Add(second);
+            Assert.False(store.MakeRoom(pressure, 0), "room was made");
+        }
         Assert.Equal(0, deletions);
         Assert.True(File.Exists(first));
         Assert.True(File.Exists(second));

@@ -14,10 +14,10 @@ public sealed class FileRotationTests : IDisposable
     public void A_file_is_named_by_device_start_and_sequence_in_its_UTC_day()
     {
         var rotation = new FileRotation(_root, "dev-1");
-        var first = rotation.NextFile(Start, ".active");
+        var first = rotation.NextFile(Start);
         Assert.Equal(Path.Combine(_root, "2026-11-27", "dev-1_20261127T123456Z_0001.mcap"), first);
         Assert.True(Directory.Exists(Path.GetDirectoryName(first)));
-        Assert.EndsWith("_0002.mcap", rotation.NextFile(Start, ".active"));
+        Assert.EndsWith("_0002.mcap", rotation.NextFile(Start));
         Assert.Equal(2, rotation.Sequence);
     }
 
@@ -28,7 +28,7 @@ public sealed class FileRotationTests : IDisposable
         File.WriteAllText(Path.Combine(day, "dev-1_20261127T123456Z_0001.mcap"), "");
         File.WriteAllText(Path.Combine(day, "dev-1_20261127T123456Z_0002.mcap.active"), "");
         var rotation = new FileRotation(_root, "dev-1");
-        Assert.EndsWith("_0003.mcap", rotation.NextFile(Start, ".active"));
+        Assert.EndsWith("_0003.mcap", rotation.NextFile(Start));
         Assert.Equal(3, rotation.Sequence);
     }
 

@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -7,7 +10,10 @@ using Recorder.Mcap;
 
 namespace Recorder.Recording.Tests;
 
-/// <summary>The recording stage wired in-process, with producers fed through pipes instead of sockets.</summary>
+/// <summary>
+/// The recording stage wired in-process, with producers fed through pipes instead of sockets. Shared
+/// with Recorder.Ingest.Tests (linked), whose sessions meet it through <see cref="Ingest"/>.
+/// </summary>
 public sealed class Pipeline : IDisposable
 {
     public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("recorder-pipeline-").FullName;
@@ -16,6 +22,9 @@ public sealed class Pipeline : IDisposable
     public RecordingWriter Writer { get; }
     public IngestOptions IngestOptions { get; }
     public ILogger Logger { get; }
+
+    /// <summary>What an ingest session is given: <see cref="IngestOptions"/>, this pipeline's queue and registry as the recording's intake, <see cref="Logger"/>.</summary>
+    public IngestContext Ingest { get; }
 
     /// <param name="receiveTime">
     /// The recording stage's clock (log times, the reorder watermark, chunk age, diagnostics, keyframe
@@ -35,6 +44,7 @@ public sealed class Pipeline : IDisposable
             ["operator"] = "ana",
         }), Logger);
         IngestOptions = ingest ?? new IngestOptions { SocketPath = null };
+        Ingest = new IngestContext(IngestOptions, new RecordingIntake(Queue, Registry), Logger);
         if (startWriter) Writer.Start(); // otherwise the test starts it: until then nothing drains the queue
     }
 
@@ -67,7 +77,7 @@ public sealed class Pipeline : IDisposable
         // Paced: a small pipe, so reads stay small however the threads are scheduled (as a socket's would).
         var pipe = paced ? new Pipe(new PipeOptions(pauseWriterThreshold: 2 * segment, resumeWriterThreshold: segment)) : new Pipe();
         var stats = new ProducerStats { Source = name };
-        var session = new McapProducerSession(IngestOptions, Queue, Registry, stats, Logger).RunAsync(pipe.Reader, CancellationToken.None);
+        var session = new McapProducerSession(Ingest, stats).RunAsync(pipe.Reader, CancellationToken.None);
         for (var i = 0; i < stream.Length; i += segment)
         {
             var result = await pipe.Writer.WriteAsync(stream.AsMemory(i, Math.Min(segment, stream.Length - i)));
@@ -77,6 +87,13 @@ public sealed class Pipeline : IDisposable
         await pipe.Writer.CompleteAsync();
         await session;
         return stats;
+    }
+
+    /// <summary>Waits until the writer has written <paramref name="count"/> messages: it releases held ones as the reorder watermark passes them (bounded).</summary>
+    public async Task WaitForMessages(ulong count)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (Writer.Status().MessagesTotal < count) await Task.Delay(10, timeout.Token);
     }
 
     public async Task<List<string>> StopAsync()
@@ -107,6 +124,39 @@ public static class ProducerStreams
         }
         return stream.ToArray();
     }
+
+    /// <summary>A producer stream written record by record, as foxglove/mcap's C++ writer sends an unchunked one: magic, Header, schema 1.</summary>
+    public static ArrayBufferWriter<byte> Begin(string library = "cal-writer/1.0")
+    {
+        var w = new ArrayBufferWriter<byte>();
+        w.Write(McapConstants.Magic);
+        McapRecordSerializer.WriteHeader(w, new Header("", library));
+        McapRecordSerializer.WriteSchema(w, new Schema(1, "Sample", "jsonschema", "{\"type\":\"object\"}"u8.ToArray()));
+        return w;
+    }
+
+    /// <summary>Ends a stream from <see cref="Begin"/> with DataEnd (no summary, as a streaming producer does).</summary>
+    public static byte[] End(ArrayBufferWriter<byte> w)
+    {
+        McapRecordSerializer.WriteDataEnd(w, new DataEnd(0));
+        return w.WrittenSpan.ToArray();
+    }
+}
+
+/// <summary>Captures log entries (level, event id, text) for assertions.</summary>
+public sealed class ListLogger : ILogger
+{
+    private readonly List<(LogLevel Level, int Id, string Text)> _entries = new();
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public bool IsEnabled(LogLevel logLevel) => true;
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (_entries) _entries.Add((logLevel, eventId.Id, formatter(state, exception)));
+    }
+    public List<(LogLevel Level, int Id, string Text)> Snapshot()
+    {
+        lock (_entries) return _entries.ToList();
+    }
 }
 
 public static class Files
@@ -128,5 +178,17 @@ public static class Files
     {
         using var reader = McapIndexedReader.Open(file);
         return reader.ReadMetadata(reader.MetadataIndexes.First(m => m.Name == "recorder.device"));
+    }
+
+    /// <summary>The recorder's own events (/recorder/events) in the files, as JSON text.</summary>
+    public static List<string> Events(IEnumerable<string> files) =>
+        Messages(files).Where(m => m.Topic == RecordingWriter.EventsTopic).Select(m => Encoding.UTF8.GetString(m.Data)).ToList();
+
+    /// <summary>One topic's entry of a file's recorder.topic_stats metadata.</summary>
+    public static JsonElement TopicStats(string file, string topic)
+    {
+        using var reader = McapIndexedReader.Open(file);
+        var stats = reader.ReadMetadata(reader.MetadataIndexes.Single(m => m.Name == "recorder.topic_stats"));
+        return JsonDocument.Parse(stats.Values[topic]).RootElement.Clone();
     }
 }

@@ -88,7 +88,9 @@ public class DaemonTests
             Assert.Equal(0, process.ExitCode);
             Assert.Contains("published 100 messages on /shell", output);
         });
-        await Task.Delay(200);
+        // A split needs an open file: it waits for the first written message, not a fixed 200 ms that a loaded machine's
+        // producers (processes and threads of their own) may not have used to send anything yet.
+        d.WaitFor(() => d.TopicCounts().Values.Any(n => n > 0), TimeSpan.FromSeconds(30), "the first messages");
         Assert.True(d.Control("split").GetProperty("ok").GetBoolean());
         Assert.True(d.Control("mark", ("text", "halfway")).GetProperty("ok").GetBoolean());
         Assert.True(d.Control("operator", ("name", "rosa")).GetProperty("ok").GetBoolean());

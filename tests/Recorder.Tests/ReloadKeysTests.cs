@@ -24,7 +24,7 @@ public sealed class ReloadKeysTests
           split: { size: 2GiB, duration: 10m, keyframe_wait: 2s }
           fsync: never
         storage: { max_bytes: 0, min_free_bytes: 1MiB, when_full: stop }
-        ingest: { socket: {{r}}/ingest.sock, queue: 64MiB, timestamps: receive, reorder_window: 100ms, include: [".*"], exclude: [] }
+        ingest: { socket: {{r}}/ingest.sock, queue: 64MiB, timestamps: receive, reorder_window: 100ms, max_attachment_bytes: 16MiB, include: [".*"], exclude: [] }
         control_socket: {{r}}/control.sock
         topics:
           - { topic: /tf_static, latched: true }
@@ -33,6 +33,7 @@ public sealed class ReloadKeysTests
           - { topic: /camera/front, fifo: {{r}}/front.h264, format: h264, frame_id: camera_front, tags: { sensitivity: pii } }
           - { topic: /camera/rear, socket: {{r}}/rear.sock, format: h265, store: sidecar, frame_id: camera_rear }
         metadata: { required: [operator] }
+        metrics: { interval: 15s }
         offload:
           endpoint: http://127.0.0.1:9/files
           insecure: true
@@ -81,6 +82,8 @@ public sealed class ReloadKeysTests
             new(["ingest.queue"], "queue: 64MiB", "queue: 32MiB", null),
             new(["ingest.timestamps"], "timestamps: receive", "timestamps: producer", null),
             new(["ingest.reorder_window"], "reorder_window: 100ms", "reorder_window: 200ms", null),
+            // Read from the settings in force at each attachment (the ingest options read the host's current settings).
+            new(["ingest.max_attachment_bytes"], "max_attachment_bytes: 16MiB", "max_attachment_bytes: 1MiB", (_, _) => true),
             // /other: a topic a producer sent, not configured (a configured topic that is not selected is a configuration error).
             new(["ingest.include"], "include: [\".*\"]", "include: [\"/imu\", \"/tf_static\", \"/vehicle/.*\", \"/camera/.*\"]",
                 (s, _) => Topic(s, "/imu").GetProperty("selected").GetBoolean() && !Topic(s, "/other").GetProperty("selected").GetBoolean()),
@@ -105,6 +108,9 @@ public sealed class ReloadKeysTests
             new(["topics[/camera/front].tags"], "sensitivity: pii", "sensitivity: public",
                 (s, _) => Topic(s, "/camera/front").GetProperty("metadata").GetProperty("sensitivity").GetString() == "public"),
             new(["topics[/new]"], "topics:\n", "topics:\n  - { topic: /new, latched: true }\n", W("latched", v => v.EnumerateArray().Any(t => t.GetString() == "/new"))),
+            // The textfile writer reads the settings in force at each write.
+            new(["metrics.interval"], "interval: 15s", "interval: 30s", (_, _) => true),
+            new(["metrics.textfile"], "metrics: { interval: 15s }", $"metrics: {{ interval: 15s, textfile: {r}/recorder.prom }}", (_, _) => true),
             new(["metadata.required"], "required: [operator]", "required: [operator, vehicle]", (_, _) => true), // checked at load: a missing key is an error
             new(["offload.enabled"], "offload:\n", "offload:\n  enabled: false\n", (_, o) => o.ValueKind == JsonValueKind.Undefined),
             new(["offload.endpoint"], "127.0.0.1:9/files", "127.0.0.1:9/depot", O("endpoint", v => v.GetString() == "http://127.0.0.1:9/depot")),

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Recorder.Mcap;
 using Recorder.Mcap.Tests;
-using Recorder.Recording.Tests;
+using Recorder.Ingest.Tests;
 using Xunit.Abstractions;
 
 namespace Recorder.Tests;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Recorder.Ingest;
+using Recorder.Offload;
 
 namespace Recorder.Config.Loading;
 
@@ -72,26 +74,27 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
         }
         else if (!Skip("offload.endpoint"))
         {
-            if (!Uri.TryCreate(o.Endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-                Error($"offload.endpoint must be an absolute http:// or https:// URL, got '{o.Endpoint}'", "offload.endpoint");
+            var uri = o.Endpoint;
+            if (!uri.IsAbsoluteUri || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+                Error($"offload.endpoint must be an absolute http:// or https:// URL, got '{uri.OriginalString}'", "offload.endpoint");
             else if (uri.UserInfo.Length > 0)
                 Error("offload.endpoint must not carry credentials (user:password@); use offload.token_file or a client certificate", "offload.endpoint");
             else if (uri.Scheme == Uri.UriSchemeHttp && !o.Insecure && !Skip("offload.insecure"))
                 Error("offload.endpoint uses http://; TLS is required unless offload.insecure: true (for tests on loopback)", "offload.endpoint");
         }
-        if (o.TokenFile is null && o.ClientCertificate is null && !Skip("offload.token_file", "offload.client_certificate"))
+        if (o.TokenFile is null && o.ClientCertificateFile is null && !Skip("offload.token_file", "offload.client_certificate"))
             Error("offload needs credentials: offload.token_file, or offload.client_certificate with offload.client_key", "offload");
-        if (o.ClientCertificate is not null && o.ClientKey is null && !Skip("offload.client_key"))
+        if (o.ClientCertificateFile is not null && o.ClientKeyFile is null && !Skip("offload.client_key"))
             Error("offload.client_certificate needs offload.client_key", "offload.client_certificate");
-        if (o.ClientKey is not null && o.ClientCertificate is null && !Skip("offload.client_certificate"))
+        if (o.ClientKeyFile is not null && o.ClientCertificateFile is null && !Skip("offload.client_certificate"))
             Error("offload.client_key needs offload.client_certificate", "offload.client_key");
-        foreach (var (key, value) in new[] { ("token_file", o.TokenFile), ("client_certificate", o.ClientCertificate), ("client_key", o.ClientKey), ("ca", o.Ca), ("state_dir", o.StateDir) })
+        foreach (var (key, value) in new[] { ("token_file", o.TokenFile), ("client_certificate", o.ClientCertificateFile), ("client_key", o.ClientKeyFile), ("ca", o.CaFile), ("state_dir", o.StateDirectory) })
             if (value is { Length: 0 }) Error($"offload.{key} must not be empty (leave it out instead)", "offload." + key);
         if (!Skip("offload.presence", "offload.ssids"))
         {
-            if (o.Presence == OffloadPresence.NetworkManager && o.Ssids.Count == 0)
+            if (o.Presence == PresenceMode.NetworkManager && o.Ssids.Count == 0)
                 Error("offload.presence networkmanager needs offload.ssids (the depot Wi-Fi networks)", map.IsSet("offload.presence") ? "offload.presence" : "offload");
-            if (o.Presence != OffloadPresence.NetworkManager && o.Ssids.Count > 0)
+            if (o.Presence != PresenceMode.NetworkManager && o.Ssids.Count > 0)
                 Error($"offload.ssids only applies to presence networkmanager (presence is {YamlNames.Of(o.Presence)})", "offload.ssids");
             for (var n = 0; n < o.Ssids.Count; n++)
                 if (o.Ssids[n].Length == 0) Error($"{Indexed("offload.ssids", n)} must not be empty", Indexed("offload.ssids", n));
@@ -129,8 +132,10 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
     private void Recording()
     {
         var r = _s.Recording;
-        NotEmpty("recording.dir", r.Dir);
-        if (!Skip("recording.chunk.size") && (r.ChunkSize < MinChunkSize || r.ChunkSize > MaxChunkSize))
+        // The writer holds the chunk size in an int; a larger one as written is what the checks judge.
+        var chunkSize = map.Get("recording.chunk.size")?.Text is { } text && Units.TryParseSize(text, out var written, out _) ? written : r.ChunkSize;
+        NotEmpty("recording.dir", r.Directory);
+        if (!Skip("recording.chunk.size") && (chunkSize < MinChunkSize || chunkSize > MaxChunkSize))
             Error($"recording.chunk.size must be between {Units.FormatSize(MinChunkSize)} and {Units.FormatSize(MaxChunkSize)}, got {GotSize("recording.chunk.size", r.ChunkSize)}", "recording.chunk.size");
         if (!Skip("recording.chunk.max_age") && (r.ChunkMaxAge < MinChunkMaxAge || r.ChunkMaxAge > MaxChunkMaxAge))
             Error($"recording.chunk.max_age must be between {Units.FormatDuration(MinChunkMaxAge)} and {Units.FormatDuration(MaxChunkMaxAge)}, got {GotDuration("recording.chunk.max_age", r.ChunkMaxAge)}", "recording.chunk.max_age");
@@ -138,7 +143,7 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
             Error($"recording.split.duration must be at least {Units.FormatDuration(MinSplitDuration)}, got {GotDuration("recording.split.duration", r.SplitDuration)}", "recording.split.duration");
         if (!Skip("recording.split.keyframe_wait") && (r.KeyframeWait < TimeSpan.Zero || r.KeyframeWait > MaxKeyframeWait))
             Error($"recording.split.keyframe_wait must be between 0s and {Units.FormatDuration(MaxKeyframeWait)}, got {GotDuration("recording.split.keyframe_wait", r.KeyframeWait)}", "recording.split.keyframe_wait");
-        if (!Skip("recording.chunk.size", "recording.split.size") && r.ChunkSize > r.SplitSize)
+        if (!Skip("recording.chunk.size", "recording.split.size") && chunkSize > r.SplitSize)
             Error($"recording.chunk.size ({GotSize("recording.chunk.size", r.ChunkSize)}) must not be larger than recording.split.size ({GotSize("recording.split.size", r.SplitSize)})",
                 "recording.chunk.size", "recording.split.size");
     }
@@ -232,7 +237,7 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
                 Error($"{p}: {input} needs a format (one of {Names(YamlNames.InputFormats)})", p + "." + input, p);
             if (input is null && t.Format is { } format && !Skip(p + ".fifo", p + ".socket"))
                 Error($"{p}: format '{YamlNames.Of(format)}' needs a fifo or a socket (topics without one arrive on the ingest socket as MCAP)", p + ".format", p);
-            if (t.Store is { } store && t.Format is not (InputFormat.H264 or InputFormat.H265) && !Skip(p + ".format"))
+            if (t.Store is { } store && t.Format is not (TopicInputFormat.H264 or TopicInputFormat.H265) && !Skip(p + ".format"))
                 Error($"{p}.store '{YamlNames.Of(store)}' only applies to format h264 or h265", p + ".store", p);
             if (t.FrameId is not null && t.FrameId.Length == 0) Error($"{p}.frame_id must not be empty", p + ".frame_id", p);
             if (t.FrameId is not null && t.Tags.ContainsKey("frame_id"))
@@ -246,7 +251,7 @@ internal sealed class ConfigValidator(RecorderSettings settings, SourceMap map, 
     private void JsonSchema(string p, TopicSettings t)
     {
         var path = p + ".json_schema";
-        if (t.Format is not InputFormat.Jsonl)
+        if (t.Format is not TopicInputFormat.Jsonl)
         {
             if (!Skip(p + ".format")) Error($"{path} only applies to format jsonl", path, p);
             return;

@@ -51,7 +51,7 @@ internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHost
             Error($"{label} '{path}' is inside a read-only path ({volume.MountPoint} is mounted read-only); the recorder cannot create it there", where);
         }
 
-        Check("recording.dir", _s.Recording.Dir, "recording.dir");
+        Check("recording.dir", _s.Recording.Directory, "recording.dir");
         Check("ingest.socket", _s.Ingest.Socket, "ingest.socket");
         var controlBeside = !map.IsSet("control_socket") && map.IsSet("ingest.socket");
         // A control socket placed beside a read-only ingest socket is the same mistake: one error.
@@ -66,7 +66,7 @@ internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHost
         }
         if (_s.Metrics.Textfile is { Length: > 0 } textfile)
             Check("metrics.textfile", textfile, "metrics.textfile");
-        if (_s.Offload is { Enabled: true, StateDir: { } stateDir }) Check("offload.state_dir", stateDir, "offload.state_dir");
+        if (_s.Offload is { Enabled: true, StateDirectory: { } stateDir }) Check("offload.state_dir", stateDir, "offload.state_dir");
     }
 
     /// <summary>A path as the service sees it: relative paths start at its working directory, / for a system service.</summary>
@@ -76,9 +76,9 @@ internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHost
     {
         var max = _s.Storage.MaxBytes;
         if (max <= 0 || map.Failed("storage.max_bytes") || map.Failed("recording.dir")) return;
-        if (host.VolumeOf(_s.Recording.Dir) is not { TotalBytes: > 0 } volume || max <= volume.TotalBytes) return;
+        if (host.VolumeOf(_s.Recording.Directory) is not { TotalBytes: > 0 } volume || max <= volume.TotalBytes) return;
         var got = map.Get("storage.max_bytes")?.Text ?? Units.FormatSize(max);
-        Warn($"storage.max_bytes ({got}) is larger than the volume holding recording.dir '{_s.Recording.Dir}' ({Approximate(volume.TotalBytes)} at {volume.MountPoint}); the disk fills up before the quota applies",
+        Warn($"storage.max_bytes ({got}) is larger than the volume holding recording.dir '{_s.Recording.Directory}' ({Approximate(volume.TotalBytes)} at {volume.MountPoint}); the disk fills up before the quota applies",
             "storage.max_bytes");
     }
 

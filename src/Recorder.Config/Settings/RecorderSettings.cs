@@ -1,3 +1,6 @@
+using Recorder.Offload;
+using Recorder.Recording;
+
 namespace Recorder.Config;
 
 /// <summary>
@@ -14,8 +17,8 @@ public sealed record RecorderSettings
     /// <summary><c>fleet</c>: the fleet name, written into <c>recorder.device</c>. <c>default</c> by default.</summary>
     public string Fleet { get; init; } = "default";
 
-    /// <summary><c>recording:</c> where and how files are written.</summary>
-    public RecordingSettings Recording { get; init; } = new();
+    /// <summary><c>recording:</c> where and how files are written: the recording stage's own options (the keys in <see cref="RecorderKeys.Recording"/>).</summary>
+    public RecordingOptions Recording { get; init; } = new();
 
     /// <summary><c>storage:</c> disk limits.</summary>
     public StorageSettings Storage { get; init; } = new();
@@ -36,8 +39,11 @@ public sealed record RecorderSettings
     /// <summary><c>metadata:</c> rules for the device metadata.</summary>
     public MetadataSettings Metadata { get; init; } = new();
 
-    /// <summary><c>offload:</c> uploads to the depot; null (the default) when the fleet file has no such section.</summary>
-    public OffloadSettings? Offload { get; init; }
+    /// <summary>
+    /// <c>offload:</c> uploads to the depot: the offload stage's own options (the keys in
+    /// <see cref="RecorderKeys.Offload"/>); null (the default) when the files have no such section.
+    /// </summary>
+    public OffloadOptions? Offload { get; init; }
 
     /// <summary><c>metrics:</c> the Prometheus textfile; off by default.</summary>
     public MetricsSettings Metrics { get; init; } = new();

@@ -3,7 +3,7 @@ namespace Recorder.Config;
 /// <summary>Disk limits for the recordings (<c>storage:</c> in the fleet file).</summary>
 public sealed record StorageSettings
 {
-    /// <summary><c>storage.max_bytes</c>: the most the recordings under <see cref="RecordingSettings.Dir"/> may take. 0 (the default) is unlimited.</summary>
+    /// <summary><c>storage.max_bytes</c>: the most the recordings under <c>recording.dir</c> may take. 0 (the default) is unlimited.</summary>
     public long MaxBytes { get; init; }
 
     /// <summary><c>storage.min_free_bytes</c>: free space to leave on the file system of the recordings. 256 MiB: enough headroom on a vehicle, and the embedded defaults still record on a nearly full dev machine.</summary>

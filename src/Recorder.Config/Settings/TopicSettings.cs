@@ -1,3 +1,7 @@
+using Recorder.Ingest;
+using Recorder.Recording;
+using Recorder.Video;
+
 namespace Recorder.Config;
 
 /// <summary>
@@ -26,10 +30,10 @@ public sealed record TopicSettings
     public string? Socket { get; init; }
 
     /// <summary><c>store</c>: for h264/h265 inputs, <c>container</c> (CompressedVideo messages, the default) or <c>sidecar</c> (a stream file beside the MCAP).</summary>
-    public VideoStore? Store { get; init; }
+    public FrameStore? Store { get; init; }
 
     /// <summary><c>format</c>: what the FIFO carries: <c>mcap</c>, <c>jsonl</c>, <c>h264</c> or <c>h265</c>. Only with <see cref="Fifo"/> or <see cref="Socket"/>, and required with them.</summary>
-    public InputFormat? Format { get; init; }
+    public TopicInputFormat? Format { get; init; }
 
     /// <summary><c>frame_id</c>: the coordinate frame, written into the channel metadata as <c>frame_id</c>.</summary>
     public string? FrameId { get; init; }

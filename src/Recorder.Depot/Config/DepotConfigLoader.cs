@@ -20,11 +20,13 @@ public sealed record DepotConfigResult(DepotSettings? Settings, IReadOnlyList<Co
 /// </summary>
 public static class DepotConfigLoader
 {
-    internal static readonly string[] RootKeys = ["listen", "insecure", "tls", "tus", "uploads", "storage", "state_dir", "catalog"];
+    internal static readonly string[] RootKeys = ["listen", "insecure", "tls", "tus", "uploads", "storage", "state_dir", "state", "catalog"];
     private static readonly string[] TlsKeys = ["certificate", "key", "client_ca"];
     private static readonly string[] TusKeys = ["path", "max_size"];
     private static readonly string[] UploadKeys = ["expire_after", "sweep_interval"];
-    private static readonly string[] StorageKeys = ["dir"];
+    private static readonly string[] StorageKeys = ["dir", "s3"];
+    private static readonly string[] S3Keys = ["endpoint", "bucket", "region", "path_style", "prefix", "access_key", "secret_key", "secret_key_file", "part_size"];
+    private static readonly string[] StateKeys = ["postgres", "postgres_file"];
     private static readonly string[] CatalogKeys = ["postgres"];
 
     /// <summary>The longest sweep interval (a timer's period is limited to about 49 days).</summary>
@@ -123,8 +125,20 @@ public static class DepotConfigLoader
                     s = s with { Uploads = uploads };
                     break;
                 case "storage":
-                    foreach (var (_, v, p) in r.Keys(value, path, StorageKeys))
-                        if (r.String(v, p, out var dir)) s = s with { Storage = s.Storage with { Dir = dir } };
+                    foreach (var (k, v, p) in r.Keys(value, path, StorageKeys))
+                    {
+                        if (k == "dir" && r.String(v, p, out var dir)) s = s with { Storage = s.Storage with { Dir = dir } };
+                        else if (k == "s3" && !YamlReader.IsNull(v)) s = s with { Storage = s.Storage with { S3 = ReadS3(r, v, p) } };
+                    }
+                    break;
+                case "state":
+                    var shared = s.State;
+                    foreach (var (k, v, p) in r.Keys(value, path, StateKeys))
+                    {
+                        if (!r.OptionalString(v, p, out var text)) continue;
+                        shared = k == "postgres" ? shared with { Postgres = text } : shared with { PostgresFile = text };
+                    }
+                    s = s with { State = shared };
                     break;
                 case "catalog":
                     foreach (var (_, v, p) in r.Keys(value, path, CatalogKeys))
@@ -133,6 +147,57 @@ public static class DepotConfigLoader
             }
         }
         return s;
+    }
+
+    private static S3Settings ReadS3(YamlReader r, YamlNode node, string path)
+    {
+        var s3 = new S3Settings();
+        foreach (var (k, v, p) in r.Keys(node, path, S3Keys))
+        {
+            switch (k)
+            {
+                case "path_style":
+                    if (r.Bool(v, p, out var pathStyle)) s3 = s3 with { PathStyle = pathStyle };
+                    break;
+                case "part_size":
+                    if (r.Size(v, p, out var partSize)) s3 = s3 with { PartSize = partSize };
+                    break;
+                default:
+                    if (!r.OptionalString(v, p, out var text)) break;
+                    s3 = k switch
+                    {
+                        "endpoint" => s3 with { Endpoint = text ?? "" },
+                        "bucket" => s3 with { Bucket = text ?? "" },
+                        "region" => s3 with { Region = text ?? "" },
+                        "prefix" => s3 with { Prefix = text ?? "" },
+                        "access_key" => s3 with { AccessKey = text },
+                        "secret_key" => s3 with { SecretKey = text },
+                        _ => s3 with { SecretKeyFile = text },
+                    };
+                    break;
+            }
+        }
+        return s3;
+    }
+
+    private static void ValidateS3(DepotSettings s, SourceMap map, Action<string, string> error)
+    {
+        if (s.Storage.S3 is not { } s3 || map.Failed("storage.s3")) return;
+        if (!Uri.TryCreate(s3.Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https") || endpoint.Query.Length > 0)
+            error("storage.s3.endpoint", $"storage.s3.endpoint must be an http:// or https:// URL, got '{s3.Endpoint}'");
+        if (s3.Bucket.Length == 0 || s3.Bucket.Any(c => !(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.')))
+            error("storage.s3.bucket", $"storage.s3.bucket must be a bucket name (lowercase letters, digits, '-' and '.'), got '{s3.Bucket}'");
+        if (s3.Region.Length == 0) error("storage.s3.region", "storage.s3.region must not be empty");
+        if (s3.Prefix.Length > 0 && (s3.Prefix[^1] != '/' || s3.Prefix[0] == '/'))
+            error("storage.s3.prefix", $"storage.s3.prefix must be empty or end with '/' (and not start with it), got '{s3.Prefix}'");
+        if (s3.PartSize < Storage.S3.S3UploadStore.MinPartSize || s3.PartSize > 1L << 30)
+            error("storage.s3.part_size", "storage.s3.part_size must be from 5MiB (S3's minimum) to 1GiB (each upload in progress buffers one part in memory)");
+        if (s3.SecretKey is not null && s3.SecretKeyFile is not null) error("storage.s3.secret_key_file", "storage.s3: set secret_key or secret_key_file, not both");
+        if (s3.SecretKeyFile is not null && !System.IO.File.Exists(s3.SecretKeyFile)) error("storage.s3.secret_key_file", $"storage.s3.secret_key_file: no such file '{s3.SecretKeyFile}'");
+        else if (s3.ResolveAccessKey() is null || (s3.SecretKeyFile is null && s3.ResolveSecretKey() is null))
+            error("storage.s3", "storage.s3 needs credentials: access_key and secret_key (or secret_key_file), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
+        if (s.State.Postgres is null && s.State.PostgresFile is null)
+            error("storage.s3", "storage.s3 needs state.postgres: the upload state (offset, parts, hash, lock) of S3 uploads lives in PostgreSQL");
     }
 
     private static void Validate(DepotSettings s, SourceMap map, List<ConfigError> errors)
@@ -177,6 +242,27 @@ public static class DepotConfigLoader
             }
         }
         if (!map.Failed("state_dir") && s.StateDir.Length == 0) Error("state_dir", "state_dir must not be empty");
+        ValidateS3(s, map, Error);
+        if (!map.Failed("state"))
+        {
+            if (s.State.Postgres is not null && s.State.PostgresFile is not null) Error("state.postgres_file", "state: set postgres or postgres_file, not both");
+            if (s.State.PostgresFile is not null && !System.IO.File.Exists(s.State.PostgresFile)) Error("state.postgres_file", $"state.postgres_file: no such file '{s.State.PostgresFile}'");
+            if (s.State.Postgres is not null && !IsConnectionString(s.State.Postgres)) Error("state.postgres", "state.postgres must be a connection string like Host=db;Database=depot;Username=depot");
+            if ((s.State.Postgres ?? s.State.PostgresFile) is not null && s.Storage.S3 is null)
+                Error(s.State.Postgres is not null ? "state.postgres" : "state.postgres_file", "state.postgres needs storage.s3: shared upload state is for replicas that share S3 storage, not a local directory");
+        }
+    }
+
+    private static bool IsConnectionString(string text)
+    {
+        try
+        {
+            return new System.Data.Common.DbConnectionStringBuilder { ConnectionString = text }.Count > 0;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Parses <c>IP:PORT</c>, <c>[IPv6]:PORT</c> or <c>localhost:PORT</c> (port 0: any free port).</summary>

@@ -32,6 +32,9 @@ public sealed record DepotSettings
     /// <summary>The depot's own state: the device tokens file.</summary>
     public string StateDir { get; init; } = "./depot-state";
 
+    /// <summary>Where upload state lives: files in <see cref="Storage"/>'s directory, or PostgreSQL (shared by replicas).</summary>
+    public StateSettings State { get; init; } = new();
+
     /// <summary>The file of device token hashes (<c>recorder-depot token add</c> appends to it).</summary>
     public string TokensFile => Path.Combine(StateDir, "tokens");
 
@@ -88,9 +91,68 @@ public sealed record UploadSettings
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromHours(1);
 }
 
-/// <summary>Where verified files are kept: a local directory, <c>&lt;dir&gt;/&lt;device_id&gt;/&lt;YYYY-MM-DD&gt;/</c>.</summary>
+/// <summary>Where verified files are kept: a local directory, <c>&lt;dir&gt;/&lt;device_id&gt;/&lt;YYYY-MM-DD&gt;/</c>, or S3.</summary>
 public sealed record StorageSettings
 {
     /// <summary>The root directory; uploads in progress live in its hidden <c>.uploads</c> directory (same file system, so the final rename is atomic).</summary>
     public string Dir { get; init; } = "./depot";
+
+    /// <summary>S3-compatible object storage instead of <see cref="Dir"/> (needs <c>state.postgres</c>); null: the directory.</summary>
+    public S3Settings? S3 { get; init; }
+}
+
+/// <summary>
+/// An S3-compatible bucket: files at <c>&lt;prefix&gt;&lt;device_id&gt;/&lt;YYYY-MM-DD&gt;/&lt;file&gt;</c>,
+/// written as multipart uploads. Credentials: the keys here, else <c>secret_key_file</c>, else the
+/// environment's <c>AWS_ACCESS_KEY_ID</c> / <c>AWS_SECRET_ACCESS_KEY</c>.
+/// </summary>
+public sealed record S3Settings
+{
+    /// <summary>The service's base URL, e.g. https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:9000.</summary>
+    public string Endpoint { get; init; } = "";
+
+    public string Bucket { get; init; } = "";
+
+    /// <summary>The region requests are signed for.</summary>
+    public string Region { get; init; } = "us-east-1";
+
+    /// <summary>Bucket in the path (<c>endpoint/bucket/key</c>, as MinIO and most self-hosted servers want) rather than in the host name.</summary>
+    public bool PathStyle { get; init; } = true;
+
+    /// <summary>Prepended to every key: "" or ending in '/'.</summary>
+    public string Prefix { get; init; } = "";
+
+    public string? AccessKey { get; init; }
+
+    public string? SecretKey { get; init; }
+
+    /// <summary>A file holding the secret key (first line), kept out of the configuration.</summary>
+    public string? SecretKeyFile { get; init; }
+
+    /// <summary>The multipart part size: at least 5 MiB (S3's minimum); each upload in progress buffers up to one part in memory. 8 MiB.</summary>
+    public long PartSize { get; init; } = 8L << 20;
+
+    /// <summary>The access key: configured, or <c>AWS_ACCESS_KEY_ID</c>.</summary>
+    public string? ResolveAccessKey() => AccessKey ?? Environment.GetEnvironmentVariable("AWS_ACCESS_KEY_ID");
+
+    /// <summary>The secret key: configured, or the first line of <see cref="SecretKeyFile"/>, or <c>AWS_SECRET_ACCESS_KEY</c>.</summary>
+    public string? ResolveSecretKey()
+    {
+        if (SecretKey is not null) return SecretKey;
+        if (SecretKeyFile is not null) return System.IO.File.ReadLines(SecretKeyFile).FirstOrDefault()?.Trim();
+        return Environment.GetEnvironmentVariable("AWS_SECRET_ACCESS_KEY");
+    }
+}
+
+/// <summary>Upload state (offset, lock, hash progress): beside the bytes in the storage directory by default, or in PostgreSQL.</summary>
+public sealed record StateSettings
+{
+    /// <summary>An Npgsql connection string (<c>Host=…;Database=…;Username=…</c>); null: local state files.</summary>
+    public string? Postgres { get; init; }
+
+    /// <summary>A file holding the connection string (first line), to keep its password out of the configuration.</summary>
+    public string? PostgresFile { get; init; }
+
+    /// <summary>The connection string: configured, or the first line of <see cref="PostgresFile"/>; null for local state.</summary>
+    public string? ResolvePostgres() => Postgres ?? (PostgresFile is null ? null : System.IO.File.ReadLines(PostgresFile).FirstOrDefault()?.Trim());
 }

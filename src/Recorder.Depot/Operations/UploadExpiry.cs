@@ -19,7 +19,7 @@ internal sealed class UploadExpiry(TusHandler handler, DepotSettings settings, D
                 {
                     await handler.SweepAsync(stoppingToken).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Data.Common.DbException)
                 {
                     DepotLog.SweepFailed(logger, e.Message);
                 }

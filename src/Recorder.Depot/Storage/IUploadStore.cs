@@ -28,11 +28,29 @@ public interface IUploadStore
     /// <summary>How many bytes of the upload the store holds.</summary>
     ValueTask<long> OffsetAsync(UploadRecord record, CancellationToken cancellationToken);
 
-    /// <summary>Opens the upload for appending at <paramref name="offset"/> (= <see cref="OffsetAsync"/>).</summary>
-    ValueTask<IUploadWriter> OpenWriterAsync(UploadRecord record, long offset, CancellationToken cancellationToken);
+    /// <summary>
+    /// Opens the upload for appending at <paramref name="offset"/> (= <see cref="OffsetAsync"/>).
+    /// The writer appends every byte it stores to <paramref name="hash"/> (the SHA-256 of the first
+    /// <paramref name="offset"/> bytes), so a store that saves progress can save the hash state with it.
+    /// </summary>
+    ValueTask<IUploadWriter> OpenWriterAsync(UploadRecord record, long offset, ResumableSha256 hash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The SHA-256 state over the first <paramref name="offset"/> stored bytes when the store saved
+    /// one (the S3 store, whose parts cannot be read back before completion); null when it did not
+    /// (the local store: the caller hashes <see cref="OpenRead"/> again).
+    /// </summary>
+    ValueTask<ResumableSha256?> RestoreHashAsync(UploadRecord record, long offset, CancellationToken cancellationToken);
 
     /// <summary>The stored bytes from the start, to hash them again after a restart.</summary>
     Stream OpenRead(UploadRecord record);
+
+    /// <summary>
+    /// Takes the upload's write lock among every depot process that shares this store, or null
+    /// when another process holds it. Released by disposing. (Within one process the tus handler
+    /// serializes requests itself; a store used by one process returns a lock that always succeeds.)
+    /// </summary>
+    ValueTask<IAsyncDisposable?> TryLockAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>
     /// Makes the fully received upload visible at its storage path, durably and atomically, and
@@ -53,7 +71,14 @@ public interface IUploadWriter : IAsyncDisposable
     /// <summary>Appends <paramref name="bytes"/> (as the request body reader hands them over); returns once the store has them (not necessarily durably).</summary>
     ValueTask WriteAsync(ReadOnlySequence<byte> bytes, CancellationToken cancellationToken);
 
-    /// <summary>Makes everything appended so far durable.</summary>
+    /// <summary>
+    /// The request's body ended: from now on <see cref="IUploadStore.OffsetAsync"/>, in any process,
+    /// counts every byte appended (the S3 store writes the bytes that do not fill a part as the
+    /// incomplete part object). Not necessarily durable on disk.
+    /// </summary>
+    ValueTask SealAsync(CancellationToken cancellationToken);
+
+    /// <summary>Makes everything appended so far durable (and sealed).</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken);
 
     /// <summary>Discards everything after <paramref name="offset"/> (a request that must change nothing).</summary>

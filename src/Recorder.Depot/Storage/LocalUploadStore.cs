@@ -69,10 +69,23 @@ public sealed class LocalUploadStore : IUploadStore
         return ValueTask.FromResult(info.Exists ? info.Length : 0);
     }
 
-    public ValueTask<IUploadWriter> OpenWriterAsync(UploadRecord record, long offset, CancellationToken cancellationToken)
+    public ValueTask<IUploadWriter> OpenWriterAsync(UploadRecord record, long offset, ResumableSha256 hash, CancellationToken cancellationToken)
     {
         var handle = File.OpenHandle(PartPath(record.Id), FileMode.Open, FileAccess.Write, FileShare.Read, FileOptions.Asynchronous);
-        return ValueTask.FromResult<IUploadWriter>(new Writer(handle, offset));
+        return ValueTask.FromResult<IUploadWriter>(new Writer(handle, offset, hash));
+    }
+
+    /// <summary>None saved: the stored prefix is at hand to hash again.</summary>
+    public ValueTask<ResumableSha256?> RestoreHashAsync(UploadRecord record, long offset, CancellationToken cancellationToken) => ValueTask.FromResult<ResumableSha256?>(null);
+
+    /// <summary>One process owns the directory: the tus handler's own lock is the whole lock.</summary>
+    public ValueTask<IAsyncDisposable?> TryLockAsync(string id, CancellationToken cancellationToken) => ValueTask.FromResult<IAsyncDisposable?>(NoLock.Instance);
+
+    private sealed class NoLock : IAsyncDisposable
+    {
+        public static readonly NoLock Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     public Stream OpenRead(UploadRecord record) =>
@@ -120,7 +133,7 @@ public sealed class LocalUploadStore : IUploadStore
     }
 
     /// <summary>Positional writes straight to the file: one gathered write (pwritev) per piece of body the reader hands over.</summary>
-    private sealed class Writer(SafeFileHandle handle, long offset) : IUploadWriter
+    private sealed class Writer(SafeFileHandle handle, long offset, ResumableSha256 hash) : IUploadWriter
     {
         private readonly List<ReadOnlyMemory<byte>> _segments = new(16);
 
@@ -136,8 +149,12 @@ public sealed class LocalUploadStore : IUploadStore
                 foreach (var segment in bytes) _segments.Add(segment);
                 await RandomAccess.WriteAsync(handle, _segments, offset, cancellationToken).ConfigureAwait(false);
             }
+            foreach (var segment in bytes) hash.Append(segment.Span);
             offset += bytes.Length;
         }
+
+        /// <summary>Written bytes are in the file already.</summary>
+        public ValueTask SealAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
         public ValueTask FlushAsync(CancellationToken cancellationToken)
         {

@@ -118,7 +118,7 @@ public sealed class TusHandler
             };
             await task.ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && !context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Data.Common.DbException && !context.RequestAborted.IsCancellationRequested)
         {
             DepotLog.StorageFailed(_logger, id ?? "(new)", e.Message);
             if (!response.HasStarted) response.StatusCode = StatusCodes.Status500InternalServerError;
@@ -234,7 +234,7 @@ public sealed class TusHandler
         var record = await FindAsync(context, "DELETE", device, id).ConfigureAwait(false);
         if (record is null) return;
         var session = _sessions.GetOrAdd(id, static _ => new UploadSession());
-        if (!session.TryEnter())
+        if (await EnterAsync(id, session).ConfigureAwait(false) is not { } held)
         {
             await Refuse(context, "DELETE", id, device, StatusCodes.Status423Locked, "a PATCH is in progress on this upload").ConfigureAwait(false);
             return;
@@ -246,7 +246,7 @@ public sealed class TusHandler
         }
         finally
         {
-            session.Exit();
+            await ExitAsync(session, held).ConfigureAwait(false);
         }
         DepotLog.Terminated(_logger, id, device);
         context.Response.StatusCode = StatusCodes.Status204NoContent;
@@ -268,7 +268,7 @@ public sealed class TusHandler
             return;
         }
         var session = _sessions.GetOrAdd(id, static _ => new UploadSession());
-        if (!session.TryEnter())
+        if (await EnterAsync(id, session).ConfigureAwait(false) is not { } held)
         {
             await Refuse(context, "PATCH", id, device, StatusCodes.Status423Locked, "another PATCH is in progress on this upload").ConfigureAwait(false);
             return;
@@ -310,7 +310,7 @@ public sealed class TusHandler
         finally
         {
             _metrics.PatchEnded();
-            session.Exit();
+            await ExitAsync(session, held).ConfigureAwait(false);
         }
     }
 
@@ -326,7 +326,7 @@ public sealed class TusHandler
         var remaining = record.Length - offset;
         var overlong = false;
         string? cut = null;
-        await using (var writer = await _store.OpenWriterAsync(record, offset, CancellationToken.None).ConfigureAwait(false))
+        await using (var writer = await _store.OpenWriterAsync(record, offset, hash, CancellationToken.None).ConfigureAwait(false))
         {
             try
             {
@@ -349,9 +349,8 @@ public sealed class TusHandler
                     }
                     else if (!buffer.IsEmpty)
                     {
-                        // Not cancellable: a write that starts finishes, so the hash and the stored bytes agree.
+                        // Not cancellable: a write that starts finishes, so the hash (the writer appends to it) and the stored bytes agree.
                         await writer.WriteAsync(buffer, CancellationToken.None).ConfigureAwait(false);
-                        foreach (var segment in buffer) hash.AppendData(segment.Span);
                         offset += buffer.Length;
                         remaining -= buffer.Length;
                         session.HashedUpTo = offset;
@@ -372,6 +371,7 @@ public sealed class TusHandler
                 // (after a power cut, HEAD says less and the client sends it again; the hash is
                 // rebuilt from the stored bytes), and an fsync per 16 MiB costs ~15% of throughput.
                 if (offset == record.Length || cut is not null) await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                else if (!overlong) await writer.SealAsync(CancellationToken.None).ConfigureAwait(false);
             }
             catch
             {
@@ -401,7 +401,7 @@ public sealed class TusHandler
             context.Response.StatusCode = StatusCodes.Status204NoContent;
             return;
         }
-        var actual = Convert.ToHexStringLower(hash.GetCurrentHash());
+        var actual = Convert.ToHexStringLower(hash.Current());
         if (actual != record.ExpectedSha256)
         {
             // Removed first: "complete" must only ever mean "verified".
@@ -438,12 +438,16 @@ public sealed class TusHandler
         return moved;
     }
 
-    /// <summary>The running hash at <paramref name="offset"/>; after a restart (or a failed write) the stored prefix is hashed again.</summary>
-    private async Task<IncrementalHash> HashUpToAsync(UploadRecord record, UploadSession session, long offset)
+    /// <summary>
+    /// The running hash at <paramref name="offset"/>. After a restart, a failed write or another
+    /// replica's progress: the state the store saved at that offset, or else the stored prefix hashed again.
+    /// </summary>
+    private async Task<ResumableSha256> HashUpToAsync(UploadRecord record, UploadSession session, long offset)
     {
         if (session.Hash is { } current && session.HashedUpTo == offset) return current;
+        if (offset == 0) return session.Restart();
+        if (await _store.RestoreHashAsync(record, offset, CancellationToken.None).ConfigureAwait(false) is { } saved) return session.Adopt(saved, offset);
         var hash = session.Restart();
-        if (offset == 0) return hash;
         var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
@@ -453,7 +457,7 @@ public sealed class TusHandler
             {
                 var read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, offset - done))).ConfigureAwait(false);
                 if (read == 0) throw new IOException($"upload {record.Id}: the store holds fewer than {offset} bytes");
-                hash.AppendData(buffer, 0, read);
+                hash.Append(buffer.AsSpan(0, read));
                 done += read;
             }
         }
@@ -509,7 +513,7 @@ public sealed class TusHandler
     private async Task<bool> ExpireAsync(UploadRecord record)
     {
         var session = _sessions.GetOrAdd(record.Id, static _ => new UploadSession());
-        if (!session.TryEnter()) return false;
+        if (await EnterAsync(record.Id, session).ConfigureAwait(false) is not { } held) return false;
         try
         {
             await _store.RemoveAsync(record, CancellationToken.None).ConfigureAwait(false);
@@ -517,7 +521,7 @@ public sealed class TusHandler
         }
         finally
         {
-            session.Exit();
+            await ExitAsync(session, held).ConfigureAwait(false);
         }
         if (!record.IsVerified)
         {
@@ -525,6 +529,38 @@ public sealed class TusHandler
             DepotLog.Expired(_logger, record.Id, record.DeviceId, record.Expires - _settings.Uploads.ExpireAfter);
         }
         return true;
+    }
+
+    /// <summary>
+    /// The upload's lock: this process's (at once, in memory), then the store's, which other depot
+    /// processes sharing the store also take. Null when either is held elsewhere.
+    /// </summary>
+    private async Task<IAsyncDisposable?> EnterAsync(string id, UploadSession session)
+    {
+        if (!session.TryEnter()) return null;
+        try
+        {
+            var held = await _store.TryLockAsync(id, CancellationToken.None).ConfigureAwait(false);
+            if (held is null) session.Exit();
+            return held;
+        }
+        catch
+        {
+            session.Exit();
+            throw;
+        }
+    }
+
+    private static async Task ExitAsync(UploadSession session, IAsyncDisposable held)
+    {
+        try
+        {
+            await held.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            session.Exit();
+        }
     }
 
     private void Forget(string id, UploadSession session)

@@ -55,7 +55,7 @@ public static class ConfigCommand
         stdout.WriteLine($"fleet:     {s.Fleet} ({s.FleetFile ?? "embedded defaults"})");
         stdout.WriteLine($"device:    {d.DeviceId}, {d.DeviceVersion}{(d.Vehicle is null ? "" : $", vehicle {d.Vehicle}")}, operator {d.Operator} ({s.DeviceFile ?? "embedded defaults"})");
         stdout.WriteLine($"software:  {d.SoftwareVersion ?? (d.SoftwareVersionFile is { } file ? $"from {file}" : "not set")}");
-        stdout.WriteLine($"recording: {r.Dir}; chunk {Units.FormatSize(r.ChunkSize)} or {Units.FormatDuration(r.ChunkMaxAge)}, {YamlNames.Of(r.Compression)}; split {Units.FormatSize(r.SplitSize)} or {Units.FormatDuration(r.SplitDuration)}; fsync {YamlNames.Of(r.Fsync)}");
+        stdout.WriteLine($"recording: {r.Directory}; chunk {Units.FormatSize(r.ChunkSize)} or {Units.FormatDuration(r.ChunkMaxAge)}, {YamlNames.Of(r.Compression)}; split {Units.FormatSize(r.SplitSize)} or {Units.FormatDuration(r.SplitDuration)}; fsync {YamlNames.Of(r.Fsync)}");
         stdout.WriteLine($"storage:   max {(s.Storage.MaxBytes == 0 ? "unlimited" : Units.FormatSize(s.Storage.MaxBytes))}, keep {Units.FormatSize(s.Storage.MinFreeBytes)} free, when full {YamlNames.Of(s.Storage.WhenFull)}");
         stdout.WriteLine($"ingest:    {i.Socket}; queue {Units.FormatSize(i.QueueBytes)}; timestamps {YamlNames.Of(i.Timestamps)}; include [{string.Join(", ", i.Include)}]; exclude [{string.Join(", ", i.Exclude)}]");
         stdout.WriteLine($"control:   {s.ControlSocket}");
@@ -65,7 +65,7 @@ public static class ConfigCommand
             var notes = new List<string>();
             if (t.Fifo is not null) notes.Add($"fifo {t.Fifo} ({YamlNames.Of(t.Format!.Value)})");
             if (t.Latched) notes.Add("latched");
-            if (t.Drop != DropPolicy.Block) notes.Add(YamlNames.Of(t.Drop));
+            if (t.Drop != Recording.DropPolicy.Block) notes.Add(YamlNames.Of(t.Drop));
             if (t.Timestamps is { } ts) notes.Add($"timestamps {YamlNames.Of(ts)}");
             foreach (var (key, value) in s.ChannelMetadataFor(t.Topic)) notes.Add($"{key}={value}");
             stdout.WriteLine(notes.Count == 0 ? $"  {t.Topic}" : $"  {t.Topic}: {string.Join(", ", notes)}");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Recorder.Mcap;
 using Recorder.Video;
+using Recorder.Storage;
 
 namespace Recorder.Cli;
 
@@ -27,7 +28,7 @@ public static class DoctorCommand
     /// <summary>False when NAME.vidx exists and is not what the MCAP rebuilds to (stale, torn or from another file).</summary>
     private static bool CheckFrameIndex(string mcap, TextWriter stdout)
     {
-        var vidx = FrameIndex.PathFor(mcap);
+        var vidx = RecordingLayout.VidxPath(mcap);
         if (!File.Exists(vidx)) return true;
         using var rebuilt = new MemoryStream();
         FrameIndexRebuildResult result;

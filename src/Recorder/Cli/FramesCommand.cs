@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Recorder.Video;
+using Recorder.Storage;
 
 namespace Recorder.Cli;
 
@@ -45,7 +46,7 @@ public static class FramesCommand
 
     /// <summary>FILE may name the recording or its index.</summary>
     internal static (string Mcap, string Vidx) Paths(string file) =>
-        file.EndsWith(FrameIndex.Extension, StringComparison.Ordinal) ? (Path.ChangeExtension(file, ".mcap"), file) : (file, FrameIndex.PathFor(file));
+        RecordingLayout.KindOf(file) == RecordingFileKind.Vidx ? (Path.ChangeExtension(file, RecordingLayout.McapExtension), file) : (file, RecordingLayout.VidxPath(file));
 
     private static string KindName(KeyframeKind kind) => kind switch
     {

@@ -30,6 +30,7 @@ public sealed class RecorderHost
     private BatchQueue? _queue;
     private ChannelRegistry? _registry;
     private IngestOptions? _ingestOptions;
+    private IngestContext? _ingest;
     private OffloadService? _offload; // for the writer's storage-limit hook and the control server; replaced by a reload that changes offload.*
     private RecordingWriter? _writer;
     private bool _running; // under _reloadLock: from READY until the shutdown begins
@@ -48,25 +49,12 @@ public sealed class RecorderHost
     /// <summary>The settings in force (after reloads).</summary>
     public RecorderSettings Current => Volatile.Read(ref _current);
 
-    public static RecordingOptions RecordingOptionsFrom(RecorderSettings s) => new()
+    /// <summary>
+    /// The writer's options: the <c>recording:</c> section is the writer's own options type; the
+    /// host adds what other sections decide (latched topics, producer time, storage limits).
+    /// </summary>
+    public static RecordingOptions RecordingOptionsFrom(RecorderSettings s) => s.Recording with
     {
-        Directory = s.Recording.Dir,
-        ChunkSize = (int)s.Recording.ChunkSize,
-        ChunkMaxAge = s.Recording.ChunkMaxAge,
-        Compression = s.Recording.Compression switch
-        {
-            ChunkCompression.None => McapCompression.None,
-            ChunkCompression.Lz4 => McapCompression.Lz4,
-            _ => McapCompression.Zstd,
-        },
-        SplitSize = s.Recording.SplitSize,
-        SplitDuration = s.Recording.SplitDuration,
-        Fsync = s.Recording.Fsync switch
-        {
-            FsyncMode.Interval => FsyncPolicy.Interval,
-            FsyncMode.Never => FsyncPolicy.Never,
-            _ => FsyncPolicy.Chunk,
-        },
         LatchedTopics = s.Topics.Where(t => t.Latched).Select(t => t.Topic).ToHashSet(StringComparer.Ordinal),
         MaxBytes = s.Storage.MaxBytes,
         MinFreeBytes = s.Storage.MinFreeBytes,
@@ -77,7 +65,6 @@ public sealed class RecorderHost
             : s.Ingest.Timestamps == TimestampMode.Producer || s.Topics.Any(t => t.Timestamps == TimestampMode.Producer)
                 ? s.Ingest.ReorderWindow
                 : TimeSpan.Zero,
-        KeyframeWait = s.Recording.KeyframeWait,
         // Configured channel metadata is applied by the writer as a channel enters a file, so a reload reaches the next file.
         ChannelMetadata = s.ChannelMetadataFor,
     };
@@ -92,26 +79,16 @@ public sealed class RecorderHost
         TopicInputs = TopicInputsFrom(s),
     };
 
-    private static Recording.DropPolicy DropPolicyOf(RecorderSettings s, string topic) => (s.FindTopic(topic)?.Drop ?? Config.DropPolicy.Block) switch
-    {
-        Config.DropPolicy.DropOldest => Recording.DropPolicy.DropOldest,
-        Config.DropPolicy.DropNewest => Recording.DropPolicy.DropNewest,
-        _ => Recording.DropPolicy.Block,
-    };
+    private static DropPolicy DropPolicyOf(RecorderSettings s, string topic) => s.FindTopic(topic)?.Drop ?? DropPolicy.Block;
 
     /// <summary>The topics' own inputs: FIFOs and per-topic sockets.</summary>
     private static List<TopicInputOptions> TopicInputsFrom(RecorderSettings s) =>
-        s.Topics.Where(t => t.Fifo is not null || t.Socket is not null).Select(t => new TopicInputOptions(t.Fifo ?? t.Socket!, t.Topic, t.Format switch
-        {
-            InputFormat.Jsonl => TopicInputFormat.Jsonl,
-            InputFormat.H264 => TopicInputFormat.H264,
-            InputFormat.H265 => TopicInputFormat.H265,
-            _ => TopicInputFormat.Mcap,
-        }, t.JsonSchema, t.Fifo is null ? TopicInputTransport.Socket : TopicInputTransport.Fifo,
-            t.Store == VideoStore.Sidecar ? Video.FrameStore.Sidecar : Video.FrameStore.Container)).ToList();
+        s.Topics.Where(t => t.Fifo is not null || t.Socket is not null).Select(t => new TopicInputOptions(t.Fifo ?? t.Socket!, t.Topic,
+            t.Format ?? TopicInputFormat.Mcap, t.JsonSchema, t.Fifo is null ? TopicInputTransport.Socket : TopicInputTransport.Fifo,
+            t.Store ?? Video.FrameStore.Container)).ToList();
 
     /// <summary>Topics read as raw Annex B video: their frames are stamped at their first byte's arrival (producer time).</summary>
-    private static bool IsRawVideo(TopicSettings t) => (t.Fifo is not null || t.Socket is not null) && t.Format is InputFormat.H264 or InputFormat.H265;
+    private static bool IsRawVideo(TopicSettings t) => (t.Fifo is not null || t.Socket is not null) && t.Format is TopicInputFormat.H264 or TopicInputFormat.H265;
 
     /// <summary>
     /// An access unit is known complete only when the next one begins, so video arrives up to a
@@ -119,43 +96,14 @@ public sealed class RecorderHost
     /// </summary>
     public static readonly TimeSpan VideoReorderWindow = TimeSpan.FromMilliseconds(300);
 
-    /// <summary>The offload stage's options from the <c>offload:</c> section; null when it is absent or disabled.</summary>
-    public static OffloadOptions? OffloadOptionsFrom(RecorderSettings s)
-    {
-        if (s.Offload is not { Enabled: true } o) return null;
-        return new OffloadOptions
-        {
-            Endpoint = new Uri(o.Endpoint),
-            RecordingsDirectory = s.Recording.Dir,
-            DeviceId = s.Device.DeviceId,
-            StateDirectory = o.StateDir,
-            Presence = o.Presence switch
-            {
-                OffloadPresence.NetworkManager => PresenceMode.NetworkManager,
-                OffloadPresence.Manual => PresenceMode.Manual,
-                _ => PresenceMode.Probe,
-            },
-            ProbeInterval = o.ProbeInterval,
-            ProbeTimeout = o.ProbeTimeout,
-            EnterAfter = o.EnterAfter,
-            LeaveAfter = o.LeaveAfter,
-            Ssids = o.Ssids,
-            Parallel = o.Parallel,
-            Bandwidth = o.Bandwidth,
-            ChunkSize = o.ChunkSize,
-            InactivityTimeout = o.InactivityTimeout,
-            RetryMin = o.RetryMin,
-            RetryMax = o.RetryMax,
-            DeleteAfterUpload = o.DeleteAfterUpload,
-            MinFreeBytes = s.Storage.MinFreeBytes,
-            RescanInterval = o.RescanInterval,
-            TokenFile = o.TokenFile,
-            ClientCertificateFile = o.ClientCertificate,
-            ClientKeyFile = o.ClientKey,
-            CaFile = o.Ca,
-            Insecure = o.Insecure,
-        };
-    }
+    /// <summary>
+    /// The offload stage's options: the <c>offload:</c> section is the stage's own options type;
+    /// the host adds the recordings directory and the device. Null when the section is absent or
+    /// disabled.
+    /// </summary>
+    public static OffloadOptions? OffloadOptionsFrom(RecorderSettings s) => s.Offload is { Enabled: true } o
+        ? o with { RecordingsDirectory = s.Recording.Directory, DeviceId = s.Device.DeviceId }
+        : null;
 
     /// <summary>The values of `recorder.device`: configuration plus what only the running machine knows.</summary>
     public static DeviceIdentity IdentityFrom(RecorderSettings s)
@@ -220,10 +168,10 @@ public sealed class RecorderHost
         _registry = new ChannelRegistry();
         var queue = _queue = new BatchQueue(settings.Ingest.QueueBytes, clock);
         var identity = IdentityFrom(settings);
-        _initialRecording = WithOffloadCheck(RecordingOptionsFrom(settings), () => Volatile.Read(ref _offload));
+        _initialRecording = RecordingOptionsFrom(settings);
         using var writer = _writer = new RecordingWriter(_initialRecording, queue, _registry, identity, _loggers.CreateLogger("recorder.recording"));
         writer.Start();
-        DaemonLog.Started(_logger, Cli.BuildInfo.Version, identity.DeviceId, Path.GetFullPath(settings.Recording.Dir));
+        DaemonLog.Started(_logger, Cli.BuildInfo.Version, identity.DeviceId, Path.GetFullPath(settings.Recording.Directory));
 
         // Selection and FIFOs follow reloads: the options read the settings in force.
         _ingestOptions = new IngestOptions
@@ -235,8 +183,8 @@ public sealed class RecorderHost
             SelectionVersion = () => Volatile.Read(ref _selectionVersion),
             TopicInputs = TopicInputsFrom(settings),
         };
-        var ingestLogger = _loggers.CreateLogger("recorder.ingest");
-        var socket = new UnixSocketIngest(_ingestOptions, queue, _registry, ingestLogger);
+        _ingest = new IngestContext(_ingestOptions, new RecordingIntake(queue, _registry), _loggers.CreateLogger("recorder.ingest"));
+        var socket = new UnixSocketIngest(_ingest);
         socket.Start();
         lock (_reloadLock) ApplyTopicInputs(TopicInputsFrom(settings));
         await StartOffloadAsync(settings).ConfigureAwait(false);
@@ -316,7 +264,8 @@ public sealed class RecorderHost
         OffloadService? offload = null;
         try
         {
-            offload = new OffloadService(options, _loggers.CreateLogger("recorder.offload"));
+            // The writer's store: the offload stage is its ledger (what is offloaded goes first when space is short; every deletion is journaled).
+            offload = new OffloadService(options, _loggers.CreateLogger("recorder.offload"), store: _writer!.Store);
             _writer!.FileFinished += offload.NotifyFinished;
             offload.Start();
             Volatile.Write(ref _offload, offload);
@@ -456,33 +405,15 @@ public sealed class RecorderHost
         }
     }
 
-    /// <summary>The new settings with the values bound at start-up put back, and the keys that differed.</summary>
+    /// <summary>
+    /// The new settings with the values bound at start-up put back (the keys the tables declare
+    /// <see cref="ReloadClass.Restart"/>), and the keys that differed.
+    /// </summary>
     private static (RecorderSettings Settings, List<string> RestartOnly) KeepStartupSettings(RecorderSettings old, RecorderSettings next)
     {
-        var keys = new List<string>();
-        if (next.Ingest.Socket != old.Ingest.Socket) keys.Add("ingest.socket");
-        if (next.ControlSocket != old.ControlSocket) keys.Add("control_socket");
-        if (next.Ingest.QueueBytes != old.Ingest.QueueBytes) keys.Add("ingest.queue");
-        if (next.Ingest.Timestamps != old.Ingest.Timestamps) keys.Add("ingest.timestamps");
-        if (next.Ingest.ReorderWindow != old.Ingest.ReorderWindow) keys.Add("ingest.reorder_window");
+        var (kept, keys) = RecorderKeys.KeepRestartOnly(old, next);
+        // topics[].timestamps: the writer's reorder buffer is built for the topics that used producer time at start.
         if (!ProducerTimeTopics(old).SetEquals(ProducerTimeTopics(next))) keys.Add("topics[].timestamps");
-        if (next.Device.DeviceId != old.Device.DeviceId) keys.Add("device_id");
-        // The writer's directory (leftover recovery, the storage quota's file list) and the offload
-        // stage's scan are bound to it: moving them live would split the recordings in two.
-        if (next.Recording.Dir != old.Recording.Dir) keys.Add("recording.dir");
-        var kept = next with
-        {
-            ControlSocket = old.ControlSocket,
-            Ingest = next.Ingest with
-            {
-                Socket = old.Ingest.Socket,
-                QueueBytes = old.Ingest.QueueBytes,
-                Timestamps = old.Ingest.Timestamps,
-                ReorderWindow = old.Ingest.ReorderWindow,
-            },
-            Device = next.Device with { DeviceId = old.Device.DeviceId },
-            Recording = next.Recording with { Dir = old.Recording.Dir },
-        };
         return (kept, keys);
 
         static HashSet<string> ProducerTimeTopics(RecorderSettings s) =>
@@ -497,17 +428,8 @@ public sealed class RecorderHost
         {
             UsesProducerTime = initial.UsesProducerTime,
             ReorderWindow = initial.ReorderWindow,
-            IsOffloaded = initial.IsOffloaded,
         };
     }
-
-    /// <summary>
-    /// The writer's storage-limit hook ("delete offloaded files first") answered by the offload
-    /// service's journal: a file the depot has verified, unchanged since, goes before any other.
-    /// Without a running offload service nothing counts as offloaded.
-    /// </summary>
-    internal static RecordingOptions WithOffloadCheck(RecordingOptions options, Func<OffloadService?> offload) =>
-        options with { IsOffloaded = path => offload()?.IsVerified(path) ?? false };
 
     /// <summary>Starts the topic inputs (FIFOs and sockets) not running yet and stops those no longer configured. Under the reload lock.</summary>
     private (int Added, int Removed) ApplyTopicInputs(List<TopicInputOptions> wanted)
@@ -523,7 +445,7 @@ public sealed class RecorderHost
         var added = 0;
         foreach (var options in wanted.Where(w => !_topicInputs.ContainsKey(w)))
         {
-            var input = TopicInputs.Create(options, _ingestOptions!, _queue!, _registry!, _loggers.CreateLogger("recorder.ingest"));
+            var input = TopicInputs.Create(options, _ingest!);
             input.Start(); // a refused input logs why and stays listed
             _topicInputs[options] = input;
             added++;

@@ -144,19 +144,16 @@ public sealed class WebPageTests : IAsyncLifetime
         Assert.Contains("ds=remote-file", foxglove.Query, StringComparison.Ordinal);
         Assert.Contains(Uri.EscapeDataString($"/download/{firstEntry.Recording.GroupKey}"), foxglove.Query, StringComparison.Ordinal);
 
-        // The export link is the documented /api/export of the recording's window. Until the export lands, the depot answers 404 there.
+        // The export link is /api/export of the recording's window: a valid MCAP (read by @mcap/core) holding the window, nothing outside it.
         var exportHref = detail.GetProperty("exportHref").GetString()!;
         Assert.Equal($"/api/export?device={Device}&start={firstEntry.Recording.StartNs}&end={firstEntry.Recording.EndNs}", exportHref);
-        var exportStatus = detail.GetProperty("exportStatus").GetInt32();
-        if (exportStatus == 200)
-        {
-            var dump = NodeInterop.Run("node", ["mcap-dump.mjs", detail.GetProperty("exportFile").GetString()!], NodeInterop.Directory, TimeSpan.FromMinutes(2));
-            Assert.True(dump.Code == 0, "@mcap/core refused the export: " + dump.Stderr);
-        }
-        else
-        {
-            Assert.Equal(404, exportStatus); // blocked: /api/export is on the export branch
-        }
+        Assert.Equal(200, detail.GetProperty("exportStatus").GetInt32());
+        var dump = NodeInterop.Run("node", ["mcap-dump.mjs", detail.GetProperty("exportFile").GetString()!], NodeInterop.Directory, TimeSpan.FromMinutes(2));
+        Assert.True(dump.Code == 0, "@mcap/core refused the export: " + dump.Stderr);
+        var exported = JsonDocument.Parse(dump.Stdout).RootElement.GetProperty("messages").EnumerateArray()
+            .Select(m => long.Parse(m.GetProperty("logTime").GetString()!, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.True(exported.Count >= firstEntry.Recording.Messages, $"the export holds {exported.Count} messages; the recording alone has {firstEntry.Recording.Messages} in its window");
+        Assert.All(exported, t => Assert.InRange(t, firstEntry.Recording.StartNs, firstEntry.Recording.EndNs));
 
         // A depot without ffmpeg: no thumbnail, and the page says why.
         var withoutFfmpeg = new WebPages(Database, new Thumbnails(_depot.Storage, Path.Combine(_depot.Root, "no-thumbnails"),

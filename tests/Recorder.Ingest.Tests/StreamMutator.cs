@@ -1,4 +1,4 @@
-namespace Recorder.Recording.Tests;
+namespace Recorder.Ingest.Tests;
 
 /// <summary>
 /// Seeded mutations of a valid producer stream: flipped bytes, truncation, inserted garbage, huge

@@ -1,15 +1,25 @@
-using Recorder.Recording;
-
-namespace Recorder.Ingest;
+namespace Recorder.Recording;
 
 /// <summary>
 /// A producer's open batches, one per drop policy, so the queue can apply each topic's policy to a
 /// whole batch. Messages keep their order within a policy; a read's batches are queued together.
+/// <para>Part of <see cref="IRecordingIntake"/>'s contract, opened with
+/// <see cref="IRecordingIntake.OpenProducer"/>. Sealed and built on the queue directly: <see cref="Add"/>
+/// is the per-message path, a direct call that copies into the batch's block and allocates nothing.
+/// Used by one session at a time.</para>
 /// </summary>
-internal sealed class ProducerBatches(BatchQueue queue, string source)
+public sealed class ProducerBatches
 {
+    private readonly BatchQueue _queue;
+    private readonly string _source;
     private readonly MessageBatch?[] _open = new MessageBatch?[3];
     private readonly List<MessageBatch> _ready = new();
+
+    internal ProducerBatches(BatchQueue queue, string source)
+    {
+        _queue = queue;
+        _source = source;
+    }
 
     /// <summary>
     /// Adds a message; a batch that fills up is set aside for <see cref="QueueReadyAsync"/>.
@@ -50,13 +60,13 @@ internal sealed class ProducerBatches(BatchQueue queue, string source)
     private async ValueTask Queue(MessageBatch batch, CancellationToken cancellationToken)
     {
         // A dropped batch (queue full under a drop policy) was counted by the queue and comes back to us.
-        if (!await queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false)) queue.Return(batch);
+        if (!await _queue.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false)) _queue.Return(batch);
     }
 
     private MessageBatch Rent(DropPolicy policy, ulong chunkEndTime)
     {
-        var batch = queue.Rent();
-        batch.Source = source;
+        var batch = _queue.Rent();
+        batch.Source = _source;
         batch.Policy = policy;
         batch.ChunkEndTime = chunkEndTime;
         return batch;
@@ -65,11 +75,11 @@ internal sealed class ProducerBatches(BatchQueue queue, string source)
     /// <summary>Returns unqueued batches to the pool (their messages were never accepted).</summary>
     public void Release()
     {
-        foreach (var batch in _ready) queue.Return(batch);
+        foreach (var batch in _ready) _queue.Return(batch);
         _ready.Clear();
         for (var i = 0; i < _open.Length; i++)
         {
-            if (_open[i] is { } batch) queue.Return(batch);
+            if (_open[i] is { } batch) _queue.Return(batch);
             _open[i] = null;
         }
     }

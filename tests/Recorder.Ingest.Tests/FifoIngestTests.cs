@@ -1,8 +1,9 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using Recorder.Ingest;
+using Recorder.Recording;
+using Recorder.Recording.Tests;
 
-namespace Recorder.Recording.Tests;
+namespace Recorder.Ingest.Tests;
 
 /// <summary>A FIFO input read by the real <see cref="FifoIngest"/> thread, written through the real kernel FIFO.</summary>
 public class FifoIngestTests
@@ -15,7 +16,7 @@ public class FifoIngestTests
         // Nothing drains the queue yet: the first session fills it and cannot finish after its EOF.
         using var p = new Pipeline(ingest: Ingest, queueBytes: 64 * 1024, startWriter: false);
         var path = Path.Combine(p.Directory, "diag.jsonl");
-        using var fifo = new FifoIngest(new TopicInputOptions(path, "/diag", TopicInputFormat.Jsonl), p.IngestOptions, p.Queue, p.Registry, p.Logger);
+        using var fifo = new FifoIngest(new TopicInputOptions(path, "/diag", TopicInputFormat.Jsonl), p.Ingest);
         Assert.True(fifo.Start(), fifo.RefusedBecause);
 
         const int first = 10_000, second = 100;
@@ -41,7 +42,7 @@ public class FifoIngestTests
     {
         using var p = new Pipeline(ingest: Ingest);
         var path = Path.Combine(p.Directory, "raw.mcap");
-        using var fifo = new FifoIngest(new TopicInputOptions(path, "/raw", TopicInputFormat.Mcap), p.IngestOptions, p.Queue, p.Registry, p.Logger);
+        using var fifo = new FifoIngest(new TopicInputOptions(path, "/raw", TopicInputFormat.Mcap), p.Ingest);
         Assert.True(fifo.Start(), fifo.RefusedBecause);
 
         // What the reader sees when a producer restarts and opens the FIFO again before the daemon has

@@ -1,39 +1,39 @@
 using System.Security.Cryptography;
 using Recorder.Mcap;
 
-namespace Recorder.Offload;
+namespace Recorder.Storage;
 
-/// <summary>A finished file as the offload stage sees it: identity, kind, and what orders it.</summary>
-public sealed record RecordingFile(string Path, string Key, FileKind Kind, string Recording, long Size, long MtimeNs, ulong StartNs, ulong EndNs, bool Marks)
+/// <summary>
+/// A finished file of a recording: its identity (path, and key under the recordings root), kind,
+/// the recording it belongs to, and what orders it (size, mtime, the MCAP's time range, marks).
+/// </summary>
+public sealed record RecordingFile(string Path, string Key, RecordingFileKind Kind, string Recording, long Size, long MtimeNs, ulong StartNs, ulong EndNs, bool Marks)
 {
     /// <summary>
     /// The key of the recording this file belongs to: the <c>.mcap</c>'s own key; for its
     /// companions (<c>.vidx</c>, sidecar streams) the key of the <c>.mcap</c> named by
     /// <see cref="Recording"/> in the same directory.
     /// </summary>
-    public string GroupKey => Kind == FileKind.Mcap ? Key : RecordingCatalog.SiblingKey(Key, Recording);
+    public string GroupKey => Kind == RecordingFileKind.Mcap ? Key : RecordingCatalog.SiblingKey(Key, Recording);
 }
 
 /// <summary>
-/// Finds finished files under the recordings root and reads what ordering and the upload metadata
-/// need: the time range from the MCAP statistics and whether it holds a <c>recorder.mark</c>
-/// metadata record. A recording is <c>NAME.mcap</c> plus its companions in the same directory:
-/// <c>NAME.vidx</c> and the sidecar video streams <c>NAME.TOPICSLUG.h264</c>/<c>.h265</c>.
-/// <c>.active</c> files and hidden directories (the journal's) are ignored; an MCAP without its
-/// trailing magic is not finished yet, and neither is a stream file until its MCAP is.
+/// The finished recordings on a disk: finds their files under the recordings root (layout:
+/// <see cref="RecordingLayout"/>) and reads what ordering and the upload metadata need: the time
+/// range from the MCAP statistics and whether it holds a <c>recorder.mark</c> metadata record.
+/// <c>.active</c> files and hidden directories (the offload journal's) are ignored; an MCAP without
+/// its trailing magic is not finished yet, and neither is a stream file until its MCAP is.
 /// </summary>
 public static class RecordingCatalog
 {
+    /// <summary>The metadata record a <c>recorder mark</c> writes; a recording holding one goes first.</summary>
     public const string MarkMetadataName = "recorder.mark";
-    public const string ActiveSuffix = ".active";
 
-    /// <summary>True for the names the offload stage uploads: <c>.mcap</c>, <c>.vidx</c>, <c>.h264</c>, <c>.h265</c>.</summary>
-    public static bool IsCandidate(string path) =>
-        path.EndsWith(".mcap", StringComparison.Ordinal) || path.EndsWith(".vidx", StringComparison.Ordinal) || IsStream(path);
+    /// <summary>True for the names of finished recording files: <c>.mcap</c>, <c>.vidx</c>, <c>.h264</c>, <c>.h265</c>.</summary>
+    public static bool IsCandidate(string path) => RecordingLayout.IsRecordingFile(path);
 
     /// <summary>A sidecar video stream's name: <c>NAME.TOPICSLUG.h264</c> or <c>.h265</c>.</summary>
-    public static bool IsStream(string path) =>
-        path.EndsWith(".h264", StringComparison.Ordinal) || path.EndsWith(".h265", StringComparison.Ordinal);
+    public static bool IsStream(string path) => RecordingLayout.IsStream(path);
 
     /// <summary>The key of <paramref name="fileName"/> in the directory of <paramref name="key"/>.</summary>
     public static string SiblingKey(string key, string fileName)
@@ -53,7 +53,7 @@ public static class RecordingCatalog
         var stem = System.IO.Path.GetFileNameWithoutExtension(streamPath); // NAME.TOPICSLUG
         for (var dot = stem.LastIndexOf('.'); dot > 0; dot = stem.LastIndexOf('.', dot - 1))
         {
-            var mcap = System.IO.Path.Combine(dir, string.Concat(stem.AsSpan(0, dot), ".mcap"));
+            var mcap = System.IO.Path.Combine(dir, string.Concat(stem.AsSpan(0, dot), RecordingLayout.McapExtension));
             if (File.Exists(mcap)) return mcap;
         }
         return null;
@@ -74,15 +74,14 @@ public static class RecordingCatalog
         {
             foreach (var file in Directory.EnumerateFiles(dir, prefix + "*"))
             {
-                if (file.EndsWith(ActiveSuffix, StringComparison.Ordinal))
+                if (RecordingLayout.IsActive(file))
                 {
-                    var inner = file[..^ActiveSuffix.Length];
-                    if (inner.EndsWith(".vidx", StringComparison.Ordinal) || IsStream(inner)) active = true;
+                    if (RecordingLayout.KindOf(RecordingLayout.FinalPath(file)) is RecordingFileKind.Vidx or RecordingFileKind.Stream) active = true;
                     continue;
                 }
-                if (file.EndsWith(".vidx", StringComparison.Ordinal))
+                if (RecordingLayout.KindOf(file) == RecordingFileKind.Vidx)
                 {
-                    if (string.Equals(System.IO.Path.ChangeExtension(file, ".mcap"), mcapPath, StringComparison.Ordinal)) finished.Add(file);
+                    if (string.Equals(RecordingLayout.VidxPath(mcapPath), file, StringComparison.Ordinal)) finished.Add(file);
                 }
                 else if (IsStream(file) && string.Equals(McapOfStream(file), mcapPath, StringComparison.Ordinal))
                 {
@@ -124,7 +123,34 @@ public static class RecordingCatalog
         return found;
     }
 
+    /// <summary>The key of <paramref name="path"/>: its path under <paramref name="root"/>, with <c>/</c> separators.</summary>
     public static string KeyOf(string root, string path) => System.IO.Path.GetRelativePath(root, path).Replace('\\', '/');
+
+    /// <summary>
+    /// The finished recordings (<c>.mcap</c>) below <paramref name="root"/>, oldest first: by path,
+    /// which orders them by day directory, then start time and sequence in the name.
+    /// </summary>
+    public static List<string> FinishedRecordings(string root) =>
+        Scan(root).Where(p => RecordingLayout.KindOf(p) == RecordingFileKind.Mcap).ToList();
+
+    /// <summary>What a finished recording occupies: the <c>.mcap</c> and its finished companions (0 for a file gone meanwhile).</summary>
+    public static long RecordingBytes(string mcapPath)
+    {
+        long total = 0;
+        foreach (var file in Companions(mcapPath).Finished.Append(mcapPath))
+        {
+            try
+            {
+                var info = new FileInfo(file);
+                if (info.Exists) total += info.Length;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Vanished or unreadable: it occupies nothing we can count.
+            }
+        }
+        return total;
+    }
 
     /// <summary>
     /// Describes a finished file, or returns null when it is not finished or gone: an MCAP without
@@ -144,22 +170,22 @@ public static class RecordingCatalog
         }
         var key = KeyOf(root, path);
         var mtime = (info.LastWriteTimeUtc - DateTime.UnixEpoch).Ticks * 100;
-        if (path.EndsWith(".vidx", StringComparison.Ordinal))
+        if (RecordingLayout.KindOf(path) == RecordingFileKind.Vidx)
         {
-            var mcap = System.IO.Path.ChangeExtension(path, ".mcap");
+            var mcap = System.IO.Path.ChangeExtension(path, RecordingLayout.McapExtension);
             var (start, end, marks) = File.Exists(mcap) && HasTrailingMagic(mcap) ? Summary(mcap) : (0UL, 0UL, false);
-            return new RecordingFile(path, key, FileKind.Vidx, System.IO.Path.GetFileName(mcap), info.Length, mtime, start, end, marks);
+            return new RecordingFile(path, key, RecordingFileKind.Vidx, System.IO.Path.GetFileName(mcap), info.Length, mtime, start, end, marks);
         }
         if (IsStream(path))
         {
             // Written beside the MCAP and renamed with it: final only once the MCAP is.
             if (McapOfStream(path) is not { } owner || !HasTrailingMagic(owner)) return null;
             var (start, end, marks) = Summary(owner);
-            return new RecordingFile(path, key, FileKind.Stream, System.IO.Path.GetFileName(owner), info.Length, mtime, start, end, marks);
+            return new RecordingFile(path, key, RecordingFileKind.Stream, System.IO.Path.GetFileName(owner), info.Length, mtime, start, end, marks);
         }
         if (!HasTrailingMagic(path)) return null;
         var (s, en, m) = Summary(path);
-        return new RecordingFile(path, key, FileKind.Mcap, System.IO.Path.GetFileName(path), info.Length, mtime, s, en, m);
+        return new RecordingFile(path, key, RecordingFileKind.Mcap, System.IO.Path.GetFileName(path), info.Length, mtime, s, en, m);
     }
 
     private static (ulong Start, ulong End, bool Marks) Summary(string path)
@@ -177,6 +203,7 @@ public static class RecordingCatalog
         }
     }
 
+    /// <summary>True for an MCAP that ends in its magic: written to the end (the writer renames it only then).</summary>
     public static bool HasTrailingMagic(string path)
     {
         try

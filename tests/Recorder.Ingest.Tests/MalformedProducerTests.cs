@@ -1,7 +1,10 @@
 using System.Buffers;
 using Recorder.Mcap;
 
-namespace Recorder.Recording.Tests;
+using Recorder.Recording;
+using Recorder.Recording.Tests;
+
+namespace Recorder.Ingest.Tests;
 
 /// <summary>A malformed stream closes that producer with a specific reason; what it sent before stays; others are unaffected.</summary>
 public class MalformedProducerTests

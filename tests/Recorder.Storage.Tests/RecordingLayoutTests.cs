@@ -1,6 +1,6 @@
 using Recorder.Storage;
 
-namespace Recorder.Depot.Tests;
+namespace Recorder.Storage.Tests;
 
 /// <summary>Recorder.Storage: the recording layout shared by the recorder and the depot.</summary>
 public sealed class RecordingLayoutTests
@@ -69,5 +69,40 @@ public sealed class RecordingLayoutTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void A_file_being_written_carries_the_active_suffix_until_it_is_renamed()
+    {
+        var active = RecordingLayout.ActivePath("/r/dev/2026-11-27/a_20261127T080005Z_0001.mcap");
+        Assert.Equal("/r/dev/2026-11-27/a_20261127T080005Z_0001.mcap.active", active);
+        Assert.True(RecordingLayout.IsActive(active));
+        Assert.Equal("/r/dev/2026-11-27/a_20261127T080005Z_0001.mcap", RecordingLayout.FinalPath(active));
+        Assert.False(RecordingLayout.IsActive(RecordingLayout.FinalPath(active)));
+        Assert.Throws<ArgumentException>(() => RecordingLayout.FinalPath("/r/x.mcap"));
+    }
+
+    [Fact]
+    public void Companions_are_named_after_their_recording()
+    {
+        const string mcap = "/r/dev/2026-11-27/a_20261127T080005Z_0001.mcap";
+        Assert.Equal("/r/dev/2026-11-27/a_20261127T080005Z_0001.vidx", RecordingLayout.VidxPath(mcap));
+        Assert.Equal("/r/dev/2026-11-27/a_20261127T080005Z_0001.camera_front.h265", RecordingLayout.StreamPath(mcap, "camera_front", h265: true));
+        Assert.Equal("/r/dev/2026-11-27/a_20261127T080005Z_0001.camera_front.h264", RecordingLayout.StreamPath(mcap, "camera_front", h265: false));
+        Assert.True(RecordingLayout.BelongsTo(Path.GetFileName(RecordingLayout.StreamPath(mcap, "camera_front", true)), Path.GetFileName(mcap)));
+        Assert.True(RecordingLayout.IsRecordingFile(RecordingLayout.VidxPath(mcap)));
+        Assert.False(RecordingLayout.IsRecordingFile(RecordingLayout.ActivePath(mcap)));
+    }
+
+    [Fact]
+    public void The_kind_byte_of_the_offload_journal_is_the_kind()
+    {
+        Assert.Equal(0, (byte)RecordingFileKind.Mcap);
+        Assert.Equal(1, (byte)RecordingFileKind.Vidx);
+        Assert.Equal(2, (byte)RecordingFileKind.Stream);
+        Assert.True(RecordingLayout.IsDefinedKind(2));
+        Assert.False(RecordingLayout.IsDefinedKind(3));
+        Assert.Equal("stream", RecordingLayout.KindName(RecordingFileKind.Stream));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RecordingLayout.KindName((RecordingFileKind)3));
     }
 }
