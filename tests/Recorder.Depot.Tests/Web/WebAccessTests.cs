@@ -66,4 +66,14 @@ public sealed class WebAccessTests
         Assert.Equal(HttpStatusCode.OK, css.StatusCode);
         Assert.Contains(".timeline", await css.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
+
+    /// <summary>/api/export is the export's, not the catalog API's (which serves the rest of /api/ and knows no export).</summary>
+    [Fact]
+    public async Task Api_export_reaches_the_export_and_not_the_catalog_api()
+    {
+        await using var depot = await TestDepot.StartAsync();
+        using var client = depot.Client(null);
+        var answer = await client.GetAsync(new Uri(depot.App.Url, "/api/export?device=dev-a&start=0&end=1000"));
+        Assert.DoesNotContain("no such API", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }
