@@ -16,12 +16,13 @@ using Recorder.Depot.Identity;
 using Recorder.Depot.Operations;
 using Recorder.Depot.Storage;
 using Recorder.Depot.Tus;
+using Recorder.Depot.Web;
 
 namespace Recorder.Depot;
 
 /// <summary>
-/// The depot's web host: Kestrel (slim builder) with the tus endpoint, <c>/healthz</c> and
-/// <c>/metrics</c>. Built from settings alone, so tests run the same host in-process (with a fake
+/// The depot's web host: Kestrel (slim builder) with the tus endpoint, <c>/healthz</c>,
+/// <c>/metrics</c>, the catalog API and the web pages. Built from settings alone, so tests run the same host in-process (with a fake
 /// clock) as <c>recorder-depot run</c> runs.
 /// </summary>
 public sealed class DepotApp : IAsyncDisposable
@@ -94,20 +95,24 @@ public sealed class DepotApp : IAsyncDisposable
         builder.Services.AddCatalog(settings, time ?? TimeProvider.System);
         builder.Services.AddSingleton<TusHandler>();
         builder.Services.AddSingleton<RecordingRetention>();
+        builder.Services.AddWebPages(settings);
         builder.Services.AddHostedService<UploadExpiry>();
         var app = builder.Build();
         var tus = app.Services.GetRequiredService<TusHandler>();
         var metrics = app.Services.GetRequiredService<DepotMetrics>();
         var catalog = app.Services.GetRequiredService<CatalogApi>();
         var export = new Export.ExportEndpoint(settings.Storage.Dir, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Recorder.Depot.Export"));
+        var (pages, access) = WebStartup.Start(app.Services);
         app.Run(context =>
         {
             var path = context.Request.Path;
             if (path == "/healthz") return Health(context);
             if (path == "/metrics") return Metrics(context, metrics);
             if (tus.Serves(path)) return tus.HandleAsync(context);
+            if ((CatalogApi.Serves(path) || WebPages.Serves(path)) && !access.Allows(context)) return OperatorAccess.Refuse(context);
+            if (path == Export.ExportEndpoint.Path) return export.HandleAsync(context); // before the catalog, which takes the rest of /api/
             if (CatalogApi.Serves(path)) return catalog.HandleAsync(context);
-            if (path == Export.ExportEndpoint.Path) return export.HandleAsync(context);
+            if (WebPages.Serves(path)) return pages.HandleAsync(context);
             if (fallback is not null) return fallback(context);
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return Task.CompletedTask;

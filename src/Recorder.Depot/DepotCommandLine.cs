@@ -16,12 +16,16 @@ public static class DepotCommandLine
                recorder-depot token add DEVICE_ID [--config FILE]
                recorder-depot token remove DEVICE_ID [--config FILE]
                recorder-depot token list [--config FILE]
+               recorder-depot token add|remove --operator NAME [--config FILE]
+               recorder-depot token list --operators [--config FILE]
         {Catalog.CatalogCommands.Usage.TrimEnd()}
                recorder-depot export --device DEVICE_ID --start TIME --end TIME [--topic TOPIC]... -o FILE|- [--config FILE]
         {Catalog.CatalogWatchApi.Usage.TrimEnd()}
 
         Without --config the embedded defaults apply: plain HTTP on 127.0.0.1:1080, the tus
         endpoint at /files/, verified files under ./depot, tokens in ./depot-state/tokens.
+        Operator tokens (./depot-state/operator-tokens) read the web pages and /api/ from
+        elsewhere than loopback; they upload nothing, and vehicle tokens read nothing.
         See config/depot.example.yaml for every key and its default.
         export: one MCAP of the device's recordings in [start, end] (RFC 3339 or nanoseconds), merged in
         log-time order (proto/depot_export.md); GET /api/export?device=&start=&end=&topic= does the same.
@@ -43,6 +47,8 @@ public static class DepotCommandLine
         var positional = new List<string>();
         string? config = null;
         string? listen = null;
+        string? operatorName = null;
+        var operators = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -53,7 +59,13 @@ public static class DepotCommandLine
                 case "--listen" when i + 1 < args.Length:
                     listen = args[++i];
                     break;
-                case "--config" or "--listen":
+                case "--operator" when i + 1 < args.Length:
+                    operatorName = args[++i];
+                    break;
+                case "--operators":
+                    operators = true;
+                    break;
+                case "--config" or "--listen" or "--operator":
                     error.WriteLine($"recorder-depot: {args[i]} needs a value");
                     return 2;
                 default:
@@ -70,9 +82,12 @@ public static class DepotCommandLine
         {
             ["run"] => RunDepot(config, listen, error),
             ["config", "check"] => Check(config, listen, output, error),
-            ["token", "add", var device] => WithSettings(config, error, s => TokenAdd(s, device, output, error)),
-            ["token", "remove", var device] => WithSettings(config, error, s => TokenRemove(s, device, output)),
-            ["token", "list"] => WithSettings(config, error, s => TokenList(s, output)),
+            ["token", "add"] when operatorName is not null => WithSettings(config, error, s => TokenAdd(s.OperatorTokensFile, "operator", operatorName, output, error)),
+            ["token", "remove"] when operatorName is not null => WithSettings(config, error, s => TokenRemove(s.OperatorTokensFile, operatorName, output)),
+            ["token", "list"] when operators => WithSettings(config, error, s => TokenList(s.OperatorTokensFile, output)),
+            ["token", "add", var device] when operatorName is null => WithSettings(config, error, s => TokenAdd(s.TokensFile, "device", device, output, error)),
+            ["token", "remove", var device] when operatorName is null => WithSettings(config, error, s => TokenRemove(s.TokensFile, device, output)),
+            ["token", "list"] => WithSettings(config, error, s => TokenList(s.TokensFile, output)),
             _ => UsageError(error),
         };
     }
@@ -101,13 +116,13 @@ public static class DepotCommandLine
     private static int WithSettings(string? config, TextWriter error, Func<DepotSettings, int> action) =>
         TryLoad(config, null, error, out var settings) ? action(settings) : 1;
 
-    private static int TokenAdd(DepotSettings settings, string device, TextWriter output, TextWriter error)
+    private static int TokenAdd(string file, string kind, string name, TextWriter output, TextWriter error)
     {
         try
         {
-            var token = new TokenStore(settings.TokensFile).Add(device);
+            var token = new TokenStore(file).Add(name);
             output.WriteLine(token);
-            error.WriteLine($"token for {device} added to {settings.TokensFile} (only its hash is kept: copy it now, it is not shown again)");
+            error.WriteLine($"token for {kind} {name} added to {file} (only its hash is kept: copy it now, it is not shown again)");
             return 0;
         }
         catch (ArgumentException e)
@@ -117,21 +132,21 @@ public static class DepotCommandLine
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            error.WriteLine($"recorder-depot: cannot write {settings.TokensFile}: {e.Message}");
+            error.WriteLine($"recorder-depot: cannot write {file}: {e.Message}");
             return 1;
         }
     }
 
-    private static int TokenRemove(DepotSettings settings, string device, TextWriter output)
+    private static int TokenRemove(string file, string device, TextWriter output)
     {
-        var removed = new TokenStore(settings.TokensFile).Remove(device);
+        var removed = new TokenStore(file).Remove(device);
         output.WriteLine($"{removed} token(s) of {device} removed");
         return removed > 0 ? 0 : 1;
     }
 
-    private static int TokenList(DepotSettings settings, TextWriter output)
+    private static int TokenList(string file, TextWriter output)
     {
-        foreach (var (device, count) in new TokenStore(settings.TokensFile).List()) output.WriteLine($"{device}\t{count}");
+        foreach (var (device, count) in new TokenStore(file).List()) output.WriteLine($"{device}\t{count}");
         return 0;
     }
 

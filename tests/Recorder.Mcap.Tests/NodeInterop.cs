@@ -22,7 +22,8 @@ public static class NodeInterop
             || !File.Exists(Path.Combine(dir, "node_modules", "@tus", "server", "package.json"))
             || !File.Exists(Path.Combine(dir, "node_modules", "@tus", "file-store", "package.json"))
             || !File.Exists(Path.Combine(dir, "node_modules", "protobufjs", "package.json"))
-            || !File.Exists(Path.Combine(dir, "node_modules", "tus-js-client", "package.json")))
+            || !File.Exists(Path.Combine(dir, "node_modules", "tus-js-client", "package.json"))
+            || !File.Exists(Path.Combine(dir, "node_modules", "puppeteer-core", "package.json")))
         {
             var (code, output, error) = Run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], dir, TimeSpan.FromMinutes(5));
             if (code != 0) throw new InvalidOperationException($"npm ci failed ({code}): {output}\n{error}");

@@ -8,7 +8,7 @@ namespace Recorder.Depot.Catalog;
 
 /// <summary>
 /// The catalog's HTTP JSON API (GET only):
-/// <c>/api/recordings</c> (device, from, to, topic, event, software, meta (repeatable), has_drops, limit, cursor),
+/// <c>/api/recordings</c> (device, from, to, topic, event, software, meta (repeatable), has_drops, sort, limit, cursor),
 /// <c>/api/recordings/ID</c>, <c>/api/events</c> (device, from, to, text, limit, cursor) and <c>/api/devices</c>.
 /// Times are RFC 3339 (<c>2026-11-27T08:00:00Z</c>) or nanoseconds since the epoch. A bad
 /// parameter is a 400 with <c>{"error": …}</c>.
@@ -59,7 +59,7 @@ public sealed class CatalogApi(CatalogDatabase database, CatalogWatchApi watch)
         }
     }
 
-    private static readonly string[] RecordingKeys = ["device", "from", "to", "topic", "event", "software", "meta", "has_drops", "limit", "cursor"];
+    private static readonly string[] RecordingKeys = ["device", "from", "to", "topic", "event", "software", "meta", "has_drops", "sort", "limit", "cursor"];
     private static readonly string[] EventKeys = ["device", "from", "to", "text", "limit", "cursor"];
 
     public static RecordingQuery RecordingQueryFrom(IQueryCollection query)
@@ -75,6 +75,13 @@ public sealed class CatalogApi(CatalogDatabase database, CatalogWatchApi watch)
             SoftwareVersion = One(query, "software"),
             Meta = MetaTerm.ParseAll(query["meta"].Where(v => v is not null)!),
             HasDrops = One(query, "has_drops") is { } d && (d is "true" or "1" ? true : d is "false" or "0" ? false : throw new CatalogQueryException($"has_drops is true or false, not '{d}'")),
+            Sort = One(query, "sort") switch
+            {
+                null or "time" => RecordingSort.Time,
+                "duration" => RecordingSort.Duration,
+                "size" => RecordingSort.Size,
+                var s => throw new CatalogQueryException($"sort is time, duration or size, not '{s}'"),
+            },
             Limit = Limit(One(query, "limit")),
             Cursor = One(query, "cursor"),
         };

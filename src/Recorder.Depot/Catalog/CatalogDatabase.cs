@@ -227,19 +227,28 @@ public sealed class CatalogDatabase : IDisposable
             if (conditions.Count == 0) continue; // *:* matches every recording with any metadata; nothing to narrow
             where.Add($"r.id IN (SELECT m.recording_id FROM recording_metadata m WHERE {string.Join(" AND ", conditions)})");
         }
+        var sortKey = SortKey(q.Sort);
         if (q.Cursor is { } cursor)
         {
-            var (time, id) = Cursor.Parse(cursor);
-            where.Add("(r.start_ns < @cs OR (r.start_ns = @cs AND r.id < @cid))");
-            p.Add(("cs", time));
+            var (last, id) = Cursor.Parse(cursor);
+            where.Add($"({sortKey} < @cs OR ({sortKey} = @cs AND r.id < @cid))");
+            p.Add(("cs", last));
             p.Add(("cid", id));
         }
         p.Add(("limit", Math.Clamp(q.Limit, 1, 1000) + 1));
-        var sql = $"SELECT {RecordingColumns} FROM recordings r{(where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "")} ORDER BY r.start_ns DESC, r.id DESC LIMIT @limit";
+        var sql = $"SELECT {RecordingColumns} FROM recordings r{(where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "")} ORDER BY {sortKey} DESC, r.id DESC LIMIT @limit";
         return (sql, p);
     }
 
-    /// <summary>Recordings matching <paramref name="q"/>, newest first, one page.</summary>
+    /// <summary>The column (or expression, indexed as written: migration 2) a recordings list is ordered by.</summary>
+    private static string SortKey(RecordingSort sort) => sort switch
+    {
+        RecordingSort.Duration => "(r.end_ns - r.start_ns)",
+        RecordingSort.Size => "r.bytes",
+        _ => "r.start_ns",
+    };
+
+    /// <summary>Recordings matching <paramref name="q"/>, in its order (newest first by default), one page.</summary>
     public RecordingsPage FindRecordings(RecordingQuery q)
     {
         using var connection = _dialect.Open();
@@ -251,7 +260,9 @@ public sealed class CatalogDatabase : IDisposable
         var limit = Math.Clamp(q.Limit, 1, 1000);
         if (items.Count <= limit) return new RecordingsPage(items, null);
         items.RemoveAt(items.Count - 1);
-        return new RecordingsPage(items, Cursor.Make(items[^1].StartNs, items[^1].Id));
+        var lastItem = items[^1];
+        var lastKey = q.Sort switch { RecordingSort.Duration => lastItem.EndNs - lastItem.StartNs, RecordingSort.Size => lastItem.Bytes, _ => lastItem.StartNs };
+        return new RecordingsPage(items, Cursor.Make(lastKey, lastItem.Id));
     }
 
     /// <summary>The longest recording cataloged (from the devices table: one row per device, not a scan of recordings).</summary>

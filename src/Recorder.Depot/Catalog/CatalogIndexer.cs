@@ -37,6 +37,9 @@ public sealed partial class CatalogIndexer : BackgroundService
         _logger = logger;
     }
 
+    /// <summary>Raised on the worker after each entry is written (the web pages make video thumbnails then).</summary>
+    public event Action<RecordingEntry>? EntryCataloged;
+
     /// <summary>A verified upload: its group is (re)cataloged soon. Its hash is known, so it is not hashed again.</summary>
     public void Arrived(UploadRecord verified)
     {
@@ -147,6 +150,7 @@ public sealed partial class CatalogIndexer : BackgroundService
             _metrics.SchemaPinBroken();
             foreach (var b in breaches) PinBroken(_logger, group, b.Topic, b.SchemaSha256 ?? "(none)", b.PinnedSha256);
         }
+        EntryCataloged?.Invoke(entry);
         if (entry.Status != RecordingStatus.Ok) CatalogedProblem(_logger, group, entry.Status, entry.Error ?? "");
         else Cataloged(_logger, group, result.ToString().ToLowerInvariant(), entry.Topics.Count, entry.Events.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }

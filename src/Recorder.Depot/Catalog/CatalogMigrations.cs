@@ -171,6 +171,11 @@ public static class CatalogMigrations
             )
             """,
         ]),
+        // The web page's recordings list sorts by duration or size as well as by time (sort= in /api/recordings).
+        (3, "recordings by duration and by size", [
+            "CREATE INDEX recordings_by_duration ON recordings ((end_ns - start_ns), id)",
+            "CREATE INDEX recordings_by_size ON recordings (bytes, id)",
+        ]),
     ];
 
     /// <summary>The newest schema version this build knows.</summary>

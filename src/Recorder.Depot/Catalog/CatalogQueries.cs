@@ -20,11 +20,17 @@ public sealed record RecordingQuery
     /// <summary>Foxglove-style metadata terms, all required (see <see cref="MetaTerm.Parse"/>).</summary>
     public IReadOnlyList<MetaTerm> Meta { get; init; } = [];
     public bool HasDrops { get; init; }
+
+    /// <summary>The order of the list (largest first for duration and size); each has its index.</summary>
+    public RecordingSort Sort { get; init; } = RecordingSort.Time;
     public int Limit { get; init; } = 100;
 
     /// <summary>The <c>next_cursor</c> of the previous page.</summary>
     public string? Cursor { get; init; }
 }
+
+/// <summary>The orders of <c>GET /api/recordings?sort=</c>: newest, longest or largest first.</summary>
+public enum RecordingSort { Time, Duration, Size }
 
 /// <summary>The filters of <c>GET /api/events</c> and <c>recorder-depot events</c>.</summary>
 public sealed record EventQuery
@@ -116,7 +122,7 @@ public sealed record MetaTerm(string? Key, bool KeyIsPrefix, IReadOnlyList<(stri
     private static IEnumerable<string> Words(string text) => SplitOutsideQuotes(text.Trim(), ' ').Where(w => w.Length > 0);
 }
 
-/// <summary>Page cursors: <c>TIME_ID</c> of the last row shown (rows go newest first).</summary>
+/// <summary>Page cursors: <c>KEY_ID</c> of the last row shown (the sort key: start time, duration or size; rows go largest key first).</summary>
 internal static class Cursor
 {
     public static string Make(long time, long id) => string.Create(CultureInfo.InvariantCulture, $"{time}_{id}");

@@ -38,6 +38,9 @@ public sealed record DepotSettings
     /// <summary>The file of device token hashes (<c>recorder-depot token add</c> appends to it).</summary>
     public string TokensFile => Path.Combine(StateDir, "tokens");
 
+    /// <summary>The file of operator token hashes (<c>recorder-depot token add --operator NAME</c>): read-only access to the pages and the API from elsewhere than loopback.</summary>
+    public string OperatorTokensFile => Path.Combine(StateDir, "operator-tokens");
+
     /// <summary>The catalog's database.</summary>
     public CatalogSettings Catalog { get; init; } = new();
 

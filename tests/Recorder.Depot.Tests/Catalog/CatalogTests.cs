@@ -285,6 +285,9 @@ public abstract partial class CatalogTests : IAsyncLifetime
             new() { Meta = MetaTerm.ParseAll(["weather:ra*"]) },
             new() { HasDrops = true },
             new() { Device = "dev-a", Cursor = "1795766400000000000_5" },
+            new() { Sort = RecordingSort.Duration },
+            new() { Sort = RecordingSort.Size },
+            new() { Sort = RecordingSort.Size, Cursor = "4096_5" },
         ];
         var plans = new List<(string What, string Plan)>();
         foreach (var q in queries)
