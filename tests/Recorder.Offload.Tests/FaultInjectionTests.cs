@@ -123,5 +123,5 @@ public sealed class FaultInjectionTests(ITestOutputHelper output) : IDisposable
     }
 
     internal static string Describe(OffloadStatus s) =>
-        $"{s.State} in_range={s.InRange} pending={s.Pending} active={s.Active} verified={s.Verified} deleted={s.Deleted} failed={s.Failed} last_error={s.LastError} probe={s.LastProbeError}";
+        $"{s.State} in_range={s.InRange} pending={s.Pending} active={s.Active} verified={s.Verified} uploaded_unverified={s.UploadedUnverified} session={s.Session} deleted={s.Deleted} failed={s.Failed} last_error={s.LastError} probe={s.LastProbeError}";
 }

@@ -162,12 +162,18 @@ public sealed class StreamUploadTests : IDisposable
         };
         service.Start();
         service.Now();
-        await Samples.WaitFor(() => all.All(p => !File.Exists(p)), TimeSpan.FromSeconds(30), () => $"the recording to leave: {FaultInjectionTests.Describe(service.Status())}");
+        // The store removes each file, then tells the service, which journals the deletion (durably)
+        // and only then counts it: a test that waits for the files to vanish can look between the
+        // last File.Delete and that count. Deleted == 4 is the last step of the recording leaving.
+        await Samples.WaitFor(() => service.Status().Deleted == 4, TimeSpan.FromSeconds(30), () => $"the recording to leave: {FaultInjectionTests.Describe(service.Status())}");
 
-        Assert.Empty(violations);
-        Assert.Equal(4, deleted.Count);
-        Assert.Equal(Name + ".mcap", deleted[^1]);
-        Assert.Equal(4, service.Status().Deleted);
+        Assert.All(all, p => Assert.False(File.Exists(p), $"{p} is still on disk"));
+        lock (deleted)
+        {
+            Assert.Empty(violations);
+            Assert.Equal(4, deleted.Count);
+            Assert.Equal(Name + ".mcap", deleted[^1]);
+        }
         using var journal = OffloadJournal.Open(Path.Combine(_state, "offload.journal"), out _);
         Assert.Empty(journal.Entries);
     }
