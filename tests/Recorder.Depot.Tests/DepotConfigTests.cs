@@ -45,7 +45,7 @@ public sealed class DepotConfigTests
     [InlineData("tus: { path: files }\n", "depot.yaml:1:14: tus.path must start and end with '/', like /files/, got 'files'")]
     [InlineData("tus: { max_size: lots }\n", "depot.yaml:1:18: tus.max_size: expected a size like 512MiB or 2GiB, got 'lots'")]
     [InlineData("tls: { key: /nonexistent/key.pem }\n", "depot.yaml:1:13: tls.key needs tls.certificate")]
-    [InlineData("storage: { bucket: x }\n", "depot.yaml:1:12: unknown key 'bucket' in 'storage' (known keys: dir, s3)")]
+    [InlineData("storage: { bucket: x }\n", "depot.yaml:1:12: unknown key 'bucket' in 'storage' (known keys: dir, keep_for, s3)")]
     [InlineData("storage: { s3: { endpoint: http://127.0.0.1:9000, bucket: depot, access_key: a, secret_key: b } }\n", "depot.yaml:1:16: storage.s3 needs state.postgres: the upload state (offset, parts, hash, lock) of S3 uploads lives in PostgreSQL")]
     [InlineData("storage: { s3: { endpoint: s3.example, bucket: depot, access_key: a, secret_key: b } }\nstate: { postgres: Host=db }\n", "depot.yaml:1:28: storage.s3.endpoint must be an http:// or https:// URL, got 's3.example'")]
     [InlineData("storage: { s3: { endpoint: http://s3, bucket: Depot, access_key: a, secret_key: b } }\nstate: { postgres: Host=db }\n", "depot.yaml:1:47: storage.s3.bucket must be a bucket name (lowercase letters, digits, '-' and '.'), got 'Depot'")]
