@@ -125,7 +125,8 @@ public sealed class SystemdTests
         while (notify.Now < quietTo) await Task.Delay(100);
         Assert.Empty(notify.Pings(quietFrom, quietTo));
         Assert.InRange(stalled.At - stalledAt, TimeSpan.Zero, TimeSpan.FromSeconds(3));
-        Assert.Contains("withholding the watchdog ping", d.Output, StringComparison.Ordinal);
+        // The daemon's log reaches the test through a pipe and a reader thread, later than its notify datagrams: wait for it.
+        d.WaitFor(() => d.Output.Contains("withholding the watchdog ping", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the log line withholding the ping");
 
         // The writer comes back: the pings resume.
         notify.WaitFor(m => m.Split('\n').Contains("WATCHDOG=1"), TimeSpan.FromSeconds(10), "pings after the stall", after: stalledAt + TimeSpan.FromSeconds(8));
