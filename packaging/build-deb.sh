@@ -110,7 +110,8 @@ build_package() {
   echo "$deb"
 }
 
-# Both binaries link only libc and libm and dlopen OpenSSL (SHA-256, TLS); systemd for
+# Both binaries link only libc and libm and dlopen OpenSSL (SHA-256, TLS), the depot also
+# Debian's SQLite (its catalog; Catalog/SqliteNativeLibrary.cs); systemd for
 # systemd-sysusers/systemd-tmpfiles/deb-systemd-helper.
 if [ -z "$only" ] || [ "$only" = recorder ]; then
   [ -n "$binary" ] || binary=$(publish src/Recorder/Recorder.csproj recorder)
@@ -139,7 +140,7 @@ if [ -z "$only" ] || [ "$only" = recorder-depot ]; then
   install -m 644 config/depot.yaml "$root/etc/recorder-depot/depot.yaml"
   install -m 644 config/depot.example.yaml "$root/usr/share/doc/recorder-depot/examples/"
   install -m 644 proto/offload_depot.md "$root/usr/share/doc/recorder-depot/offload_depot.md"
-  build_package recorder-depot "$depot_binary" "libc6 (>= 2.36), libssl3 | libssl3t64, ca-certificates, systemd" "" \
+  build_package recorder-depot "$depot_binary" "libc6 (>= 2.36), libssl3 | libssl3t64, libsqlite3-0, ca-certificates, systemd" "" \
     "depot that receives, verifies and keeps a fleet's recordings
  A tus 1.0 server (native binary on Kestrel) that the recorder's offload
  uploads to: each file's SHA-256 is checked against the device's declaration

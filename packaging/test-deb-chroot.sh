@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 deb=$(readlink -f "${1:?usage: test-deb-chroot.sh PACKAGE.deb}")
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # The package's dependencies, preinstalled so that dpkg -i needs no network once the base is cached.
-include=systemd,procps,ca-certificates,libssl3
+include=systemd,procps,ca-certificates,libssl3,libsqlite3-0
 cache=${CHROOT_CACHE_DIR:-artifacts/chroot}/bookworm-minbase-$(echo "$include" | md5sum | cut -c1-8).tar.gz
 start=$(date +%s)
 

@@ -2,5 +2,9 @@ namespace Recorder.Depot;
 
 public static class Program
 {
-    public static int Main(string[] args) => DepotCommandLine.Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args)
+    {
+        Catalog.SqliteNativeLibrary.Install();
+        return DepotCommandLine.Run(args, Console.Out, Console.Error);
+    }
 }
