@@ -236,4 +236,22 @@ public static class Units
         }
         return i;
     }
+
+    private static readonly string[] BinaryUnits = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+    /// <summary>
+    /// <paramref name="bytes"/> in the largest binary unit (up to TiB) that keeps the value at 1 or
+    /// more: (58.4, "GiB"). Bytes below 1 KiB stay (n, "B"). Callers choose the digits they show.
+    /// </summary>
+    public static (double Value, string Unit) InLargestBinaryUnit(long bytes)
+    {
+        double value = bytes;
+        var unit = 0;
+        while (value >= 1024 && unit < BinaryUnits.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+        return (value, BinaryUnits[unit]);
+    }
 }

@@ -108,15 +108,8 @@ internal sealed class HostChecks(RecorderSettings settings, SourceMap map, IHost
     /// <summary>58.4GiB: one decimal in the largest binary unit, for sizes the file system reports.</summary>
     internal static string Approximate(long bytes)
     {
-        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
-        double value = bytes;
-        var unit = 0;
-        while (value >= 1024 && unit < units.Length - 1)
-        {
-            value /= 1024;
-            unit++;
-        }
-        return unit == 0 ? string.Create(CultureInfo.InvariantCulture, $"{bytes}B") : string.Create(CultureInfo.InvariantCulture, $"{value:0.#}{units[unit]}");
+        var (value, unit) = Units.InLargestBinaryUnit(bytes);
+        return unit == "B" ? string.Create(CultureInfo.InvariantCulture, $"{bytes}B") : string.Create(CultureInfo.InvariantCulture, $"{value:0.#}{unit}");
     }
 
     private void Error(string message, string path) => errors.Add(At(message, path));

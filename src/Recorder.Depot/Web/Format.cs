@@ -25,15 +25,8 @@ public static class Format
 
     public static string Size(long bytes)
     {
-        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
-        double value = bytes;
-        var unit = 0;
-        while (value >= 1024 && unit < units.Length - 1)
-        {
-            value /= 1024;
-            unit++;
-        }
-        return unit == 0 ? bytes.ToString(CultureInfo.InvariantCulture) + " B" : value.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[unit];
+        var (value, unit) = Recorder.Config.Units.InLargestBinaryUnit(bytes);
+        return unit == "B" ? bytes.ToString(CultureInfo.InvariantCulture) + " B" : value.ToString("0.0", CultureInfo.InvariantCulture) + " " + unit;
     }
 
     public static string Number(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
