@@ -40,13 +40,8 @@ public static class CatalogCommands
             }
         }
         string? Get(string name) => options.TryGetValue(name, out var v) && v.Count > 0 ? v[^1] : null;
-        var result = DepotConfigLoader.Load(Get("--config"));
-        foreach (var e in result.Errors) error.WriteLine(e.ToString());
-        if (!result.Succeeded) return 1;
-        var settings = result.Settings!;
-        try
+        return WithCatalog(verb, Get("--config"), error, (database, settings) =>
         {
-            using var database = CatalogStartup.Open(settings);
             var json = options.ContainsKey("--json");
             switch (verb)
             {
@@ -102,6 +97,23 @@ public static class CatalogCommands
                     output.WriteLine(Inv($"reindexed {groups} recordings in {watch.Elapsed.TotalSeconds:0.00} s: {added} added, {replaced} changed, {unchanged} unchanged"));
                     return 0;
             }
+        });
+    }
+
+    /// <summary>
+    /// What every catalog verb does around its own work: loads the configuration, opens the
+    /// catalog, runs <paramref name="body"/>; a bad query exits 2 with its reason and a database
+    /// failure exits 1.
+    /// </summary>
+    internal static int WithCatalog(string verb, string? configPath, TextWriter error, Func<CatalogDatabase, DepotSettings, int> body)
+    {
+        var result = DepotConfigLoader.Load(configPath);
+        foreach (var e in result.Errors) error.WriteLine(e.ToString());
+        if (!result.Succeeded) return 1;
+        try
+        {
+            using var database = CatalogStartup.Open(result.Settings!);
+            return body(database, result.Settings!);
         }
         catch (CatalogQueryException e)
         {

@@ -81,14 +81,9 @@ public sealed class CatalogWatchApi(CatalogDatabase database, DepotSettings sett
                 return 2;
             }
         }
-        var result = DepotConfigLoader.Load(options.GetValueOrDefault("--config"));
-        foreach (var e in result.Errors) error.WriteLine(e.ToString());
-        if (!result.Succeeded) return 1;
-        var settings = result.Settings!;
         var json = options.ContainsKey("--json");
-        try
+        return CatalogCommands.WithCatalog(verb, options.GetValueOrDefault("--config"), error, (database, settings) =>
         {
-            using var database = CatalogStartup.Open(settings);
             if (verb == "schema-changes")
             {
                 var page = SchemaChanges(database, settings, options.GetValueOrDefault("--topic"), options.ContainsKey("--changed"));
@@ -119,17 +114,7 @@ public sealed class CatalogWatchApi(CatalogDatabase database, DepotSettings sett
                 }
             }
             return 0;
-        }
-        catch (CatalogQueryException e)
-        {
-            error.WriteLine($"recorder-depot {verb}: {e.Message}");
-            return 2;
-        }
-        catch (System.Data.Common.DbException e)
-        {
-            error.WriteLine($"recorder-depot {verb}: the catalog database failed: {e.Message}");
-            return 1;
-        }
+        });
     }
 
     private static string Time(long ns) => DateTimeOffset.UnixEpoch.AddTicks(ns / 100).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss'Z'", CultureInfo.InvariantCulture);
